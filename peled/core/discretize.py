@@ -1,0 +1,103 @@
+"""Build :class:`DeviceArrays` from plain per-layer numbers (SI units).
+
+This is the only bridge between named, unit-carrying descriptions (``peled.device``)
+and the numerical core; it knows nothing of files. Every value here is a float in SI
+units; the device layer converts from the database's cm-based units.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import jax.numpy as jnp
+import numpy as np
+
+from peled.core.params import (
+    ContactParams,
+    DeviceArrays,
+    InterfaceParams,
+    LayerParams,
+    MeshSpec,
+    reference_mesh,
+)
+from peled.core.residual import richardson_velocity_m_s
+
+LAYER_FIELDS = tuple(LayerParams.__dataclass_fields__)
+
+_LAYER_DEFAULTS = {
+    "donor_density_m3": 0.0,
+    "acceptor_density_m3": 0.0,
+    "trap_energy_eV": 0.0,
+    "radiative_coefficient_m3_s": 0.0,
+    "auger_coefficient_electron_m6_s": 0.0,
+    "auger_coefficient_hole_m6_s": 0.0,
+    "srh_lifetime_electron_s": 1e-6,
+    "srh_lifetime_hole_s": 1e-6,
+}
+
+
+def build_arrays(
+    layers: Sequence[Mapping[str, float]],
+    anode_work_function_eV: float,
+    cathode_work_function_eV: float,
+    temperature_K: float = 300.0,
+    mesh: MeshSpec | None = None,
+    contact_velocities_m_s: Mapping[str, float] | None = None,
+    interface_velocities_m_s: Sequence[Mapping[str, float]] | None = None,
+) -> DeviceArrays:
+    """DeviceArrays of a stack given per-layer SI values (keys = LayerParams fields).
+
+    ``contact_velocities_m_s`` may set ``anode_electron``, ``anode_hole``,
+    ``cathode_electron``, ``cathode_hole`` surface recombination velocities [m/s]
+    (default inf: ideal contacts). ``interface_velocities_m_s[k]`` may set
+    ``electron``, ``hole`` (thermionic transfer velocity, default Richardson velocity of
+    the free-electron mass) and ``recombination`` (default 0) for interface k.
+    """
+    mesh = mesh or MeshSpec()
+    k = len(layers)
+    if k == 0:
+        raise ValueError("a device needs at least one layer")
+    cols: dict[str, list[float]] = {f: [] for f in LAYER_FIELDS}
+    for i, lay in enumerate(layers):
+        unknown = set(lay) - set(LAYER_FIELDS)
+        if unknown:
+            raise ValueError(f"layer {i}: unknown keys {sorted(unknown)}")
+        for f in LAYER_FIELDS:
+            if f in lay:
+                cols[f].append(float(lay[f]))
+            elif f in _LAYER_DEFAULTS:
+                cols[f].append(_LAYER_DEFAULTS[f])
+            else:
+                raise ValueError(f"layer {i}: missing {f}")
+    lp = LayerParams(**{f: jnp.asarray(v, jnp.float64) for f, v in cols.items()})
+    cv = {"anode_electron": np.inf, "anode_hole": np.inf, "cathode_electron": np.inf,
+          "cathode_hole": np.inf}
+    cv.update(contact_velocities_m_s or {})
+    contacts = ContactParams(
+        anode_work_function_eV=jnp.asarray(anode_work_function_eV, jnp.float64),
+        cathode_work_function_eV=jnp.asarray(cathode_work_function_eV, jnp.float64),
+        anode_electron_velocity_m_s=jnp.asarray(cv["anode_electron"], jnp.float64),
+        anode_hole_velocity_m_s=jnp.asarray(cv["anode_hole"], jnp.float64),
+        cathode_electron_velocity_m_s=jnp.asarray(cv["cathode_electron"], jnp.float64),
+        cathode_hole_velocity_m_s=jnp.asarray(cv["cathode_hole"], jnp.float64),
+    )
+    v_r = float(richardson_velocity_m_s(temperature_K))
+    iv = list(interface_velocities_m_s or [{} for _ in range(k - 1)])
+    if len(iv) != k - 1:
+        raise ValueError(f"expected {k - 1} interface entries, got {len(iv)}")
+    interfaces = InterfaceParams(
+        electron_velocity_m_s=jnp.asarray([d.get("electron", v_r) for d in iv], jnp.float64),
+        hole_velocity_m_s=jnp.asarray([d.get("hole", v_r) for d in iv], jnp.float64),
+        recombination_velocity_m_s=jnp.asarray(
+            [d.get("recombination", 0.0) for d in iv], jnp.float64
+        ),
+    )
+    node_layer, frac = reference_mesh(k, mesh)
+    return DeviceArrays(
+        layers=lp,
+        contacts=contacts,
+        interfaces=interfaces,
+        temperature_K=jnp.asarray(temperature_K, jnp.float64),
+        node_layer=jnp.asarray(node_layer),
+        node_fraction=jnp.asarray(frac, jnp.float64),
+    )

@@ -1,0 +1,308 @@
+"""Damped Newton on the coupled system and bias continuation, all inside jit.
+
+Configuration (:class:`SolverSettings`, static) is kept apart from state. One bias point:
+:func:`newton_solve`; a whole J-V sweep: :func:`solve_sweep`, one ``lax.scan`` over the
+target biases with a ``lax.while_loop`` of continuation sub-steps inside (each sub-step
+starts from the last converged state plus a tangent predictor; a failed sub-step is
+halved), so the whole sweep is one compiled function that can be vmapped over devices.
+
+Convergence is judged on both the relative residual (each row's residual divided by the
+magnitude of the terms that cancel in it) and the Newton update (in units of V_t).
+Damping: the whole update is scaled so that no electrostatic-potential change exceeds
+``max_potential_step`` thermal voltages (this keeps exp() of the densities from
+overshooting by many decades); quasi-Fermi updates are clipped individually where the
+corresponding density is negligible.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from peled.core.linalg import BlockTridiagonal, solve_block_tridiagonal
+from peled.core.params import DeviceArrays
+from peled.core.residual import contact_values, residual_and_scale
+from peled.core.scaling import scaling_for
+
+
+@dataclass(frozen=True)
+class SolverSettings:
+    """Newton and continuation settings (hashable: a static jit argument).
+
+    residual_rtol: converged when max_i |F_i| / (sum of |terms| in row i) is below this [-]
+    potential_update_atol: ...and the largest psi update is below this [V_t]
+    quasi_fermi_update_atol: ...and the largest phi_n, phi_p update is below this [V_t]
+        (looser: in a layer that is nearly isolated by barriers, round-off moves the
+        quasi-Fermi level by ~1e-6 V_t per iteration without changing any density
+        noticeably, see continuity_regularization)
+    max_iterations: Newton iterations per attempt
+    max_potential_step: damping limit on psi updates [V_t]
+    max_quasi_fermi_step: clip on individual quasi-Fermi updates [V_t]
+    max_halvings: continuation step halvings before a bias point is declared failed
+    predictor: use the tangent du/dV to predict the next bias point's start
+    line_search_steps: halvings of the Newton step tried by the line search
+    floor_rtol, floor_update_atol: a point whose residual stops falling (less than a
+        factor 2 per iteration) while below floor_rtol with updates below
+        floor_update_atol [V_t] has reached the round-off floor and is accepted
+    continuity_regularization: sigma of the Levenberg-type term sigma |terms_i| added to
+        the diagonal of the continuity rows [-]. A layer enclosed by large barriers
+        exchanges carriers with its neighbours only through exp(-barrier/kT) terms, so a
+        uniform shift of its quasi-Fermi level is a near-null direction of the Jacobian
+        (condition numbers ~1e14 at equilibrium); the term stops round-off from driving
+        the quasi-Fermi level there, and is far below the residual tolerance otherwise.
+    """
+
+    residual_rtol: float = 1e-10
+    potential_update_atol: float = 1e-7
+    quasi_fermi_update_atol: float = 1e-5
+    max_iterations: int = 60
+    max_potential_step: float = 20.0
+    max_quasi_fermi_step: float = 40.0
+    max_halvings: int = 10
+    predictor: bool = True
+    continuity_regularization: float = 1e-10
+    line_search_steps: int = 8
+    floor_rtol: float = 1e-8
+    floor_update_atol: float = 1e-5
+
+
+class NewtonResult(NamedTuple):
+    u: jax.Array
+    converged: jax.Array
+    iterations: jax.Array
+    residual_norm: jax.Array
+    jacobian: BlockTridiagonal
+
+
+def _fun_and_jacobian(u, arrays, voltage):
+    """(F, row magnitudes, block Jacobian) at u."""
+    n = u.shape[0]
+    (f, m), lin = jax.linearize(lambda v: residual_and_scale(v, arrays, voltage), u)
+    node = jnp.arange(n)
+    seeds = jnp.stack(
+        [
+            jnp.zeros((n, 3), u.dtype).at[:, v].set((node % 3 == c).astype(u.dtype))
+            for c in range(3)
+            for v in range(3)
+        ]
+    )
+    cols = jax.vmap(lambda s: lin(s)[0])(seeds).reshape(3, 3, n, 3)
+
+    def pick(colour):
+        return jnp.swapaxes(cols[colour, :, node, :], -1, -2)
+
+    jac = BlockTridiagonal(
+        pick((node - 1) % 3).at[0].set(0.0), pick(node % 3), pick((node + 1) % 3).at[-1].set(0.0)
+    )
+    return f, m, jac
+
+
+def relative_residual(f, m):
+    """max_i |F_i| / max(|terms_i|, tiny): the convergence measure of a residual."""
+    return jnp.max(jnp.abs(f) / jnp.maximum(m, 1e-300))
+
+
+def newton_solve(
+    arrays: DeviceArrays,
+    voltage,
+    u0: jax.Array,
+    settings: SolverSettings,
+    poisson_only: bool = False,
+) -> NewtonResult:
+    """Damped Newton for F(u; arrays, voltage) = 0 from ``u0`` (scaled, shape (N, 3)).
+
+    ``poisson_only``: keep the quasi-Fermi potentials fixed and solve Poisson's equation
+    alone (the equilibrium problem, where the continuity rows hold identically).
+    """
+
+    def cond(state):
+        _, it, _, done, failed, _ = state
+        return (~done) & (~failed) & (it < settings.max_iterations)
+
+    def body(state):
+        u, it, res_prev, _, _, _ = state
+        f, m, jac = _fun_and_jacobian(u, arrays, voltage)
+        if poisson_only:
+            eye_rows = jnp.zeros((3, 3), u.dtype).at[1, 1].set(1.0).at[2, 2].set(1.0)
+            keep = jnp.zeros((3, 1), u.dtype).at[0, 0].set(1.0)
+            jac = BlockTridiagonal(jac.lower * keep, jac.diag * keep + eye_rows, jac.upper * keep)
+            f = f.at[:, 1:].set(0.0)
+        else:
+            sig = settings.continuity_regularization * m[:, 1:]
+            d = jnp.diagonal(jac.diag, axis1=-2, axis2=-1)[:, 1:]
+            d = d + jnp.where(d >= 0, sig, -sig)
+            jac = jac._replace(diag=jac.diag.at[:, 1, 1].set(d[:, 0]).at[:, 2, 2].set(d[:, 1]))
+        res = relative_residual(f, m)
+        du = solve_block_tridiagonal(jac, -f)
+        # potential updates beyond 1 V_t are compressed logarithmically (1 + ln|d|), then
+        # the whole update is scaled to the step limit: a 1e4 V_t first step on a bad
+        # initial guess becomes ~10 V_t instead of over-/underflowing every density
+        dpsi = du[:, 0]
+        big = jnp.abs(dpsi) > 1.0
+        comp = jnp.where(big, jnp.sign(dpsi) * (1.0 + jnp.log(jnp.where(big, jnp.abs(dpsi), 1.0))), dpsi)
+        du = du * jnp.where(jnp.abs(dpsi) > 0, comp / jnp.where(dpsi == 0, 1.0, dpsi), 1.0)[:, None]
+        dpsi_max = jnp.max(jnp.abs(du[:, 0]))
+        factor = jnp.minimum(1.0, settings.max_potential_step / jnp.maximum(dpsi_max, 1e-300))
+        du = du * factor
+        du = du.at[:, 1:].set(
+            jnp.clip(du[:, 1:], -settings.max_quasi_fermi_step, settings.max_quasi_fermi_step)
+        )
+        # backtracking line search on the residual weighted by this iterate's row
+        # magnitudes (fixed during the search): accept the first of 1, 1/2, 1/4, ...
+        # that lowers it; without it, Newton on stacks with mobilities of 1e-8 cm2/Vs
+        # and densities spanning 100 decades wanders off through ill-conditioned modes
+        w = 1.0 / jnp.maximum(m, 1e-300)
+        merit0 = jnp.sum((f * w) ** 2)
+
+        def merit(alpha):
+            fa = residual_and_scale(u + alpha * du, arrays, voltage)[0]
+            val = jnp.sum((fa * w) ** 2)
+            return jnp.where(jnp.isfinite(val), val, jnp.inf)
+
+        def ls_cond(c):
+            alpha, val, k = c
+            return (val > (1.0 - 1e-4 * alpha) * merit0) & (k < settings.line_search_steps)
+
+        def ls_body(c):
+            alpha, _, k = c
+            a2 = 0.5 * alpha
+            return a2, merit(a2), k + 1
+
+        alpha, _, _ = jax.lax.while_loop(ls_cond, ls_body, (1.0, merit(1.0), 0))
+        du = alpha * du
+        upd_psi = jnp.max(jnp.abs(du[:, 0]))
+        upd_phi = jnp.max(jnp.abs(du[:, 1:]))
+        u_new = u + du
+        finite = jnp.all(jnp.isfinite(u_new)) & jnp.isfinite(res)
+        done = (
+            (res < settings.residual_rtol)
+            & (upd_psi < settings.potential_update_atol)
+            & (upd_phi < settings.quasi_fermi_update_atol)
+            & finite
+        )
+        at_floor = (
+            (res < settings.floor_rtol)
+            & (res > 0.5 * res_prev)
+            & (jnp.maximum(upd_psi, upd_phi) < settings.floor_update_atol)
+            & finite
+        )
+        done = done | at_floor
+        return (jnp.where(finite, u_new, u), it + 1, res, done, ~finite, jac)
+
+    n = u0.shape[0]
+    z = jnp.zeros((n, 3, 3), u0.dtype)
+    init = (u0, jnp.array(0), jnp.array(jnp.inf), jnp.array(False), jnp.array(False),
+            BlockTridiagonal(z, z, z))
+    u, it, res, done, _, jac = jax.lax.while_loop(cond, body, init)
+    return NewtonResult(u, done, it, res, jac)
+
+
+def initial_guess(arrays: DeviceArrays) -> jax.Array:
+    """Equilibrium starting point with a flat Fermi level (phi = 0).
+
+    Undoped layers: vacuum level linear between the contacts (they hold little space
+    charge). Doped layers: the locally charge-neutral potential,
+    psi = asinh(N_net / (2 n_i)) - (off_n + off_p)/2, from n - p = N_net with
+    n = n_i exp(psi + (off_n + off_p)/2) ... written so that it cannot overflow. Starting
+    doped layers far from neutrality costs Newton one thermal voltage per iteration.
+    """
+    from peled.core.params import node_positions_m
+    from peled.core.residual import band_offsets
+
+    sc = scaling_for(arrays.temperature_K)
+    cv = contact_values(arrays, jnp.asarray(0.0), sc)
+    x = node_positions_m(arrays)
+    s = (x - x[0]) / (x[-1] - x[0])
+    psi_lin = cv.psi_anode + (cv.psi_cathode - cv.psi_anode) * s
+    lp = arrays.layers
+    lay = arrays.node_layer
+    net = (lp.donor_density_m3[lay] - lp.acceptor_density_m3[lay]) / sc.density_m3
+    off_n, off_p, ln_ni = band_offsets(arrays, sc)
+    psi_neutral = jnp.arcsinh(0.5 * net * jnp.exp(-ln_ni)) - 0.5 * (off_n + off_p)
+    psi = jnp.where(net != 0.0, psi_neutral, psi_lin)
+    z = jnp.zeros_like(psi)
+    return jnp.stack([psi, z, z], axis=-1)
+
+
+def _tangent(arrays, voltage, u, jac):
+    """du/dV at a converged point: solve J t = -dF/dV (dF/dV from the contact rows)."""
+    dfdv = jax.jvp(lambda v: residual_and_scale(u, arrays, v)[0], (voltage,), (jnp.ones_like(voltage),))[1]
+    return solve_block_tridiagonal(jac, -dfdv)
+
+
+class SweepStates(NamedTuple):
+    """Converged states per bias and their convergence record.
+
+    u: (M, N, 3) scaled unknowns; converged: (M,) bool; iterations: (M,) Newton
+    iterations summed over continuation sub-steps; residual_norm: (M,) final relative
+    residual; substeps: (M,) continuation sub-steps used; voltage_reached_V: (M,) the
+    bias the returned state belongs to (equals the target when converged).
+    """
+
+    u: jax.Array
+    converged: jax.Array
+    iterations: jax.Array
+    residual_norm: jax.Array
+    substeps: jax.Array
+    voltage_reached_V: jax.Array
+
+
+@partial(jax.jit, static_argnames=("settings",))
+def solve_sweep(
+    arrays: DeviceArrays, voltages_V: jax.Array, settings: SolverSettings = SolverSettings()
+) -> SweepStates:
+    """Solve the steady state at each bias of ``voltages_V`` [V] in order.
+
+    Equilibrium (V = 0) is solved first from :func:`initial_guess`; every target bias is
+    then reached by continuation from the previous converged one.
+    """
+    voltages_V = jnp.asarray(voltages_V, jnp.float64)
+    zero = jnp.asarray(0.0, jnp.float64)
+    # equilibrium: Poisson alone (flat Fermi level), then the coupled system from there
+    eq0 = newton_solve(arrays, zero, initial_guess(arrays), settings, poisson_only=True)
+    eq = newton_solve(arrays, zero, eq0.u, settings)
+    eq = eq._replace(converged=eq.converged & eq0.converged)
+    t0 = jnp.where(eq.converged, _tangent(arrays, zero, eq.u, eq.jacobian), 0.0)
+
+    def to_target(carry, target):
+        u_c, v_c, t_c, ok_c = carry
+
+        def cond(s):
+            _, v, _, _, halv, _, _, _ = s
+            return (v != target) & (halv <= settings.max_halvings)
+
+        def body(s):
+            u, v, tan, step, halv, its, subs, res = s
+            remaining = target - v
+            step = jnp.where(jnp.abs(step) > jnp.abs(remaining), remaining, step)
+            step = jnp.where(step * remaining <= 0, remaining, step)
+            v_try = jnp.where(jnp.abs(remaining - step) < 1e-12, target, v + step)
+            u_start = u + (v_try - v) * tan if settings.predictor else u
+            r = newton_solve(arrays, v_try, u_start, settings)
+            ok = r.converged
+            new_tan = jnp.where(ok, _tangent(arrays, v_try, r.u, r.jacobian), tan) if settings.predictor else tan
+            return (
+                jnp.where(ok, r.u, u),
+                jnp.where(ok, v_try, v),
+                new_tan,
+                jnp.where(ok, target - v_try, 0.5 * step),
+                jnp.where(ok, halv, halv + 1),
+                its + r.iterations,
+                subs + 1,
+                jnp.where(ok, r.residual_norm, res),
+            )
+
+        init = (u_c, v_c, t_c, target - v_c, jnp.array(0), jnp.array(0), jnp.array(0),
+                jnp.array(0.0))
+        u, v, tan, _, _, its, subs, res = jax.lax.while_loop(cond, body, init)
+        reached = (v == target) & ok_c
+        out = (u, reached, its, res, subs, v)
+        return (u, v, tan, ok_c), out
+
+    carry = (eq.u, zero, t0, eq.converged)
+    _, (u, conv, its, res, subs, v) = jax.lax.scan(to_target, carry, voltages_V)
+    return SweepStates(u, conv, its, res, subs, v)

@@ -1,0 +1,167 @@
+"""Array form of a device: what the numerical core consumes.
+
+A :class:`DeviceArrays` is a JAX pytree. Its *structure* (number of layers, nodes per
+layer, emitter flags) is static; every physical number is a traced float64 array in SI
+units, so one compiled solver serves every device with the same structure and any
+number can be differentiated or vmapped over.
+
+Per-layer values have shape ``(K,)`` for K layers (anode side first). The mesh is held
+in reference coordinates: node ``i`` lies in layer ``node_layer[i]`` at the fraction
+``node_fraction[i]`` of that layer's thickness, so a thickness change moves nodes but
+never changes the mesh topology (this is what makes thicknesses differentiable).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+@jax.tree_util.register_dataclass
+@dataclass(frozen=True)
+class LayerParams:
+    """Per-layer material parameters, SI units, each shape (K,)."""
+
+    thickness_m: jax.Array
+    electron_affinity_eV: jax.Array
+    band_gap_eV: jax.Array
+    relative_permittivity: jax.Array
+    conduction_band_dos_m3: jax.Array
+    valence_band_dos_m3: jax.Array
+    electron_mobility_m2_Vs: jax.Array
+    hole_mobility_m2_Vs: jax.Array
+    donor_density_m3: jax.Array
+    acceptor_density_m3: jax.Array
+    srh_lifetime_electron_s: jax.Array
+    srh_lifetime_hole_s: jax.Array
+    trap_energy_eV: jax.Array  # relative to midgap, positive toward the conduction band
+    radiative_coefficient_m3_s: jax.Array
+    auger_coefficient_electron_m6_s: jax.Array
+    auger_coefficient_hole_m6_s: jax.Array
+
+
+@jax.tree_util.register_dataclass
+@dataclass(frozen=True)
+class ContactParams:
+    """Contact parameters.
+
+    Work functions [eV, positive, below vacuum]; surface recombination velocities
+    [m/s] of electrons and holes at each contact (``inf`` = ideal Dirichlet contact).
+    """
+
+    anode_work_function_eV: jax.Array
+    cathode_work_function_eV: jax.Array
+    anode_electron_velocity_m_s: jax.Array
+    anode_hole_velocity_m_s: jax.Array
+    cathode_electron_velocity_m_s: jax.Array
+    cathode_hole_velocity_m_s: jax.Array
+
+
+@jax.tree_util.register_dataclass
+@dataclass(frozen=True)
+class InterfaceParams:
+    """Heterointerface parameters, each shape (K-1,) (interface k joins layers k, k+1).
+
+    ``electron_velocity_m_s`` / ``hole_velocity_m_s``: thermionic-emission transfer
+    velocities [m/s]; ``recombination_velocity_m_s``: surface-SRH velocity [m/s] of the
+    two nodes adjacent to the interface (0 = none).
+    """
+
+    electron_velocity_m_s: jax.Array
+    hole_velocity_m_s: jax.Array
+    recombination_velocity_m_s: jax.Array
+
+
+@jax.tree_util.register_dataclass
+@dataclass(frozen=True)
+class DeviceArrays:
+    """Everything the solver needs, as arrays (see module docstring)."""
+
+    layers: LayerParams
+    contacts: ContactParams
+    interfaces: InterfaceParams
+    temperature_K: jax.Array
+    node_layer: jax.Array  # int, (N,)
+    node_fraction: jax.Array  # (N,), position within its layer in [0, 1]
+
+    @property
+    def n_nodes(self) -> int:
+        return int(self.node_layer.shape[-1])
+
+    @property
+    def n_layers(self) -> int:
+        return int(self.layers.thickness_m.shape[-1])
+
+    def with_layers(self, **changes: jax.Array) -> DeviceArrays:
+        """A copy with some per-layer arrays replaced (for design studies)."""
+        return replace(self, layers=replace(self.layers, **changes))
+
+
+def node_positions_m(arrays: DeviceArrays) -> jax.Array:
+    """Node positions x_i [m] from the layer thicknesses and reference fractions."""
+    t = arrays.layers.thickness_m
+    starts = jnp.concatenate([jnp.zeros((1,), t.dtype), jnp.cumsum(t)[:-1]])
+    return starts[arrays.node_layer] + arrays.node_fraction * t[arrays.node_layer]
+
+
+def layer_boundaries_m(arrays: DeviceArrays) -> jax.Array:
+    """Positions [m] of the K+1 layer boundaries (anode at 0)."""
+    t = arrays.layers.thickness_m
+    return jnp.concatenate([jnp.zeros((1,), t.dtype), jnp.cumsum(t)])
+
+
+def stack_arrays(batch: list[DeviceArrays]) -> DeviceArrays:
+    """Stack devices of identical structure into one batched pytree (leading axis)."""
+    first = batch[0]
+    for other in batch[1:]:
+        if not np.array_equal(np.asarray(other.node_layer), np.asarray(first.node_layer)):
+            raise ValueError("stack_arrays: devices differ in mesh structure (node_layer)")
+    return jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *batch)
+
+
+@dataclass(frozen=True)
+class MeshSpec:
+    """How to mesh a stack: nodes per layer and the end-clustering strength.
+
+    ``nodes_per_layer`` [-] is the same for every layer so that devices with the same
+    layer count share one compiled solver; ``clustering`` in [0, 1) is beta of the map
+    g(t) = t - beta sin(2 pi t) / (2 pi), whose spacing at a layer's ends is (1 - beta)
+    times the mean spacing (interfaces and contacts need fine spacing: accumulation
+    layers there are a few Debye lengths, ~0.2-2 nm, thick).
+    """
+
+    nodes_per_layer: int = 64
+    clustering: float = field(default=0.9)
+
+
+def reference_mesh(n_layers: int, spec: MeshSpec) -> tuple[np.ndarray, np.ndarray]:
+    """Node layer indices and in-layer fractions for ``n_layers`` layers.
+
+    The anode (x = 0) and the cathode (x = L) are nodes. Interior interfaces lie midway
+    between the last node of one layer and the first of the next, i.e. on a face of the
+    finite-volume cells, so every node belongs to exactly one material.
+    """
+    m = spec.nodes_per_layer
+    if m < 4:
+        raise ValueError(f"nodes_per_layer must be >= 4, got {m}")
+    if not 0.0 <= spec.clustering < 1.0:
+        raise ValueError(f"clustering must be in [0, 1), got {spec.clustering}")
+    layers, fractions = [], []
+    j = np.arange(m, dtype=np.float64)
+    for k in range(n_layers):
+        first, last = k == 0, k == n_layers - 1
+        if first and last:
+            t = j / (m - 1)
+        elif first:
+            t = j / (m - 0.5)
+        elif last:
+            t = (j + 0.5) / (m - 0.5)
+        else:
+            t = (j + 0.5) / m
+        g = t - spec.clustering * np.sin(2.0 * np.pi * t) / (2.0 * np.pi)
+        layers.append(np.full(m, k, dtype=np.int32))
+        fractions.append(g)
+    return np.concatenate(layers), np.concatenate(fractions)

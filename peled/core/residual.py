@@ -1,0 +1,331 @@
+"""The discretized van Roosbroeck system F(u; device, V) = 0.
+
+Unknowns per node (scaled by V_t): u[:, 0] = psi (electrostatic potential, vacuum
+level E_vac = -q psi), u[:, 1] = phi_n, u[:, 2] = phi_p (quasi-Fermi potentials,
+E_Fn = -q phi_n). Band edges E_c = -chi - q psi, E_v = E_c - E_g. Boltzmann statistics:
+
+    n = N_c exp((E_Fn - E_c)/kT),   p = N_v exp((E_v - E_Fp)/kT).
+
+Finite volumes on the node mesh: node i owns the cell between its faces; a face is the
+midpoint between two nodes, except on an interface edge where it is the layer
+boundary itself. Rows:
+
+* Poisson (cell i):  sum over faces of eps eps0 dpsi/dx + q vol_i (p - n + N_D - N_A) = 0
+* electrons:  F_n(i+1/2) - F_n(i-1/2) + vol_i (R_i + U_i/vol_i) = 0, divided by n_i
+* holes:      F_p(i+1/2) - F_p(i-1/2) + vol_i (R_i + U_i/vol_i) = 0, divided by p_i
+  (U_i: interface recombination per area at nodes next to an interface)
+
+Contacts (physics.md sec. 3), Schottky-Mott alignment with the cathode's Fermi level as
+the energy zero and the anode's lowered by qV (forward bias V > 0):
+
+    psi(0) = V - W_a,  psi(L) = -W_c   (vacuum level meets the metal's),
+    phi(0) = V,        phi(L) = 0      (or a surface-recombination Robin condition).
+
+The equilibrium contact densities n = N_c exp(-(W - chi)/kT), p = N_v exp(-(chi + E_g -
+W)/kT) follow: the injection barriers are W - chi and chi + E_g - W, and the built-in
+potential W_a - W_c is not an input.
+
+The residual rows are scaled so that Newton sees O(1) entries; :func:`residual` also
+returns the magnitude of the largest terms that cancel in each row, so that
+convergence is judged on a relative residual.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from peled.core.params import DeviceArrays, node_positions_m
+from peled.core.recombination import RecombinationOverNP, recombination_over_np
+from peled.core.scaling import ME_KG, Q_C, Scaling, scaling_for
+from peled.core.transport import (
+    safe_exp,
+    sg_electron_flux,
+    sg_hole_flux,
+    thermionic_flux,
+)
+
+
+class Geometry(NamedTuple):
+    """Scaled mesh geometry: node positions, edge lengths, cell volumes, interfaces."""
+
+    x: jax.Array  # (N,) node positions / x0
+    h: jax.Array  # (N-1,) edge lengths / x0
+    vol: jax.Array  # (N,) cell widths / x0
+    eps_edge: jax.Array  # (N-1,) effective relative permittivity of each edge
+    is_interface: jax.Array  # (N-1,) bool: edge crosses a layer boundary
+    interface_index: jax.Array  # (N-1,) int: which interface (0 where none)
+
+
+class NodeState(NamedTuple):
+    """Scaled per-node quantities derived from u."""
+
+    psi: jax.Array
+    phi_n: jax.Array
+    phi_p: jax.Array
+    theta_n: jax.Array  # effective electron band potential
+    theta_p: jax.Array
+    a_n: jax.Array  # ln(n / N0)
+    a_p: jax.Array  # ln(p / N0)
+    n: jax.Array
+    p: jax.Array
+    rec: RecombinationOverNP
+    surface_over_np: jax.Array  # interface recombination per area / (n p), scaled
+
+
+class ContactValues(NamedTuple):
+    psi_anode: jax.Array
+    psi_cathode: jax.Array
+    phi_anode: jax.Array
+    phi_cathode: jax.Array
+
+
+def geometry(arrays: DeviceArrays, sc: Scaling) -> Geometry:
+    """Scaled geometry of the mesh (traced through the layer thicknesses)."""
+    x_m = node_positions_m(arrays)
+    x = x_m / sc.length_m
+    h = jnp.diff(x)
+    lay = arrays.node_layer
+    is_int = lay[1:] != lay[:-1]
+    t = arrays.layers.thickness_m / sc.length_m
+    bounds = jnp.concatenate([jnp.zeros((1,), t.dtype), jnp.cumsum(t)])
+    # face between node i and i+1: the layer boundary on interface edges, else the midpoint
+    face = jnp.where(is_int, bounds[lay[1:]], 0.5 * (x[1:] + x[:-1]))
+    faces = jnp.concatenate([x[:1], face, x[-1:]])
+    vol = jnp.diff(faces)
+    eps = arrays.layers.relative_permittivity[lay]
+    # series combination of the two dielectric pieces of an edge (exact for a step in eps)
+    eps_edge = h / ((face - x[:-1]) / eps[:-1] + (x[1:] - face) / eps[1:])
+    interface_index = jnp.clip(lay[:-1], 0, max(arrays.n_layers - 2, 0))
+    return Geometry(x, h, vol, eps_edge, is_int, interface_index)
+
+
+def contact_values(arrays: DeviceArrays, voltage_V, sc: Scaling) -> ContactValues:
+    """Scaled Dirichlet values of psi and phi at both contacts at bias ``voltage_V``."""
+    vt = sc.thermal_voltage_V
+    c = arrays.contacts
+    return ContactValues(
+        psi_anode=(voltage_V - c.anode_work_function_eV) / vt,
+        psi_cathode=-c.cathode_work_function_eV / vt,
+        phi_anode=voltage_V / vt,
+        phi_cathode=jnp.zeros_like(voltage_V / vt),
+    )
+
+
+def band_offsets(arrays: DeviceArrays, sc: Scaling):
+    """Per-node constant parts of theta_n and theta_p (scaled), and ln(ni/N0)."""
+    lp = arrays.layers
+    lay = arrays.node_layer
+    vt = sc.thermal_voltage_V
+    chi = lp.electron_affinity_eV[lay] / vt
+    eg = lp.band_gap_eV[lay] / vt
+    ln_nc = jnp.log(lp.conduction_band_dos_m3[lay] / sc.density_m3)
+    ln_nv = jnp.log(lp.valence_band_dos_m3[lay] / sc.density_m3)
+    off_n = chi + ln_nc
+    off_p = chi + eg - ln_nv
+    ln_ni = 0.5 * (ln_nc + ln_nv) - 0.5 * eg
+    return off_n, off_p, ln_ni
+
+
+def node_state(u: jax.Array, arrays: DeviceArrays, sc: Scaling) -> NodeState:
+    """Densities, band potentials and recombination at every node (scaled)."""
+    psi, phi_n, phi_p = u[:, 0], u[:, 1], u[:, 2]
+    lp = arrays.layers
+    lay = arrays.node_layer
+    vt = sc.thermal_voltage_V
+    off_n, off_p, ln_ni = band_offsets(arrays, sc)
+    theta_n = psi + off_n
+    theta_p = psi + off_p
+    a_n = theta_n - phi_n
+    a_p = phi_p - theta_p
+    n = safe_exp(a_n)
+    p = safe_exp(a_p)
+    et = lp.trap_energy_eV[lay] / vt
+    n1 = safe_exp(ln_ni + et)
+    p1 = safe_exp(ln_ni - et)
+    r0, n0 = sc.rate_m3_s, sc.density_m3
+    rec = recombination_over_np(
+        n,
+        p,
+        phi_n,
+        phi_p,
+        n1,
+        p1,
+        tau_n=lp.srh_lifetime_electron_s[lay] * r0 / n0,
+        tau_p=lp.srh_lifetime_hole_s[lay] * r0 / n0,
+        b_rad=lp.radiative_coefficient_m3_s[lay] * n0**2 / r0,
+        c_n=lp.auger_coefficient_electron_m6_s[lay] * n0**3 / r0,
+        c_p=lp.auger_coefficient_hole_m6_s[lay] * n0**3 / r0,
+    )
+    # interface (surface) SRH at the nodes next to each interface, per area:
+    # U = S (n p - ni^2) / (n + p + n1 + p1)  [m^-2 s^-1], S in m/s
+    s_node = _interface_velocity_per_node(arrays) * n0 / sc.flux_m2_s
+    excess = -jnp.expm1(jnp.clip(phi_n - phi_p, -600.0, 600.0))
+    surface = s_node * excess / (n + p + n1 + p1)
+    return NodeState(psi, phi_n, phi_p, theta_n, theta_p, a_n, a_p, n, p, rec, surface)
+
+
+def _interface_velocity_per_node(arrays: DeviceArrays) -> jax.Array:
+    """Interface recombination velocity [m/s] seen by each node (0 away from interfaces)."""
+    lay = arrays.node_layer
+    s = arrays.interfaces.recombination_velocity_m_s
+    n_int = s.shape[-1]
+    if n_int == 0:
+        return jnp.zeros(lay.shape, dtype=jnp.float64)
+    left_of = jnp.concatenate([lay[1:] != lay[:-1], jnp.zeros((1,), bool)])
+    right_of = jnp.concatenate([jnp.zeros((1,), bool), lay[1:] != lay[:-1]])
+    idx_left = jnp.clip(lay, 0, n_int - 1)
+    idx_right = jnp.clip(lay - 1, 0, n_int - 1)
+    return jnp.where(left_of, s[idx_left], 0.0) + jnp.where(right_of, s[idx_right], 0.0)
+
+
+class EdgeFluxes(NamedTuple):
+    """Scaled particle fluxes on every edge, divided by the left/right node density."""
+
+    n_over_l: jax.Array
+    n_over_r: jax.Array
+    n_mag_l: jax.Array
+    n_mag_r: jax.Array
+    p_over_l: jax.Array
+    p_over_r: jax.Array
+    p_mag_l: jax.Array
+    p_mag_r: jax.Array
+
+
+def edge_fluxes(st: NodeState, arrays: DeviceArrays, geo: Geometry, sc: Scaling) -> EdgeFluxes:
+    """SG fluxes inside layers, thermionic emission on interface edges."""
+    lp = arrays.layers
+    lay = arrays.node_layer
+    mu_n = lp.electron_mobility_m2_Vs[lay[:-1]] / sc.mobility_m2_Vs
+    mu_p = lp.hole_mobility_m2_Vs[lay[:-1]] / sc.mobility_m2_Vs
+    sl, sr = slice(None, -1), slice(1, None)
+    sgn = sg_electron_flux(mu_n, geo.h, st.theta_n[sl], st.theta_n[sr], st.a_n[sl], st.a_n[sr])
+    sgp = sg_hole_flux(mu_p, geo.h, st.theta_p[sl], st.theta_p[sr], st.a_p[sl], st.a_p[sr])
+    if arrays.n_layers > 1:
+        v_scale = sc.density_m3 / sc.flux_m2_s
+        idx = geo.interface_index
+        v_n = arrays.interfaces.electron_velocity_m_s[idx] * v_scale
+        v_p = arrays.interfaces.hole_velocity_m_s[idx] * v_scale
+        ten = thermionic_flux(v_n, st.theta_n[sl] - st.theta_n[sr], st.a_n[sl], st.a_n[sr])
+        tep = thermionic_flux(v_p, st.theta_p[sr] - st.theta_p[sl], st.a_p[sl], st.a_p[sr])
+        sgn = tuple(jnp.where(geo.is_interface, t, s) for t, s in zip(ten, sgn, strict=True))
+        sgp = tuple(jnp.where(geo.is_interface, t, s) for t, s in zip(tep, sgp, strict=True))
+    return EdgeFluxes(*sgn, *sgp)
+
+
+def _assemble(on_l, on_r):
+    """Row i gets +flux(i->i+1)/dens_i and -flux(i-1->i)/dens_i."""
+    z = jnp.zeros((1,), on_l.dtype)
+    return jnp.concatenate([on_l, z]) - jnp.concatenate([z, on_r])
+
+
+def _assemble_mag(mag_l, mag_r):
+    z = jnp.zeros((1,), mag_l.dtype)
+    return jnp.concatenate([mag_l, z]) + jnp.concatenate([z, mag_r])
+
+
+def residual_and_scale(u: jax.Array, arrays: DeviceArrays, voltage_V) -> tuple[jax.Array, jax.Array]:
+    """Scaled residual F (N, 3) and the per-row magnitude of its cancelling terms."""
+    sc = scaling_for(arrays.temperature_K)
+    geo = geometry(arrays, sc)
+    st = node_state(u, arrays, sc)
+    fx = edge_fluxes(st, arrays, geo, sc)
+    lp = arrays.layers
+    lay = arrays.node_layer
+    n0 = sc.density_m3
+
+    # Poisson: eps dpsi/dx fluxes + lambda vol rho
+    dpsi = geo.eps_edge * jnp.diff(st.psi) / geo.h
+    z = jnp.zeros((1,), u.dtype)
+    div = jnp.concatenate([dpsi, z]) - jnp.concatenate([z, dpsi])
+    dop = (lp.donor_density_m3[lay] - lp.acceptor_density_m3[lay]) / n0
+    rho = st.p - st.n + dop
+    lam = sc.poisson_lambda
+    f_psi = div + lam * geo.vol * rho
+    dop_mag = (lp.donor_density_m3[lay] + lp.acceptor_density_m3[lay]) / n0
+    m_psi = (
+        jnp.concatenate([jnp.abs(dpsi), z])
+        + jnp.concatenate([z, jnp.abs(dpsi)])
+        + lam * geo.vol * (st.p + st.n + dop_mag)
+    )
+
+    # continuity, each row divided by its own density
+    r_np = st.rec.total
+    f_n = _assemble(fx.n_over_l, fx.n_over_r) + (geo.vol * r_np + st.surface_over_np) * st.p
+    f_p = _assemble(fx.p_over_l, fx.p_over_r) + (geo.vol * r_np + st.surface_over_np) * st.n
+    m_n = _assemble_mag(fx.n_mag_l, fx.n_mag_r) + jnp.abs(geo.vol * r_np + st.surface_over_np) * st.p
+    m_p = _assemble_mag(fx.p_mag_l, fx.p_mag_r) + jnp.abs(geo.vol * r_np + st.surface_over_np) * st.n
+
+    # contacts
+    cv = contact_values(arrays, voltage_V, sc)
+    c = arrays.contacts
+    v_scale = n0 / sc.flux_m2_s
+    f_psi = f_psi.at[0].set(st.psi[0] - cv.psi_anode).at[-1].set(st.psi[-1] - cv.psi_cathode)
+    m_psi = m_psi.at[0].set(1.0).at[-1].set(1.0)
+
+    def contact_row(f, m, idx, phi, phi_bc, a, a_eq_sign, s_m_s, outward):
+        # Dirichlet phi = phi_bc for an ideal contact; otherwise the half-cell balance
+        # with the carriers leaving into the metal at S (dens - dens_eq):
+        # row/dens = (rest of the row) + S (1 - exp(a_eq - a))
+        finite = jnp.isfinite(s_m_s)
+        s = jnp.where(finite, s_m_s, 1.0) * v_scale
+        a_eq = a + a_eq_sign * (phi - phi_bc)
+        robin = f[idx] + s * -jnp.expm1(a_eq - a)
+        robin_mag = m[idx] + s * (1.0 + safe_exp(a_eq - a))
+        del outward
+        f = f.at[idx].set(jnp.where(finite, robin, phi - phi_bc))
+        m = m.at[idx].set(jnp.where(finite, robin_mag, 1.0))
+        return f, m
+
+    # electrons: a_n = theta - phi  -> at equilibrium phi = phi_bc: a_eq = a + (phi - phi_bc)
+    f_n, m_n = contact_row(
+        f_n, m_n, 0, st.phi_n[0], cv.phi_anode, st.a_n[0], 1.0, c.anode_electron_velocity_m_s, -1
+    )
+    f_n, m_n = contact_row(
+        f_n, m_n, -1, st.phi_n[-1], cv.phi_cathode, st.a_n[-1], 1.0,
+        c.cathode_electron_velocity_m_s, 1,
+    )
+    # holes: a_p = phi - theta -> a_eq = a - (phi - phi_bc)
+    f_p, m_p = contact_row(
+        f_p, m_p, 0, st.phi_p[0], cv.phi_anode, st.a_p[0], -1.0, c.anode_hole_velocity_m_s, -1
+    )
+    f_p, m_p = contact_row(
+        f_p, m_p, -1, st.phi_p[-1], cv.phi_cathode, st.a_p[-1], -1.0,
+        c.cathode_hole_velocity_m_s, 1,
+    )
+    f = jnp.stack([f_psi, f_n, f_p], axis=-1)
+    m = jnp.stack([m_psi, m_n, m_p], axis=-1)
+    return f, m
+
+
+def residual(u: jax.Array, arrays: DeviceArrays, voltage_V) -> jax.Array:
+    """The scaled residual F(u; arrays, V), shape (N, 3)."""
+    return residual_and_scale(u, arrays, voltage_V)[0]
+
+
+def richardson_velocity_m_s(temperature_K, effective_mass_ratio: float = 1.0):
+    """Thermionic transfer velocity v = sqrt(kT / (2 pi m*)) [m/s] = A* T^2 / (q N_c).
+
+    For the free-electron mass at 300 K, 2.7e4 m/s (2.7e6 cm/s).
+    """
+    from peled.core.scaling import KB_J_K
+
+    return jnp.sqrt(KB_J_K * temperature_K / (2.0 * jnp.pi * effective_mass_ratio * ME_KG))
+
+
+__all__ = [
+    "Q_C",
+    "ContactValues",
+    "Geometry",
+    "NodeState",
+    "band_offsets",
+    "contact_values",
+    "edge_fluxes",
+    "geometry",
+    "node_state",
+    "residual",
+    "residual_and_scale",
+    "richardson_velocity_m_s",
+]

@@ -1,0 +1,287 @@
+"""Device descriptions: the stack a user writes, resolved against the materials database.
+
+A device file (YAML) names an anode, a cathode and the layers from anode to cathode;
+:func:`load_device` validates it and returns an immutable :class:`Device`. The only
+conversion of names and cm-based units into the SI arrays of the numerical core is
+:meth:`Device.to_arrays`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from peled.core.discretize import build_arrays
+from peled.core.params import DeviceArrays, MeshSpec
+from peled.errors import PeledInputError
+from peled.materials import (
+    Electrode,
+    MaterialDatabase,
+    Semiconductor,
+    _format_validation_error,
+    default_database,
+    parse_material,
+)
+
+CM3_TO_M3 = 1e6  # a density in cm^-3 times 1e6 is in m^-3
+CM2_TO_M2 = 1e-4
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ContactSpec(_Strict):
+    material: str | None = None
+    work_function_eV: float | None = Field(default=None, ge=1.5, le=7.0)
+
+    @model_validator(mode="after")
+    def _one(self) -> ContactSpec:
+        if (self.material is None) == (self.work_function_eV is None):
+            raise ValueError("give exactly one of 'material' or 'work_function_eV' (1.5-7 eV)")
+        return self
+
+
+class LayerSpec(_Strict):
+    material: str | dict[str, Any]
+    thickness_nm: float = Field(gt=0, le=1e5)
+    overrides: dict[str, Any] = Field(default_factory=dict)
+
+
+class SweepSpec(_Strict):
+    start_V: float = 0.0
+    stop_V: float = Field(default=8.0, ge=-50, le=50)
+    step_V: float = Field(default=0.1, gt=0, le=10)
+
+
+class DeviceFile(_Strict):
+    name: str = Field(min_length=1)
+    description: str = ""
+    stack_source: str = ""
+    temperature_K: float = Field(default=300.0, gt=0, le=1000)
+    anode: ContactSpec
+    cathode: ContactSpec
+    layers: list[LayerSpec] = Field(min_length=1)
+    outcoupling: float | None = Field(default=None, gt=0, le=1)
+    sweep: SweepSpec | None = None
+
+
+@dataclass(frozen=True)
+class Contact:
+    """An electrode: its name (material or 'custom') and work function [eV]."""
+
+    name: str
+    work_function_eV: float
+    refractive_index: float = 1.0
+    extinction_coefficient: float = 0.0
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One layer: its (possibly overridden) material and thickness [nm]."""
+
+    material: Semiconductor
+    thickness_nm: float
+    overrides: tuple[tuple[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class Device:
+    """A validated device: contacts, layers (anode first), temperature [K] and options."""
+
+    name: str
+    anode: Contact
+    cathode: Contact
+    layers: tuple[Layer, ...]
+    temperature_K: float = 300.0
+    outcoupling: float | None = None
+    sweep_V: tuple[float, float, float] = (0.0, 8.0, 0.1)
+    description: str = ""
+    stack_source: str = ""
+    source_file: str | None = field(default=None, compare=False)
+
+    @property
+    def total_thickness_nm(self) -> float:
+        return float(sum(la.thickness_nm for la in self.layers))
+
+    @property
+    def emitter_indices(self) -> tuple[int, ...]:
+        return tuple(i for i, la in enumerate(self.layers) if la.material.emits)
+
+    def voltages(self):
+        """The default sweep [V] from the device file (start, stop inclusive, step)."""
+        import numpy as np
+
+        a, b, s = self.sweep_V
+        n = int(round((b - a) / s)) + 1
+        return np.linspace(a, a + (n - 1) * s, n)
+
+    def to_arrays(self, mesh: MeshSpec | None = None) -> DeviceArrays:
+        """The SI arrays the numerical core consumes (cm-based units converted here)."""
+        layers = []
+        for la in self.layers:
+            m = la.material
+            layers.append(
+                {
+                    "thickness_m": la.thickness_nm * 1e-9,
+                    "electron_affinity_eV": m.electron_affinity_eV,
+                    "band_gap_eV": m.band_gap_eV,
+                    "relative_permittivity": m.relative_permittivity,
+                    "conduction_band_dos_m3": m.conduction_band_dos_cm3 * CM3_TO_M3,
+                    "valence_band_dos_m3": m.valence_band_dos_cm3 * CM3_TO_M3,
+                    "electron_mobility_m2_Vs": m.electron_mobility_cm2_Vs * CM2_TO_M2,
+                    "hole_mobility_m2_Vs": m.hole_mobility_cm2_Vs * CM2_TO_M2,
+                    "donor_density_m3": m.donor_density_cm3 * CM3_TO_M3,
+                    "acceptor_density_m3": m.acceptor_density_cm3 * CM3_TO_M3,
+                    "srh_lifetime_electron_s": m.srh_lifetime_electron_s,
+                    "srh_lifetime_hole_s": m.srh_lifetime_hole_s,
+                    "trap_energy_eV": m.trap_energy_eV,
+                    "radiative_coefficient_m3_s": m.radiative_coefficient_cm3_s / CM3_TO_M3,
+                    "auger_coefficient_electron_m6_s": m.auger_coefficient_electron_cm6_s
+                    / CM3_TO_M3**2,
+                    "auger_coefficient_hole_m6_s": m.auger_coefficient_hole_cm6_s / CM3_TO_M3**2,
+                }
+            )
+        return build_arrays(
+            layers,
+            self.anode.work_function_eV,
+            self.cathode.work_function_eV,
+            temperature_K=self.temperature_K,
+            mesh=mesh,
+        )
+
+
+def _contact(spec: ContactSpec, db: MaterialDatabase, where: str) -> Contact:
+    if spec.material is None:
+        return Contact("custom", float(spec.work_function_eV))
+    try:
+        mat = db[spec.material]
+    except PeledInputError as err:
+        raise PeledInputError(f"{where}: {err}") from None
+    if not isinstance(mat, Electrode):
+        raise PeledInputError(
+            f"{where}: material {mat.name!r} has role {mat.role!r}; a contact needs role 'electrode'"
+        )
+    return Contact(mat.name, mat.work_function_eV, mat.refractive_index, mat.extinction_coefficient)
+
+
+def _layer(spec: LayerSpec, db: MaterialDatabase, where: str) -> Layer:
+    if isinstance(spec.material, dict):
+        base = parse_material(spec.material, f"{where}.material (inline)")
+    else:
+        try:
+            base = db[spec.material]
+        except PeledInputError as err:
+            raise PeledInputError(f"{where}: {err}") from None
+    if isinstance(base, Electrode):
+        raise PeledInputError(
+            f"{where}: material {base.name!r} is an electrode; use it as anode or cathode"
+        )
+    if spec.overrides:
+        data = base.model_dump(exclude_none=True)
+        data.update(spec.overrides)
+        sources = dict(base.sources)
+        for key in spec.overrides:
+            sources[key] = f"device override ({where})"
+        data["sources"] = sources
+        base = parse_material(data, f"{where}.overrides")
+    return Layer(base, float(spec.thickness_nm), tuple(sorted(spec.overrides.items())))
+
+
+def device_from_mapping(
+    data: Mapping[str, Any], where: str = "<device>", db: MaterialDatabase | None = None
+) -> Device:
+    """Validate a device mapping (as read from YAML) and resolve its materials."""
+    db = db or default_database()
+    if not isinstance(data, Mapping):
+        raise PeledInputError(f"{where}: a device file must be a mapping")
+    try:
+        spec = DeviceFile.model_validate(dict(data))
+    except ValidationError as err:
+        raise PeledInputError(_format_validation_error(err, where)) from None
+    layers = tuple(_layer(s, db, f"{where}: layers[{i}]") for i, s in enumerate(spec.layers))
+    sweep = spec.sweep or SweepSpec()
+    if sweep.stop_V <= sweep.start_V:
+        raise PeledInputError(
+            f"{where}: key 'sweep.stop_V' = {sweep.stop_V} must exceed start_V = {sweep.start_V}"
+        )
+    return Device(
+        name=spec.name,
+        anode=_contact(spec.anode, db, f"{where}: anode"),
+        cathode=_contact(spec.cathode, db, f"{where}: cathode"),
+        layers=layers,
+        temperature_K=spec.temperature_K,
+        outcoupling=spec.outcoupling,
+        sweep_V=(sweep.start_V, sweep.stop_V, sweep.step_V),
+        description=spec.description,
+        stack_source=spec.stack_source,
+        source_file=where,
+    )
+
+
+def load_device(path: str | os.PathLike[str], db: MaterialDatabase | None = None) -> Device:
+    """Load and validate a device YAML file."""
+    path = Path(path)
+    if not path.is_file():
+        raise PeledInputError(f"{path}: device file not found")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise PeledInputError(f"{path}: not valid YAML: {err}") from None
+    return device_from_mapping(data, str(path), db)
+
+
+def device_to_mapping(device: Device) -> dict[str, Any]:
+    """A device-file mapping that reloads to an equal device (inline materials kept)."""
+
+    def contact(c: Contact) -> dict[str, Any]:
+        if c.name == "custom":
+            return {"work_function_eV": c.work_function_eV}
+        return {"material": c.name}
+
+    def layer(la: Layer) -> dict[str, Any]:
+        return {
+            "material": la.material.model_dump(exclude_none=True),
+            "thickness_nm": la.thickness_nm,
+        }
+
+    a, b, s = device.sweep_V
+    out: dict[str, Any] = {
+        "name": device.name,
+        "description": device.description,
+        "stack_source": device.stack_source,
+        "temperature_K": device.temperature_K,
+        "anode": contact(device.anode),
+        "cathode": contact(device.cathode),
+        "layers": [layer(la) for la in device.layers],
+        "sweep": {"start_V": a, "stop_V": b, "step_V": s},
+    }
+    if device.outcoupling is not None:
+        out["outcoupling"] = device.outcoupling
+    return out
+
+
+def examples_dir() -> Path:
+    return Path(__file__).resolve().parent.parent / "examples"
+
+
+def default_device_path() -> Path:
+    """The built-in default device: the green CsPbBr3 PeLED example."""
+    return examples_dir() / "green-cspbbr3.yaml"
+
+
+__all__: Sequence[str] = [
+    "Contact",
+    "Device",
+    "Layer",
+    "default_device_path",
+    "device_from_mapping",
+    "device_to_mapping",
+    "load_device",
+]
