@@ -166,7 +166,8 @@ def _contact(spec: ContactSpec, db: MaterialDatabase, where: str) -> Contact:
         raise PeledInputError(f"{where}: {err}") from None
     if not isinstance(mat, Electrode):
         raise PeledInputError(
-            f"{where}: material {mat.name!r} has role {mat.role!r}; a contact needs role 'electrode'"
+            f"{where}: material {mat.name!r} has role {mat.role!r}; "
+            "a contact needs role 'electrode'"
         )
     return Contact(mat.name, mat.work_function_eV, mat.refractive_index, mat.extinction_coefficient)
 
@@ -184,7 +185,7 @@ def _layer(spec: LayerSpec, db: MaterialDatabase, where: str) -> Layer:
             f"{where}: material {base.name!r} is an electrode; use it as anode or cathode"
         )
     if spec.overrides:
-        data = base.model_dump(exclude_none=True)
+        data = base.model_dump(exclude_unset=True)
         data.update(spec.overrides)
         sources = dict(base.sources)
         for key in spec.overrides:
@@ -247,7 +248,7 @@ def device_to_mapping(device: Device) -> dict[str, Any]:
 
     def layer(la: Layer) -> dict[str, Any]:
         return {
-            "material": la.material.model_dump(exclude_none=True),
+            "material": la.material.model_dump(exclude_unset=True),
             "thickness_nm": la.thickness_nm,
         }
 

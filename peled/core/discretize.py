@@ -70,8 +70,12 @@ def build_arrays(
             else:
                 raise ValueError(f"layer {i}: missing {f}")
     lp = LayerParams(**{f: jnp.asarray(v, jnp.float64) for f, v in cols.items()})
-    cv = {"anode_electron": np.inf, "anode_hole": np.inf, "cathode_electron": np.inf,
-          "cathode_hole": np.inf}
+    cv = {
+        "anode_electron": np.inf,
+        "anode_hole": np.inf,
+        "cathode_electron": np.inf,
+        "cathode_hole": np.inf,
+    }
     cv.update(contact_velocities_m_s or {})
     contacts = ContactParams(
         anode_work_function_eV=jnp.asarray(anode_work_function_eV, jnp.float64),

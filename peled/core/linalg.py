@@ -114,11 +114,7 @@ def _cr_solve(a, b, c, d):
     z = jnp.zeros_like(xo[:1])
     x_left = jnp.concatenate([z, xo])
     x_right = jnp.concatenate([xo, z])
-    xe = (
-        inv_d
-        - jnp.einsum("nij,nj->ni", inv_a, x_left)
-        - jnp.einsum("nij,nj->ni", inv_c, x_right)
-    )
+    xe = inv_d - jnp.einsum("nij,nj->ni", inv_a, x_left) - jnp.einsum("nij,nj->ni", inv_c, x_right)
     x = jnp.zeros((n, 3), d.dtype)
     return x.at[ev].set(xe).at[od].set(xo)
 

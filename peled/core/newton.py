@@ -44,6 +44,7 @@ class SolverSettings:
     max_quasi_fermi_step: clip on individual quasi-Fermi updates [V_t]
     max_halvings: continuation step halvings before a bias point is declared failed
     predictor: use the tangent du/dV to predict the next bias point's start
+    quasi_fermi_margin: slack of the projection of phi onto [min(0, V), max(0, V)] [V_t]
     line_search_steps: halvings of the Newton step tried by the line search
     floor_rtol, floor_update_atol: a point whose residual stops falling (less than a
         factor 2 per iteration) while below floor_rtol with updates below
@@ -66,6 +67,7 @@ class SolverSettings:
     predictor: bool = True
     continuity_regularization: float = 1e-10
     line_search_steps: int = 8
+    quasi_fermi_margin: float = 1e-6
     floor_rtol: float = 1e-8
     floor_update_atol: float = 1e-5
 
@@ -129,9 +131,15 @@ def newton_solve(
         if poisson_only:
             eye_rows = jnp.zeros((3, 3), u.dtype).at[1, 1].set(1.0).at[2, 2].set(1.0)
             keep = jnp.zeros((3, 1), u.dtype).at[0, 0].set(1.0)
-            jac = BlockTridiagonal(jac.lower * keep, jac.diag * keep + eye_rows, jac.upper * keep)
+            keep3 = keep[None]
+            jac = BlockTridiagonal(
+                jac.lower * keep3, jac.diag * keep3 + eye_rows[None], jac.upper * keep3
+            )
             f = f.at[:, 1:].set(0.0)
         else:
+            # switched-evolution-relaxation: the regularization shrinks with the residual
+            # (pseudo-transient continuation), so it steers far from the solution and
+            # leaves the quadratic convergence near it intact
             sig = settings.continuity_regularization * m[:, 1:]
             d = jnp.diagonal(jac.diag, axis1=-2, axis2=-1)[:, 1:]
             d = d + jnp.where(d >= 0, sig, -sig)
@@ -143,7 +151,9 @@ def newton_solve(
         # initial guess becomes ~10 V_t instead of over-/underflowing every density
         dpsi = du[:, 0]
         big = jnp.abs(dpsi) > 1.0
-        comp = jnp.where(big, jnp.sign(dpsi) * (1.0 + jnp.log(jnp.where(big, jnp.abs(dpsi), 1.0))), dpsi)
+        comp = jnp.where(
+            big, jnp.sign(dpsi) * (1.0 + jnp.log(jnp.where(big, jnp.abs(dpsi), 1.0))), dpsi
+        )
         du = du * jnp.where(jnp.abs(dpsi) > 0, comp / jnp.where(dpsi == 0, 1.0, dpsi), 1.0)[:, None]
         dpsi_max = jnp.max(jnp.abs(du[:, 0]))
         factor = jnp.minimum(1.0, settings.max_potential_step / jnp.maximum(dpsi_max, 1e-300))
@@ -174,6 +184,13 @@ def newton_solve(
 
         alpha, _, _ = jax.lax.while_loop(ls_cond, ls_body, (1.0, merit(1.0), 0))
         du = alpha * du
+        # maximum principle: without generation the quasi-Fermi potentials lie between
+        # the contacts' Fermi potentials (0 and V/V_t); projecting onto that interval
+        # removes the wild excursions of weakly coupled (floating) quasi-Fermi levels
+        vt_v = voltage / scaling_for(arrays.temperature_K).thermal_voltage_V
+        lo = jnp.minimum(0.0, vt_v) - settings.quasi_fermi_margin
+        hi = jnp.maximum(0.0, vt_v) + settings.quasi_fermi_margin
+        du = du.at[:, 1:].set(jnp.clip(u[:, 1:] + du[:, 1:], lo, hi) - u[:, 1:])
         upd_psi = jnp.max(jnp.abs(du[:, 0]))
         upd_phi = jnp.max(jnp.abs(du[:, 1:]))
         u_new = u + du
@@ -195,8 +212,14 @@ def newton_solve(
 
     n = u0.shape[0]
     z = jnp.zeros((n, 3, 3), u0.dtype)
-    init = (u0, jnp.array(0), jnp.array(jnp.inf), jnp.array(False), jnp.array(False),
-            BlockTridiagonal(z, z, z))
+    init = (
+        u0,
+        jnp.array(0),
+        jnp.array(jnp.inf),
+        jnp.array(False),
+        jnp.array(False),
+        BlockTridiagonal(z, z, z),
+    )
     u, it, res, done, _, jac = jax.lax.while_loop(cond, body, init)
     return NewtonResult(u, done, it, res, jac)
 
@@ -230,8 +253,19 @@ def initial_guess(arrays: DeviceArrays) -> jax.Array:
 
 def _tangent(arrays, voltage, u, jac):
     """du/dV at a converged point: solve J t = -dF/dV (dF/dV from the contact rows)."""
-    dfdv = jax.jvp(lambda v: residual_and_scale(u, arrays, v)[0], (voltage,), (jnp.ones_like(voltage),))[1]
+    dfdv = jax.jvp(
+        lambda v: residual_and_scale(u, arrays, v)[0], (voltage,), (jnp.ones_like(voltage),)
+    )[1]
     return solve_block_tridiagonal(jac, -dfdv)
+
+
+_PROGRESS_HOOKS: list = []
+
+
+def _report_progress(voltage) -> None:
+    """Host callback after each bias point: calls the registered progress hooks."""
+    for hook in _PROGRESS_HOOKS:
+        hook(float(voltage))
 
 
 class SweepStates(NamedTuple):
@@ -284,7 +318,11 @@ def solve_sweep(
             u_start = u + (v_try - v) * tan if settings.predictor else u
             r = newton_solve(arrays, v_try, u_start, settings)
             ok = r.converged
-            new_tan = jnp.where(ok, _tangent(arrays, v_try, r.u, r.jacobian), tan) if settings.predictor else tan
+            new_tan = (
+                jnp.where(ok, _tangent(arrays, v_try, r.u, r.jacobian), tan)
+                if settings.predictor
+                else tan
+            )
             return (
                 jnp.where(ok, r.u, u),
                 jnp.where(ok, v_try, v),
@@ -296,13 +334,26 @@ def solve_sweep(
                 jnp.where(ok, r.residual_norm, res),
             )
 
-        init = (u_c, v_c, t_c, target - v_c, jnp.array(0), jnp.array(0), jnp.array(0),
-                jnp.array(0.0))
+        init = (
+            u_c,
+            v_c,
+            t_c,
+            target - v_c,
+            jnp.array(0),
+            jnp.array(0),
+            jnp.array(0),
+            jnp.array(0.0),
+        )
         u, v, tan, _, _, its, subs, res = jax.lax.while_loop(cond, body, init)
         reached = (v == target) & ok_c
         out = (u, reached, its, res, subs, v)
         return (u, v, tan, ok_c), out
 
+    def step(carry, target):
+        carry, out = to_target(carry, target)
+        jax.debug.callback(_report_progress, out[5])
+        return carry, out
+
     carry = (eq.u, zero, t0, eq.converged)
-    _, (u, conv, its, res, subs, v) = jax.lax.scan(to_target, carry, voltages_V)
+    _, (u, conv, its, res, subs, v) = jax.lax.scan(step, carry, voltages_V)
     return SweepStates(u, conv, its, res, subs, v)

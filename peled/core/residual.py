@@ -226,7 +226,9 @@ def _assemble_mag(mag_l, mag_r):
     return jnp.concatenate([mag_l, z]) + jnp.concatenate([z, mag_r])
 
 
-def residual_and_scale(u: jax.Array, arrays: DeviceArrays, voltage_V) -> tuple[jax.Array, jax.Array]:
+def residual_and_scale(
+    u: jax.Array, arrays: DeviceArrays, voltage_V
+) -> tuple[jax.Array, jax.Array]:
     """Scaled residual F (N, 3) and the per-row magnitude of its cancelling terms."""
     sc = scaling_for(arrays.temperature_K)
     geo = geometry(arrays, sc)
@@ -255,8 +257,12 @@ def residual_and_scale(u: jax.Array, arrays: DeviceArrays, voltage_V) -> tuple[j
     r_np = st.rec.total
     f_n = _assemble(fx.n_over_l, fx.n_over_r) + (geo.vol * r_np + st.surface_over_np) * st.p
     f_p = _assemble(fx.p_over_l, fx.p_over_r) + (geo.vol * r_np + st.surface_over_np) * st.n
-    m_n = _assemble_mag(fx.n_mag_l, fx.n_mag_r) + jnp.abs(geo.vol * r_np + st.surface_over_np) * st.p
-    m_p = _assemble_mag(fx.p_mag_l, fx.p_mag_r) + jnp.abs(geo.vol * r_np + st.surface_over_np) * st.n
+    m_n = (
+        _assemble_mag(fx.n_mag_l, fx.n_mag_r) + jnp.abs(geo.vol * r_np + st.surface_over_np) * st.p
+    )
+    m_p = (
+        _assemble_mag(fx.p_mag_l, fx.p_mag_r) + jnp.abs(geo.vol * r_np + st.surface_over_np) * st.n
+    )
 
     # contacts
     cv = contact_values(arrays, voltage_V, sc)
@@ -284,16 +290,30 @@ def residual_and_scale(u: jax.Array, arrays: DeviceArrays, voltage_V) -> tuple[j
         f_n, m_n, 0, st.phi_n[0], cv.phi_anode, st.a_n[0], 1.0, c.anode_electron_velocity_m_s, -1
     )
     f_n, m_n = contact_row(
-        f_n, m_n, -1, st.phi_n[-1], cv.phi_cathode, st.a_n[-1], 1.0,
-        c.cathode_electron_velocity_m_s, 1,
+        f_n,
+        m_n,
+        -1,
+        st.phi_n[-1],
+        cv.phi_cathode,
+        st.a_n[-1],
+        1.0,
+        c.cathode_electron_velocity_m_s,
+        1,
     )
     # holes: a_p = phi - theta -> a_eq = a - (phi - phi_bc)
     f_p, m_p = contact_row(
         f_p, m_p, 0, st.phi_p[0], cv.phi_anode, st.a_p[0], -1.0, c.anode_hole_velocity_m_s, -1
     )
     f_p, m_p = contact_row(
-        f_p, m_p, -1, st.phi_p[-1], cv.phi_cathode, st.a_p[-1], -1.0,
-        c.cathode_hole_velocity_m_s, 1,
+        f_p,
+        m_p,
+        -1,
+        st.phi_p[-1],
+        cv.phi_cathode,
+        st.a_p[-1],
+        -1.0,
+        c.cathode_hole_velocity_m_s,
+        1,
     )
     f = jnp.stack([f_psi, f_n, f_p], axis=-1)
     m = jnp.stack([m_psi, m_n, m_p], axis=-1)

@@ -1,0 +1,42 @@
+"""Speed benchmarks (pytest-benchmark; run with `make bench`). Never asserted in tests."""
+
+import sys
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from devices import layer  # noqa: E402
+
+from peled.core.discretize import build_arrays  # noqa: E402
+from peled.core.newton import solve_sweep  # noqa: E402
+from peled.core.params import MeshSpec  # noqa: E402
+
+jax.config.update("jax_enable_x64", True)
+
+
+def pin_arrays(nodes_total):
+    p = layer(50, 3.0, 2.0, 1e-2, 1e-2, eps=10, acceptor_density_m3=1e24)
+    i = layer(100, 3.0, 2.0, 1e-2, 1e-2, eps=10, radiative_coefficient_m3_s=1e-17)
+    n = layer(50, 3.0, 2.0, 1e-2, 1e-2, eps=10, donor_density_m3=1e24)
+    return build_arrays([p, i, n], 4.9, 3.1, mesh=MeshSpec(nodes_total // 3))
+
+
+@pytest.mark.parametrize("nodes", [250, 500, 1000, 2000])
+def test_pin_sweep_warm(benchmark, nodes):
+    arr = pin_arrays(nodes)
+    v = jnp.linspace(0, 1.4, 29)
+    solve_sweep(arr, v).u.block_until_ready()  # compile once
+    benchmark(lambda: solve_sweep(arr, v).u.block_until_ready())
+
+
+def test_green_example_warm(benchmark):
+    from peled.device import default_device_path, load_device
+
+    dev = load_device(default_device_path())
+    arr = dev.to_arrays()
+    v = jnp.linspace(0, 8, 161)
+    solve_sweep(arr, v).u.block_until_ready()
+    benchmark(lambda: solve_sweep(arr, v).u.block_until_ready())

@@ -1,0 +1,217 @@
+"""Plots of a simulation (matplotlib, Agg canvas; never imported by the core)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from peled.io import atomic_path
+
+if TYPE_CHECKING:
+    from peled.device import Device
+    from peled.simulate import SimulationResult
+
+
+def _figure(**kw):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(**kw)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _save(fig, path: Path) -> Path:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120, bbox_inches="tight", format="png")
+    return path
+
+
+def default_profile_biases(res: SimulationResult) -> list[int]:
+    """Indices of the turn-on bias, the EQE maximum and the highest converged bias."""
+    s = res.summary()
+    idx: list[int] = []
+    conv = np.nonzero(res.converged)[0]
+    if conv.size == 0:
+        return idx
+    for v in (s["turn_on_voltage_V"], s["voltage_at_eqe_max_V"]):
+        if v is not None:
+            idx.append(int(conv[np.argmin(np.abs(res.voltage_V[conv] - v))]))
+    idx.append(int(conv[-1]))
+    return sorted(set(idx))
+
+
+def _layer_edges(device: Device) -> np.ndarray:
+    return np.concatenate([[0.0], np.cumsum([la.thickness_nm for la in device.layers])])
+
+
+def plot_all(res: SimulationResult, out_dir, biases_V: Sequence[float] | None = None) -> list:
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if biases_V is None:
+        idx = default_profile_biases(res)
+    else:
+        idx = [int(np.argmin(np.abs(res.voltage_V - b))) for b in biases_V]
+    return [
+        plot_jvl(res, out / "jvl.png"),
+        plot_rolloff(res, out / "eqe_rolloff.png"),
+        plot_bands(res, idx, out / "band_diagram.png"),
+        plot_recombination(res, idx, out / "recombination_zone.png"),
+    ]
+
+
+def plot_jvl(res: SimulationResult, path: Path) -> Path:
+    fig = _figure(figsize=(6, 4.2))
+    ax = fig.add_subplot()
+    j = np.abs(res.current_density_mA_cm2)
+    ax.semilogy(res.voltage_V, np.where(j > 0, j, np.nan), "C0-", label="J")
+    ax.set_xlabel("Voltage (V)")
+    ax.set_ylabel("Current density (mA cm$^{-2}$)", color="C0")
+    ax2 = ax.twinx()
+    lum = res.luminance_cd_m2
+    ax2.semilogy(res.voltage_V, np.where(lum > 0, lum, np.nan), "C3-", label="L")
+    ax2.set_ylabel("Luminance (cd m$^{-2}$)", color="C3")
+    bad = ~res.converged
+    if np.any(bad):
+        ax.plot(
+            res.voltage_V[bad], np.full(bad.sum(), ax.get_ylim()[0]), "kx", label="not converged"
+        )
+        ax.legend(loc="upper left")
+    ax.set_title(res.device.name)
+    return _save(fig, path)
+
+
+def plot_rolloff(res: SimulationResult, path: Path) -> Path:
+    fig = _figure(figsize=(6, 4.2))
+    ax = fig.add_subplot()
+    j = res.current_density_mA_cm2
+    ok = np.isfinite(res.eqe_percent) & (j > 0)
+    ax.semilogx(j[ok], res.eqe_percent[ok], "C2-")
+    ax.set_xlabel("Current density (mA cm$^{-2}$)")
+    ax.set_ylabel("EQE (%)", color="C2")
+    ax2 = ax.twinx()
+    ax2.semilogx(j[ok], res.current_efficiency_cd_A[ok], "C1--")
+    ax2.set_ylabel("Current efficiency (cd A$^{-1}$)", color="C1")
+    ax.set_title(f"EQE roll-off, {res.device.name}")
+    return _save(fig, path)
+
+
+def plot_bands(res: SimulationResult, idx: Sequence[int], path: Path) -> Path:
+    fig = _figure(figsize=(7, 4.5))
+    ax = fig.add_subplot()
+    x = res.position_nm
+    p = res.profiles
+    for c, k in enumerate(idx):
+        col = f"C{c}"
+        lab = f"{res.voltage_V[k]:.2f} V"
+        ax.plot(x, p["conduction_band_eV"][k], col + "-", label=f"$E_c$, $E_v$ {lab}")
+        ax.plot(x, p["valence_band_eV"][k], col + "-")
+        ax.plot(x, p["electron_quasi_fermi_eV"][k], col + "--", lw=0.9)
+        ax.plot(x, p["hole_quasi_fermi_eV"][k], col + ":", lw=0.9)
+    for e in _layer_edges(res.device)[1:-1]:
+        ax.axvline(e, color="0.7", lw=0.6)
+    ax.set_xlabel("Position from anode (nm)")
+    ax.set_ylabel("Energy (eV)")
+    ax.set_title("Band diagram (dashed: $E_{Fn}$, dotted: $E_{Fp}$)")
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def plot_recombination(res: SimulationResult, idx: Sequence[int], path: Path) -> Path:
+    fig = _figure(figsize=(7, 4.5))
+    ax = fig.add_subplot()
+    x = res.position_nm
+    for c, k in enumerate(idx):
+        r = res.profiles["radiative_rate_cm3_s"][k]
+        ax.semilogy(
+            x, np.where(r > 0, r, np.nan), f"C{c}-", label=f"R_rad {res.voltage_V[k]:.2f} V"
+        )
+        s = res.profiles["srh_rate_cm3_s"][k] + res.profiles["auger_rate_cm3_s"][k]
+        ax.semilogy(x, np.where(s > 0, s, np.nan), f"C{c}:", lw=0.9)
+    edges = _layer_edges(res.device)
+    for i, la in enumerate(res.device.layers):
+        if la.material.emits:
+            ax.axvspan(edges[i], edges[i + 1], color="g", alpha=0.08)
+        ax.text(
+            0.5 * (edges[i] + edges[i + 1]),
+            1.0,
+            la.material.name,
+            rotation=90,
+            transform=ax.get_xaxis_transform(),
+            ha="center",
+            va="top",
+            fontsize=7,
+        )
+    for e in edges[1:-1]:
+        ax.axvline(e, color="0.7", lw=0.6)
+    ax.set_xlabel("Position from anode (nm)")
+    ax.set_ylabel("Recombination rate (cm$^{-3}$ s$^{-1}$)")
+    ax.set_title("Recombination zone (solid: radiative, dotted: SRH + Auger)")
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def plot_flat_band(device: Device, path: Path) -> Path:
+    """Flat-band energy-level diagram: vacuum-referenced CB/VB boxes, work functions."""
+    fig = _figure(figsize=(7, 4.5))
+    ax = fig.add_subplot()
+    edges = _layer_edges(device)
+    total = edges[-1]
+    pad = 0.12 * total
+    ax.hlines(-device.anode.work_function_eV, -pad, 0, colors="k", lw=2)
+    ax.text(
+        -pad / 2,
+        -device.anode.work_function_eV - 0.15,
+        f"{device.anode.name}\n{device.anode.work_function_eV:.2f}",
+        ha="center",
+        va="top",
+        fontsize=7,
+    )
+    ax.hlines(-device.cathode.work_function_eV, total, total + pad, colors="k", lw=2)
+    ax.text(
+        total + pad / 2,
+        -device.cathode.work_function_eV + 0.15,
+        f"{device.cathode.name}\n{device.cathode.work_function_eV:.2f}",
+        ha="center",
+        va="bottom",
+        fontsize=7,
+    )
+    for i, la in enumerate(device.layers):
+        m = la.material
+        a, b = edges[i], edges[i + 1]
+        col = "tab:green" if m.emits else f"C{i % 10}"
+        ax.fill_between(
+            [a, b], -m.ionization_energy_eV, -m.electron_affinity_eV, color=col, alpha=0.25
+        )
+        ax.hlines([-m.electron_affinity_eV, -m.ionization_energy_eV], a, b, colors=col)
+        ax.text(
+            0.5 * (a + b),
+            -m.electron_affinity_eV + 0.1,
+            f"{m.electron_affinity_eV:.2f}",
+            ha="center",
+            fontsize=7,
+        )
+        ax.text(
+            0.5 * (a + b),
+            -m.ionization_energy_eV - 0.1,
+            f"{m.ionization_energy_eV:.2f}",
+            ha="center",
+            va="top",
+            fontsize=7,
+        )
+        ax.text(
+            0.5 * (a + b),
+            -0.5 * (m.electron_affinity_eV + m.ionization_energy_eV),
+            f"{m.name}\n{la.thickness_nm:g} nm",
+            ha="center",
+            va="center",
+            fontsize=7,
+        )
+    ax.set_xlim(-pad, total + pad)
+    ax.set_xlabel("Position (nm, to scale)")
+    ax.set_ylabel("Energy vs vacuum (eV)")
+    ax.set_title(f"{device.name}: flat-band energy levels")
+    return _save(fig, path)

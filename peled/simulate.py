@@ -1,0 +1,201 @@
+"""``peled.simulate``: a J-V-L sweep of a device, and its result.
+
+The numerical core (``peled.core``) solves the states; this module adds the light output
+model (PLQY-weighted radiative recombination, outcoupling, photometry) and packages
+everything in a :class:`SimulationResult`. Non-converged bias points are kept, flagged in
+``converged`` and their observables set to NaN, so that nothing wrong is reported as a
+number.
+
+Light output (docs/light_output.md):
+
+    Phi_out = eta_out * sum_emitters vol * PLQY * R_rad          [photons m^-2 s^-1]
+    EQE     = q Phi_out / J
+    L       = Phi_out * K_ph / pi   (Lambertian, K_ph = lumens per photon/s of the spectrum)
+    CE      = L / J  [cd/A],   PE = pi L / (J V)  [lm/W]
+
+with the default outcoupling eta_out = 1 / (2 n^2) of the emitter's refractive index n
+(classical ray optics for a source in a high-index slab emitting through one face).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from scipy import constants
+
+from peled.core.newton import _PROGRESS_HOOKS, SolverSettings, solve_sweep
+from peled.core.observables import sweep_observables
+from peled.core.params import MeshSpec, node_positions_m
+from peled.device import Device
+from peled.photometry import SpectrumMetrics, spectrum_metrics
+
+A_M2_TO_MA_CM2 = 0.1  # 1 A/m^2 = 0.1 mA/cm^2
+M3_TO_CM3 = 1e-6
+
+
+def default_outcoupling(device: Device) -> float:
+    """eta_out = 1 / (2 n^2) of the first emitter's refractive index [-]."""
+    idx = device.emitter_indices
+    if not idx:
+        return 0.0
+    n = device.layers[idx[0]].material.refractive_index
+    return 1.0 / (2.0 * n * n)
+
+
+@contextlib.contextmanager
+def progress_hook(callback) -> Iterator[None]:
+    """Call ``callback(voltage_V)`` after each solved bias inside the compiled sweep."""
+    _PROGRESS_HOOKS.append(callback)
+    try:
+        yield
+    finally:
+        _PROGRESS_HOOKS.remove(callback)
+
+
+@dataclass(frozen=True)
+class SimulationResult:
+    """Everything a J-V-L simulation produced (numpy arrays, units in names)."""
+
+    device: Device
+    voltage_V: np.ndarray
+    converged: np.ndarray
+    iterations: np.ndarray
+    residual_norm: np.ndarray
+    current_density_mA_cm2: np.ndarray
+    current_spread: np.ndarray
+    radiative_current_mA_cm2: np.ndarray
+    recombination_current_mA_cm2: np.ndarray
+    outcoupled_photon_flux_m2_s: np.ndarray
+    luminance_cd_m2: np.ndarray
+    eqe_percent: np.ndarray
+    current_efficiency_cd_A: np.ndarray
+    power_efficiency_lm_W: np.ndarray
+    outcoupling: float
+    spectrum: SpectrumMetrics | None
+    position_nm: np.ndarray
+    node_layer: np.ndarray
+    profiles: dict[str, np.ndarray] = field(repr=False)
+
+    def to_dataframe(self):
+        """The J-V-L table as a pandas DataFrame (columns of jv.csv)."""
+        import pandas as pd
+
+        return pd.DataFrame(
+            {
+                "voltage_V": self.voltage_V,
+                "current_density_mA_cm2": self.current_density_mA_cm2,
+                "luminance_cd_m2": self.luminance_cd_m2,
+                "eqe_percent": self.eqe_percent,
+                "current_efficiency_cd_A": self.current_efficiency_cd_A,
+                "power_efficiency_lm_W": self.power_efficiency_lm_W,
+                "radiative_current_mA_cm2": self.radiative_current_mA_cm2,
+                "converged": self.converged,
+                "newton_iterations": self.iterations,
+                "residual_norm": self.residual_norm,
+            }
+        )
+
+    def summary(self) -> dict[str, Any]:
+        """Device figures of merit (keys of summary.json)."""
+        from peled.metrics import summarize
+
+        return summarize(self)
+
+    def plot(self, out_dir, biases_V: Sequence[float] | None = None) -> list:
+        """Write the standard PNG plots into ``out_dir``; returns their paths."""
+        from peled.plotting import plot_all
+
+        return plot_all(self, out_dir, biases_V)
+
+
+def simulate(
+    device: Device,
+    voltages_V: Sequence[float] | np.ndarray | None = None,
+    mesh: MeshSpec | None = None,
+    settings: SolverSettings | None = None,
+    progress: bool = False,
+) -> SimulationResult:
+    """Solve the J-V-L sweep of ``device`` at ``voltages_V`` [V] (default: its sweep)."""
+    v = np.asarray(device.voltages() if voltages_V is None else voltages_V, dtype=np.float64)
+    if v.ndim != 1 or v.size == 0 or not np.all(np.isfinite(v)):
+        raise ValueError("voltages_V must be a non-empty 1-D array of finite biases [V]")
+    settings = settings or SolverSettings()
+    with jax.enable_x64(True):
+        arrays = device.to_arrays(mesh)
+        eta = jnp.asarray(
+            [
+                (la.material.photoluminescence_quantum_yield or 0.0) if la.material.emits else 0.0
+                for la in device.layers
+            ],
+            jnp.float64,
+        )
+        if progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=v.size, desc=f"sweep {device.name}", unit="bias", leave=False)
+            ctx = progress_hook(lambda _v: bar.update(1))
+        else:
+            bar, ctx = None, contextlib.nullcontext()
+        with ctx:
+            states = solve_sweep(arrays, jnp.asarray(v), settings)
+            jax.block_until_ready(states.u)
+        if bar is not None:
+            bar.close()
+        obs = sweep_observables(states.u, arrays, eta)
+        obs = jax.tree_util.tree_map(np.asarray, obs)
+        x_nm = np.asarray(node_positions_m(arrays)) * 1e9
+        conv = np.asarray(states.converged)
+    eta_out = device.outcoupling if device.outcoupling is not None else default_outcoupling(device)
+    spec = None
+    if device.emitter_indices:
+        m = device.layers[device.emitter_indices[0]].material
+        spec = spectrum_metrics(float(m.emission_peak_nm), float(m.emission_fwhm_nm))
+    nan = np.where(conv, 1.0, np.nan)
+    j_a_m2 = obs.current_density_A_m2 * nan
+    phi_out = eta_out * obs.internal_photon_flux_m2_s * nan
+    lum = phi_out * (spec.lumens_per_photon_per_s if spec else 0.0) / math.pi
+    with np.errstate(divide="ignore", invalid="ignore"):
+        eqe = np.where(j_a_m2 > 0, 100.0 * constants.e * phi_out / j_a_m2, np.nan)
+        ce = np.where(j_a_m2 > 0, lum / j_a_m2, np.nan)
+        pe = np.where((j_a_m2 > 0) & (v > 0), math.pi * lum / (j_a_m2 * v), np.nan)
+    profiles = {
+        "conduction_band_eV": obs.conduction_band_eV,
+        "valence_band_eV": obs.valence_band_eV,
+        "electron_quasi_fermi_eV": obs.electron_quasi_fermi_eV,
+        "hole_quasi_fermi_eV": obs.hole_quasi_fermi_eV,
+        "electron_density_cm3": obs.electron_density_m3 * M3_TO_CM3,
+        "hole_density_cm3": obs.hole_density_m3 * M3_TO_CM3,
+        "radiative_rate_cm3_s": obs.radiative_rate_m3_s * M3_TO_CM3,
+        "srh_rate_cm3_s": obs.srh_rate_m3_s * M3_TO_CM3,
+        "auger_rate_cm3_s": obs.auger_rate_m3_s * M3_TO_CM3,
+        "electron_current_mA_cm2": obs.electron_current_A_m2 * A_M2_TO_MA_CM2,
+        "hole_current_mA_cm2": obs.hole_current_A_m2 * A_M2_TO_MA_CM2,
+    }
+    return SimulationResult(
+        device=device,
+        voltage_V=v,
+        converged=conv,
+        iterations=np.asarray(states.iterations),
+        residual_norm=np.asarray(states.residual_norm),
+        current_density_mA_cm2=j_a_m2 * A_M2_TO_MA_CM2,
+        current_spread=obs.current_spread,
+        radiative_current_mA_cm2=obs.radiative_current_A_m2 * A_M2_TO_MA_CM2 * nan,
+        recombination_current_mA_cm2=obs.recombination_current_A_m2 * A_M2_TO_MA_CM2 * nan,
+        outcoupled_photon_flux_m2_s=phi_out,
+        luminance_cd_m2=lum,
+        eqe_percent=eqe,
+        current_efficiency_cd_A=ce,
+        power_efficiency_lm_W=pe,
+        outcoupling=float(eta_out),
+        spectrum=spec,
+        position_nm=x_nm,
+        node_layer=np.asarray(arrays.node_layer),
+        profiles=profiles,
+    )

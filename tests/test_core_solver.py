@@ -1,0 +1,143 @@
+"""Physics checks of the drift-diffusion core (physics.md sec. 7)."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from devices import electron_only, layer, mirror, pin
+from scipy import constants
+
+from peled.core.linalg import BlockTridiagonal, solve_block_tridiagonal
+from peled.core.newton import _fun_and_jacobian, solve_sweep
+from peled.core.observables import sweep_observables
+from peled.core.residual import residual
+from peled.core.transport import bernoulli
+
+
+def test_bernoulli_accurate_and_finite():
+    x = jnp.array([-800.0, -50.0, -1.0, -1e-4, 0.0, 1e-4, 1e-3, 1.0, 50.0, 800.0])
+    b = np.asarray(bernoulli(x))
+    ref = np.array(
+        [
+            800.0,
+            50.0 / (1 - np.exp(-50.0)),
+            1 / (1 - np.exp(-1.0)),
+            -1e-4 / np.expm1(-1e-4),
+            1.0,
+            1e-4 / np.expm1(1e-4),
+            1e-3 / np.expm1(1e-3),
+            1 / np.expm1(1.0),
+            50 * np.exp(-50) / (1 - np.exp(-50)),
+            0.0,
+        ]
+    )
+    assert np.all(np.isfinite(b))
+    np.testing.assert_allclose(b[:-1], ref[:-1], rtol=1e-13)
+    assert b[-1] < 1e-300
+    g = jax.vmap(jax.grad(bernoulli))(x)
+    assert np.all(np.isfinite(np.asarray(g)))
+
+
+def test_block_solver_matches_dense():
+    rng = np.random.default_rng(1)
+    for n in (1, 2, 7, 100, 129):
+        a = rng.normal(size=(n, 3, 3))
+        c = rng.normal(size=(n, 3, 3))
+        b = rng.normal(size=(n, 3, 3)) + 8 * np.eye(3)
+        a[0] = 0
+        c[-1] = 0
+        m = BlockTridiagonal(jnp.array(a), jnp.array(b), jnp.array(c))
+        x = rng.normal(size=(n, 3))
+        xs = solve_block_tridiagonal(m, m.matvec(jnp.array(x)))
+        np.testing.assert_allclose(np.asarray(xs), x, atol=1e-12)
+        xt = np.linalg.solve(np.asarray(m.dense()).T, x.ravel())
+        np.testing.assert_allclose(
+            np.asarray(solve_block_tridiagonal(m.transpose(), jnp.array(x))).ravel(), xt, atol=1e-11
+        )
+
+
+def test_jacobian_equals_autodiff():
+    arr = pin(nodes=8)
+    st = solve_sweep(arr, jnp.array([0.0, 0.6]))
+    u = st.u[1]
+    _, _, jac = _fun_and_jacobian(u, arr, jnp.asarray(0.6))
+    dense = jax.jacfwd(lambda v: residual(v.reshape(u.shape), arr, 0.6).ravel())(u.ravel())
+    scale = np.max(np.abs(np.asarray(dense)))
+    np.testing.assert_allclose(np.asarray(jac.dense()), np.asarray(dense), atol=1e-10 * scale)
+
+
+@pytest.fixture(scope="module")
+def pin_sweep():
+    arr = pin()
+    v = jnp.linspace(0.0, 1.4, 15)
+    st = solve_sweep(arr, v)
+    ob = sweep_observables(st.u, arr, jnp.zeros(3))
+    return arr, v, st, ob
+
+
+def test_pin_converges(pin_sweep):
+    _, _, st, _ = pin_sweep
+    assert np.all(np.asarray(st.converged))
+
+
+def test_equilibrium_zero_current_flat_fermi_and_mass_action(pin_sweep):
+    arr, _, st, ob = pin_sweep
+    u0 = np.asarray(st.u[0])
+    # flat quasi-Fermi levels
+    assert np.max(np.abs(u0[:, 1:])) < 1e-8
+    jn = np.asarray(ob.electron_current_A_m2[0])
+    jp = np.asarray(ob.hole_current_A_m2[0])
+    j = float(ob.current_density_A_m2[0])
+    assert abs(j) * 0.1 < 1e-6  # mA/cm2
+    # vs the largest single drift/diffusion term: q D n / h ~ q mu V_t n / h
+    n = np.asarray(ob.electron_density_m3[0])
+    big = constants.e * 1e-6 * 0.0259 * n.max() / 1e-10
+    assert np.max(np.abs(jn + jp)) < 1e-12 * big
+    # n p = ni^2 in every layer
+    npx = n * np.asarray(ob.hole_density_m3[0])
+    ni2 = 1e26 * 1e26 * np.exp(-2.0 / (constants.k * 300 / constants.e))
+    np.testing.assert_allclose(npx, ni2, rtol=1e-8)
+
+
+def test_current_continuity(pin_sweep):
+    """Jn + Jp is constant to 1e-6 relative, or to the round-off of the largest
+    drift/diffusion term (1e-12 of q D N_A / h_min ~ 1e8 A/m2 in the 1e18 cm^-3 doped
+    layers) where the current itself is smaller than that (low bias); docs/numerics.md
+    explains the floor."""
+    _, v, st, ob = pin_sweep
+    jn, jp = np.asarray(ob.electron_current_A_m2), np.asarray(ob.hole_current_A_m2)
+    tot = jn + jp
+    big = constants.e * 1e-6 * 0.0259 * 1e24 / 5e-11
+    for k in range(tot.shape[0]):
+        assert np.ptp(tot[k]) < 1e-6 * abs(np.mean(tot[k])) + 1e-12 * big, k
+    # at the highest bias the current is far above the floor: plain 1e-6 relative
+    assert np.ptp(tot[-1]) < 1e-6 * abs(np.mean(tot[-1]))
+
+
+def test_mott_gurney_approach():
+    arr = electron_only()
+    v = jnp.array([0.0, 2.0, 5.0, 10.0, 20.0])
+    st = solve_sweep(arr, v)
+    assert np.all(np.asarray(st.converged))
+    ob = sweep_observables(st.u, arr, jnp.zeros(1))
+    j = np.asarray(ob.current_density_A_m2)[1:]
+    eps = 3.0 * constants.epsilon_0
+    j_mg = 9 / 8 * eps * 1e-8 * np.asarray(v[1:]) ** 2 / (100e-9) ** 3
+    ratio = j / j_mg
+    assert np.all(np.diff(ratio) < 0), ratio  # approaches from above, monotonically
+    assert 1.0 < ratio[-1] < 1.2, ratio  # diffusion correction ~10 % at 20 V (V/Vt ~ 770)
+
+
+def test_mirror_symmetry():
+    la = [
+        layer(40, 2.8, 2.6, 1e-3, 1e-4, eps=4),
+        layer(30, 3.3, 2.4, 1e-3, 1e-3, eps=10, radiative_coefficient_m3_s=1e-16),
+        layer(40, 2.9, 3.2, 1e-5, 1e-3, eps=3),
+    ]
+    a, b = mirror(la, 5.3, 3.0)
+    v = jnp.linspace(0, 3.0, 7)
+    sa, sb = solve_sweep(a, v), solve_sweep(b, v)
+    assert np.all(np.asarray(sa.converged)) and np.all(np.asarray(sb.converged))
+    ja = np.asarray(sweep_observables(sa.u, a, jnp.zeros(3)).current_density_A_m2)
+    jb = np.asarray(sweep_observables(sb.u, b, jnp.zeros(3)).current_density_A_m2)
+    np.testing.assert_allclose(ja[2:], jb[2:], rtol=1e-6)

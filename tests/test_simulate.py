@@ -1,0 +1,206 @@
+"""Light output, photometric identities and the CLI on a small, well-conditioned LED."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import yaml
+from click.testing import CliRunner
+from scipy import constants
+
+import peled
+from peled.cli import main
+from peled.core.params import MeshSpec
+
+SRC = {"sources": {}}
+
+
+def _mat(name, role, ea, eg, mu, **kw):
+    d = {
+        "name": name,
+        "role": role,
+        "band_gap_eV": eg,
+        "electron_affinity_eV": ea,
+        "relative_permittivity": kw.pop("eps", 3.5),
+        "conduction_band_dos_cm3": 1e20,
+        "valence_band_dos_cm3": 1e20,
+        "electron_mobility_cm2_Vs": mu,
+        "hole_mobility_cm2_Vs": mu,
+        "srh_lifetime_electron_s": 1e-6,
+        "srh_lifetime_hole_s": 1e-6,
+        "radiative_coefficient_cm3_s": 1e-12,
+        "refractive_index": 1.7,
+    }
+    d.update(kw)
+    d["sources"] = {k: "test value" for k, v in d.items() if isinstance(v, int | float)}
+    return d
+
+
+def small_led(auger=5e-28, htl_mu=1e-3):
+    em = _mat(
+        "test-emitter",
+        "emitter",
+        3.39,
+        2.41,
+        1e-3,
+        eps=10,
+        radiative_coefficient_cm3_s=1.5e-10,
+        auger_coefficient_electron_cm6_s=auger,
+        auger_coefficient_hole_cm6_s=auger,
+        srh_lifetime_electron_s=1e-7,
+        srh_lifetime_hole_s=1e-7,
+        refractive_index=1.9,
+        emission_peak_nm=515,
+        emission_fwhm_nm=18,
+        photoluminescence_quantum_yield=0.8,
+    )
+    return peled.device_from_mapping(
+        {
+            "name": "small LED",
+            "anode": {"work_function_eV": 5.5},
+            "cathode": {"work_function_eV": 3.0},
+            "layers": [
+                {
+                    "material": _mat("test-htl", "hole_transport", 2.4, 3.1, htl_mu),
+                    "thickness_nm": 30,
+                },
+                {"material": em, "thickness_nm": 20},
+                {
+                    "material": _mat("test-etl", "electron_transport", 3.0, 3.5, 1e-3),
+                    "thickness_nm": 30,
+                },
+            ],
+        },
+        "small_led",
+    )
+
+
+@pytest.fixture(scope="module")
+def led_result():
+    return peled.simulate(small_led(), np.linspace(0, 4.0, 17), mesh=MeshSpec(24))
+
+
+def test_converges_and_emits(led_result):
+    r = led_result
+    assert r.converged.all()
+    assert np.nanmax(r.luminance_cd_m2) > 1.0
+
+
+def test_photometric_identities(led_result):
+    r = led_result
+    ok = r.current_density_mA_cm2 > 1e-3
+    k_ph = r.spectrum.lumens_per_photon_per_s
+    j = r.current_density_mA_cm2[ok] * 10.0  # A/m2
+    lum = r.eqe_percent[ok] / 100 * j * k_ph / (constants.e * math.pi)
+    np.testing.assert_allclose(r.luminance_cd_m2[ok], lum, rtol=1e-9)
+    np.testing.assert_allclose(r.current_efficiency_cd_A[ok], r.luminance_cd_m2[ok] / j, rtol=1e-12)
+
+
+def test_energy_bookkeeping(led_result):
+    r = led_result
+    ok = r.current_density_mA_cm2 > 1e-3
+    assert np.all(r.eqe_percent[ok] / 100 <= r.outcoupling * 0.8 * (1 + 1e-12))
+    # recombination accounts for the current (leakage to the wrong contact is negligible)
+    np.testing.assert_allclose(
+        r.recombination_current_mA_cm2[ok][-3:], r.current_density_mA_cm2[ok][-3:], rtol=1e-3
+    )
+    # photons come from radiative recombination in the emitter times PLQY
+    phi = r.outcoupled_photon_flux_m2_s[ok] / r.outcoupling
+    np.testing.assert_allclose(
+        phi * constants.e / 0.8, r.radiative_current_mA_cm2[ok] * 10, rtol=1e-6
+    )
+
+
+def test_auger_rolloff():
+    v = np.linspace(0, 6.0, 13)
+    with_auger = peled.simulate(small_led(auger=5e-26), v, mesh=MeshSpec(24))
+    without = peled.simulate(small_led(auger=0.0), v, mesh=MeshSpec(24))
+    e1, e0 = with_auger.eqe_percent, without.eqe_percent
+    assert with_auger.converged.all() and without.converged.all()
+    assert e1[-1] < 0.9 * np.nanmax(e1)
+    assert e0[-1] > 0.97 * np.nanmax(e0)
+
+
+def test_cli_simulate_writes_files(tmp_path):
+    dev = tmp_path / "led.yaml"
+    from peled.device import device_to_mapping
+
+    dev.write_text(yaml.safe_dump(device_to_mapping(small_led())))
+    out = tmp_path / "out"
+    res = CliRunner().invoke(
+        main,
+        [
+            "simulate",
+            str(dev),
+            "--out",
+            str(out),
+            "--stop-V",
+            "3",
+            "--step-V",
+            "0.5",
+            "--mesh",
+            "16",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    for name in (
+        "jv.csv",
+        "summary.json",
+        "profiles.csv",
+        "jvl.png",
+        "eqe_rolloff.png",
+        "band_diagram.png",
+        "recombination_zone.png",
+    ):
+        assert (out / name).stat().st_size > 0, name
+    header = (out / "jv.csv").read_text().splitlines()[0].split(",")
+    for col in (
+        "voltage_V",
+        "current_density_mA_cm2",
+        "luminance_cd_m2",
+        "eqe_percent",
+        "current_efficiency_cd_A",
+        "power_efficiency_lm_W",
+        "converged",
+    ):
+        assert col in header
+    summ = json.loads((out / "summary.json").read_text())
+    for key in (
+        "eqe_max_percent",
+        "turn_on_voltage_V",
+        "cie_x",
+        "cie_y",
+        "outcoupling",
+        "converged_points",
+        "total_points",
+        "current_density_at_half_eqe_mA_cm2",
+    ):
+        assert key in summ
+
+
+def test_cli_bad_device_writes_nothing(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "name: x\nanode: {material: ITO}\ncathode: {material: LiF/Al}\n"
+        "layers:\n  - {material: PVK, thickness_nm: -3}\n"
+    )
+    out = tmp_path / "out"
+    res = CliRunner().invoke(main, ["simulate", str(bad), "--out", str(out)])
+    assert res.exit_code != 0
+    assert "thickness_nm" in res.output and "bad.yaml" in res.output
+    assert not out.exists()
+
+
+def test_cli_diagram_and_materials(tmp_path, green_device):
+    from peled.device import default_device_path
+
+    png = tmp_path / "d.png"
+    res = CliRunner().invoke(main, ["diagram", str(default_device_path()), "--out", str(png)])
+    assert res.exit_code == 0 and png.stat().st_size > 1000
+    res = CliRunner().invoke(main, ["materials", "list"])
+    assert res.exit_code == 0 and "CsPbBr3-NC" in res.output
+    res = CliRunner().invoke(main, ["materials", "show", "tpbi"])
+    assert res.exit_code == 0 and "source:" in res.output
+    res = CliRunner().invoke(main, ["check", str(default_device_path())])
+    assert res.exit_code == 0 and "injection barriers" in res.output
