@@ -42,7 +42,9 @@ class SolverSettings:
     max_iterations: Newton iterations per attempt
     max_potential_step: damping limit on psi updates [V_t]
     max_quasi_fermi_step: clip on individual quasi-Fermi updates [V_t]
-    max_halvings: continuation step halvings before a bias point is declared failed
+    max_halvings: consecutive continuation step halvings before a bias point is declared
+        failed
+    max_substeps: continuation sub-steps allowed per target bias
     predictor: use the tangent du/dV to predict the next bias point's start
     quasi_fermi_margin: slack of the projection of phi onto [min(0, V), max(0, V)] [V_t]
     line_search_steps: halvings of the Newton step tried by the line search
@@ -62,10 +64,11 @@ class SolverSettings:
     quasi_fermi_update_atol: float = 1e-5
     max_iterations: int = 60
     max_potential_step: float = 20.0
-    max_quasi_fermi_step: float = 40.0
+    max_quasi_fermi_step: float = 5.0
     max_halvings: int = 10
+    max_substeps: int = 200
     predictor: bool = True
-    continuity_regularization: float = 1e-10
+    continuity_regularization: float = 0.0
     line_search_steps: int = 8
     quasi_fermi_margin: float = 1e-6
     floor_rtol: float = 1e-8
@@ -252,11 +255,21 @@ def initial_guess(arrays: DeviceArrays) -> jax.Array:
 
 
 def _tangent(arrays, voltage, u, jac):
-    """du/dV at a converged point: solve J t = -dF/dV (dF/dV from the contact rows)."""
+    """du/dV at a converged point: solve J t = -dF/dV (dF/dV from the contact rows).
+
+    The tangent is clipped to what the exact one can be: quasi-Fermi potentials move
+    between 0 and 1 V per V of bias (maximum principle), the electrostatic potential by at
+    most a few V per V. Without the clip, the near-null quasi-Fermi modes of layers
+    isolated by barriers (see SolverSettings.continuity_regularization) give tangent
+    components of 1e6 and more, and the predicted start of the next bias is garbage.
+    """
     dfdv = jax.jvp(
         lambda v: residual_and_scale(u, arrays, v)[0], (voltage,), (jnp.ones_like(voltage),)
     )[1]
-    return solve_block_tridiagonal(jac, -dfdv)
+    t = solve_block_tridiagonal(jac, -dfdv)
+    inv_vt = 1.0 / scaling_for(arrays.temperature_K).thermal_voltage_V
+    t = t.at[:, 0].set(jnp.clip(t[:, 0], -2.0 * inv_vt, 2.0 * inv_vt))
+    return t.at[:, 1:].set(jnp.clip(t[:, 1:], 0.0, inv_vt))
 
 
 _PROGRESS_HOOKS: list = []
@@ -306,8 +319,8 @@ def solve_sweep(
         u_c, v_c, t_c, ok_c = carry
 
         def cond(s):
-            _, v, _, _, halv, _, _, _ = s
-            return (v != target) & (halv <= settings.max_halvings)
+            _, v, _, _, halv, _, subs, _ = s
+            return (v != target) & (halv <= settings.max_halvings) & (subs < settings.max_substeps)
 
         def body(s):
             u, v, tan, step, halv, its, subs, res = s
@@ -327,8 +340,10 @@ def solve_sweep(
                 jnp.where(ok, r.u, u),
                 jnp.where(ok, v_try, v),
                 new_tan,
-                jnp.where(ok, target - v_try, 0.5 * step),
-                jnp.where(ok, halv, halv + 1),
+                # after a success the step doubles (clipped to what remains), after a
+                # failure it halves; max_halvings counts consecutive failures
+                jnp.where(ok, 2.0 * step, 0.5 * step),
+                jnp.where(ok, 0, halv + 1),
                 its + r.iterations,
                 subs + 1,
                 jnp.where(ok, r.residual_norm, res),

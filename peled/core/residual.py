@@ -201,15 +201,45 @@ def edge_fluxes(st: NodeState, arrays: DeviceArrays, geo: Geometry, sc: Scaling)
     mu_n = lp.electron_mobility_m2_Vs[lay[:-1]] / sc.mobility_m2_Vs
     mu_p = lp.hole_mobility_m2_Vs[lay[:-1]] / sc.mobility_m2_Vs
     sl, sr = slice(None, -1), slice(1, None)
-    sgn = sg_electron_flux(mu_n, geo.h, st.theta_n[sl], st.theta_n[sr], st.a_n[sl], st.a_n[sr])
-    sgp = sg_hole_flux(mu_p, geo.h, st.theta_p[sl], st.theta_p[sr], st.a_p[sl], st.a_p[sr])
+    sgn = sg_electron_flux(
+        mu_n,
+        geo.h,
+        st.theta_n[sl],
+        st.theta_n[sr],
+        st.a_n[sl],
+        st.a_n[sr],
+        st.phi_n[sl],
+        st.phi_n[sr],
+    )
+    sgp = sg_hole_flux(
+        mu_p,
+        geo.h,
+        st.theta_p[sl],
+        st.theta_p[sr],
+        st.a_p[sl],
+        st.a_p[sr],
+        st.phi_p[sl],
+        st.phi_p[sr],
+    )
     if arrays.n_layers > 1:
         v_scale = sc.density_m3 / sc.flux_m2_s
         idx = geo.interface_index
         v_n = arrays.interfaces.electron_velocity_m_s[idx] * v_scale
         v_p = arrays.interfaces.hole_velocity_m_s[idx] * v_scale
-        ten = thermionic_flux(v_n, st.theta_n[sl] - st.theta_n[sr], st.a_n[sl], st.a_n[sr])
-        tep = thermionic_flux(v_p, st.theta_p[sr] - st.theta_p[sl], st.a_p[sl], st.a_p[sr])
+        ten = thermionic_flux(
+            v_n,
+            st.theta_n[sl] - st.theta_n[sr],
+            st.a_n[sl],
+            st.a_n[sr],
+            st.phi_n[sr] - st.phi_n[sl],
+        )
+        tep = thermionic_flux(
+            v_p,
+            st.theta_p[sr] - st.theta_p[sl],
+            st.a_p[sl],
+            st.a_p[sr],
+            st.phi_p[sl] - st.phi_p[sr],
+        )
         sgn = tuple(jnp.where(geo.is_interface, t, s) for t, s in zip(ten, sgn, strict=True))
         sgp = tuple(jnp.where(geo.is_interface, t, s) for t, s in zip(tep, sgp, strict=True))
     return EdgeFluxes(*sgn, *sgp)

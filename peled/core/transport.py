@@ -67,53 +67,69 @@ def bernoulli(x):
     return jnp.where(small, b_small, b_big)
 
 
-def sg_electron_flux(d_coef, h, theta_l, theta_r, a_l, a_r):
+def _expm1(x):
+    return jnp.expm1(jnp.clip(x, -_EXP_CLAMP, _EXP_CLAMP))
+
+
+def sg_electron_flux(d_coef, h, theta_l, theta_r, a_l, a_r, phi_l, phi_r):
     """Electron SG flux over an edge, divided by n_L and by n_R.
 
     ``d_coef`` scaled diffusivity, ``h`` scaled edge length, ``theta_*`` effective band
-    potentials and ``a_* = ln(n/N0)`` at the two nodes. Returns (F/n_L, F/n_R, |terms|/n_L,
-    |terms|/n_R), the last two being the magnitudes of the two SG terms used to judge a
-    residual relative to the fluxes that cancel in it.
+    potentials, ``a_* = ln(n/N0)`` and ``phi_*`` quasi-Fermi potentials at the two nodes.
+    Returns (F/n_L, F/n_R, |terms|/n_L, |terms|/n_R), the last two being the magnitudes
+    of the two SG terms that cancel in the flux (used to judge residuals).
+
+    Written through the quasi-Fermi difference, F/n_L = -(D/h) B(-d) expm1(-dphi), which
+    is algebraically the SG flux (n_R = n_L exp(d - dphi)) but never subtracts the two
+    large drift and diffusion terms: a small current in a dense, well-conducting layer
+    keeps its relative precision.
     """
     d = theta_r - theta_l
     g = d_coef / h
+    dphi = phi_r - phi_l
     bm, bp = bernoulli(-d), bernoulli(d)
     r_over_l = safe_exp(a_r - a_l)
     l_over_r = safe_exp(a_l - a_r)
-    over_l = g * (bm - r_over_l * bp)
-    over_r = g * (l_over_r * bm - bp)
+    over_l = -g * bm * _expm1(-dphi)
+    over_r = g * bp * _expm1(dphi)
     mag_l = g * (bm + r_over_l * bp)
     mag_r = g * (l_over_r * bm + bp)
     return over_l, over_r, mag_l, mag_r
 
 
-def sg_hole_flux(d_coef, h, theta_l, theta_r, a_l, a_r):
-    """Hole SG flux over an edge (``a = ln(p/N0)``); same returns as the electron one."""
+def sg_hole_flux(d_coef, h, theta_l, theta_r, a_l, a_r, phi_l, phi_r):
+    """Hole SG flux over an edge (``a = ln(p/N0)``); same returns as the electron one.
+
+    F/p_L = -(D/h) B(d) expm1(dphi) with dphi = phi_R - phi_L.
+    """
     d = theta_r - theta_l
     g = d_coef / h
+    dphi = phi_r - phi_l
     bm, bp = bernoulli(-d), bernoulli(d)
     r_over_l = safe_exp(a_r - a_l)
     l_over_r = safe_exp(a_l - a_r)
-    over_l = g * (bp - r_over_l * bm)
-    over_r = g * (l_over_r * bp - bm)
+    over_l = -g * bp * _expm1(dphi)
+    over_r = g * bm * _expm1(-dphi)
     mag_l = g * (bp + r_over_l * bm)
     mag_r = g * (l_over_r * bp + bm)
     return over_l, over_r, mag_l, mag_r
 
 
-def thermionic_flux(velocity, barrier_l_to_r, a_l, a_r):
+def thermionic_flux(velocity, barrier_l_to_r, a_l, a_r, dphi_drive):
     """Thermionic-emission flux L -> R over an abrupt band step, divided by each density.
 
     ``barrier_l_to_r`` is the step in the carrier's effective band energy from L to R in
-    units of kT (positive = uphill from L). Returns the same four arrays as the SG
-    functions.
+    units of kT (positive = uphill from L); ``dphi_drive`` is the quasi-Fermi difference
+    that drives carriers from L to R (phi_R - phi_L for electrons, phi_L - phi_R for
+    holes): F/dens_L = v exp(-max(barrier, 0)) (1 - exp(-dphi_drive)). Returns the same
+    four arrays as the SG functions.
     """
     e_l = safe_exp(-jnp.maximum(barrier_l_to_r, 0.0))
     e_r = safe_exp(-jnp.maximum(-barrier_l_to_r, 0.0))
     r_over_l = safe_exp(a_r - a_l)
     l_over_r = safe_exp(a_l - a_r)
-    over_l = velocity * (e_l - r_over_l * e_r)
-    over_r = velocity * (l_over_r * e_l - e_r)
+    over_l = -velocity * e_l * _expm1(-dphi_drive)
+    over_r = velocity * e_r * _expm1(dphi_drive)
     mag_l = velocity * (e_l + r_over_l * e_r)
     mag_r = velocity * (l_over_r * e_l + e_r)
     return over_l, over_r, mag_l, mag_r
