@@ -64,14 +64,12 @@ class BlockTridiagonal(NamedTuple):
         return m.reshape(3 * n, 3 * n)
 
 
-def block_jacobian(fun, u: jax.Array) -> tuple[jax.Array, BlockTridiagonal]:
-    """F(u) and the exact block-tridiagonal Jacobian of ``fun`` (N,3)->(N,3) at ``u``."""
-    n = u.shape[0]
-    f, lin = jax.linearize(fun, u)
+def blocks_from_linear_map(lin, n: int, dtype) -> BlockTridiagonal:
+    """The blocks of a block-tridiagonal linear map ``lin`` (N,3)->(N,3), from 9 JVPs."""
     node = jnp.arange(n)
     seeds = jnp.stack(
         [
-            jnp.zeros((n, 3), u.dtype).at[:, v].set((node % 3 == c).astype(u.dtype))
+            jnp.zeros((n, 3), dtype).at[:, v].set((node % 3 == c).astype(dtype))
             for c in range(3)
             for v in range(3)
         ]
@@ -79,13 +77,25 @@ def block_jacobian(fun, u: jax.Array) -> tuple[jax.Array, BlockTridiagonal]:
     cols = jax.vmap(lin)(seeds).reshape(3, 3, n, 3)  # [c, v, row node, row eq]
 
     def pick(colour):  # (N,) colour per row -> block (N, 3 eq, 3 var)
-        g = cols[colour, :, node, :]  # (N, 3 var, 3 eq)
-        return jnp.swapaxes(g, -1, -2)
+        return jnp.swapaxes(cols[colour, :, node, :], -1, -2)
 
-    diag = pick(node % 3)
     lower = pick((node - 1) % 3).at[0].set(0.0)
     upper = pick((node + 1) % 3).at[-1].set(0.0)
-    return f, BlockTridiagonal(lower, diag, upper)
+    return BlockTridiagonal(lower, pick(node % 3), upper)
+
+
+def block_jacobian(fun, u: jax.Array, has_aux: bool = False):
+    """F(u) (and aux) with the exact block-tridiagonal Jacobian of ``fun`` at ``u``.
+
+    ``fun`` maps (N,3)->(N,3), or to (F, aux) when ``has_aux``; returns (F, J) or
+    (F, aux, J).
+    """
+    if has_aux:
+        (f, aux), lin_full = jax.linearize(fun, u)
+        jac = blocks_from_linear_map(lambda s: lin_full(s)[0], u.shape[0], u.dtype)
+        return f, aux, jac
+    f, lin = jax.linearize(fun, u)
+    return f, blocks_from_linear_map(lin, u.shape[0], u.dtype)
 
 
 def _cr_solve(a, b, c, d):

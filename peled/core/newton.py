@@ -23,7 +23,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from peled.core.linalg import BlockTridiagonal, solve_block_tridiagonal
+from peled.core.linalg import BlockTridiagonal, block_jacobian, solve_block_tridiagonal
 from peled.core.params import DeviceArrays
 from peled.core.residual import contact_values, residual_and_scale
 from peled.core.scaling import scaling_for
@@ -85,25 +85,7 @@ class NewtonResult(NamedTuple):
 
 def _fun_and_jacobian(u, arrays, voltage):
     """(F, row magnitudes, block Jacobian) at u."""
-    n = u.shape[0]
-    (f, m), lin = jax.linearize(lambda v: residual_and_scale(v, arrays, voltage), u)
-    node = jnp.arange(n)
-    seeds = jnp.stack(
-        [
-            jnp.zeros((n, 3), u.dtype).at[:, v].set((node % 3 == c).astype(u.dtype))
-            for c in range(3)
-            for v in range(3)
-        ]
-    )
-    cols = jax.vmap(lambda s: lin(s)[0])(seeds).reshape(3, 3, n, 3)
-
-    def pick(colour):
-        return jnp.swapaxes(cols[colour, :, node, :], -1, -2)
-
-    jac = BlockTridiagonal(
-        pick((node - 1) % 3).at[0].set(0.0), pick(node % 3), pick((node + 1) % 3).at[-1].set(0.0)
-    )
-    return f, m, jac
+    return block_jacobian(lambda v: residual_and_scale(v, arrays, voltage), u, has_aux=True)
 
 
 def relative_residual(f, m):

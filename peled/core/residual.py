@@ -301,7 +301,7 @@ def residual_and_scale(
     f_psi = f_psi.at[0].set(st.psi[0] - cv.psi_anode).at[-1].set(st.psi[-1] - cv.psi_cathode)
     m_psi = m_psi.at[0].set(1.0).at[-1].set(1.0)
 
-    def contact_row(f, m, idx, phi, phi_bc, a, a_eq_sign, s_m_s, outward):
+    def contact_row(f, m, idx, phi, phi_bc, a, a_eq_sign, s_m_s):
         # Dirichlet phi = phi_bc for an ideal contact; otherwise the half-cell balance
         # with the carriers leaving into the metal at S (dens - dens_eq):
         # row/dens = (rest of the row) + S (1 - exp(a_eq - a))
@@ -310,41 +310,18 @@ def residual_and_scale(
         a_eq = a + a_eq_sign * (phi - phi_bc)
         robin = f[idx] + s * -jnp.expm1(a_eq - a)
         robin_mag = m[idx] + s * (1.0 + safe_exp(a_eq - a))
-        del outward
         f = f.at[idx].set(jnp.where(finite, robin, phi - phi_bc))
         m = m.at[idx].set(jnp.where(finite, robin_mag, 1.0))
         return f, m
 
-    # electrons: a_n = theta - phi  -> at equilibrium phi = phi_bc: a_eq = a + (phi - phi_bc)
-    f_n, m_n = contact_row(
-        f_n, m_n, 0, st.phi_n[0], cv.phi_anode, st.a_n[0], 1.0, c.anode_electron_velocity_m_s, -1
-    )
-    f_n, m_n = contact_row(
-        f_n,
-        m_n,
-        -1,
-        st.phi_n[-1],
-        cv.phi_cathode,
-        st.a_n[-1],
-        1.0,
-        c.cathode_electron_velocity_m_s,
-        1,
-    )
+    # electrons: a_n = theta - phi -> at equilibrium phi = phi_bc: a_eq = a + (phi - phi_bc);
     # holes: a_p = phi - theta -> a_eq = a - (phi - phi_bc)
-    f_p, m_p = contact_row(
-        f_p, m_p, 0, st.phi_p[0], cv.phi_anode, st.a_p[0], -1.0, c.anode_hole_velocity_m_s, -1
-    )
-    f_p, m_p = contact_row(
-        f_p,
-        m_p,
-        -1,
-        st.phi_p[-1],
-        cv.phi_cathode,
-        st.a_p[-1],
-        -1.0,
-        c.cathode_hole_velocity_m_s,
-        1,
-    )
+    for idx, phi_bc, s_n, s_p in (
+        (0, cv.phi_anode, c.anode_electron_velocity_m_s, c.anode_hole_velocity_m_s),
+        (-1, cv.phi_cathode, c.cathode_electron_velocity_m_s, c.cathode_hole_velocity_m_s),
+    ):
+        f_n, m_n = contact_row(f_n, m_n, idx, st.phi_n[idx], phi_bc, st.a_n[idx], 1.0, s_n)
+        f_p, m_p = contact_row(f_p, m_p, idx, st.phi_p[idx], phi_bc, st.a_p[idx], -1.0, s_p)
     f = jnp.stack([f_psi, f_n, f_p], axis=-1)
     m = jnp.stack([m_psi, m_n, m_p], axis=-1)
     return f, m
