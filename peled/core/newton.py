@@ -47,6 +47,9 @@ class SolverSettings:
     max_substeps: continuation sub-steps allowed per target bias
     predictor: use the tangent du/dV to predict the next bias point's start
     quasi_fermi_margin: slack of the projection of phi onto [min(0, V), max(0, V)] [V_t]
+    compress_potential_updates: compress psi updates above 1 V_t to 1 + ln|d| (off: it
+        bends the Newton direction, and with the line search a p-n junction's
+        equilibrium then crawled; the uniform step cap keeps large first steps safe)
     line_search_steps: halvings of the Newton step tried by the line search
     floor_rtol, floor_update_atol: a point whose residual stops falling (less than a
         factor 2 per iteration) while below floor_rtol with psi updates below
@@ -73,6 +76,7 @@ class SolverSettings:
     predictor: bool = True
     continuity_regularization: float = 0.0
     line_search_steps: int = 8
+    compress_potential_updates: bool = False
     quasi_fermi_margin: float = 1e-6
     floor_rtol: float = 1e-6
     floor_update_atol: float = 1e-5
@@ -133,15 +137,17 @@ def newton_solve(
             jac = jac._replace(diag=jac.diag.at[:, 1, 1].set(d[:, 0]).at[:, 2, 2].set(d[:, 1]))
         res = relative_residual(f, m)
         du = solve_block_tridiagonal(jac, -f)
-        # potential updates beyond 1 V_t are compressed logarithmically (1 + ln|d|), then
-        # the whole update is scaled to the step limit: a 1e4 V_t first step on a bad
-        # initial guess becomes ~10 V_t instead of over-/underflowing every density
+        # optional: potential updates beyond 1 V_t compressed logarithmically (1 + ln|d|);
+        # then the whole update is scaled to the step limit, so a 1e4 V_t first step on a
+        # bad initial guess cannot over-/underflow every density
         dpsi = du[:, 0]
         big = jnp.abs(dpsi) > 1.0
         comp = jnp.where(
             big, jnp.sign(dpsi) * (1.0 + jnp.log(jnp.where(big, jnp.abs(dpsi), 1.0))), dpsi
         )
-        du = du * jnp.where(jnp.abs(dpsi) > 0, comp / jnp.where(dpsi == 0, 1.0, dpsi), 1.0)[:, None]
+        if settings.compress_potential_updates:
+            ratio = jnp.where(jnp.abs(dpsi) > 0, comp / jnp.where(dpsi == 0, 1.0, dpsi), 1.0)
+            du = du * ratio[:, None]
         dpsi_max = jnp.max(jnp.abs(du[:, 0]))
         factor = jnp.minimum(1.0, settings.max_potential_step / jnp.maximum(dpsi_max, 1e-300))
         du = du * factor
