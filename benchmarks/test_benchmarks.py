@@ -5,6 +5,7 @@ from pathlib import Path
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
@@ -40,3 +41,32 @@ def test_green_example_warm(benchmark):
     v = jnp.linspace(0, 8, 161)
     solve_sweep(arr, v).u.block_until_ready()
     benchmark(lambda: solve_sweep(arr, v).u.block_until_ready())
+
+
+def _batch(n):
+
+    base = pin_arrays(300)
+    scales = np.linspace(0.5, 2.0, n)
+    return [base.with_layers(thickness_m=base.layers.thickness_m * s) for s in scales]
+
+
+def test_batch_vmap_32(benchmark):
+    from peled.core.params import stack_arrays
+
+    batch = stack_arrays(_batch(32))
+    v = jnp.linspace(0, 1.4, 29)
+    f = jax.jit(jax.vmap(solve_sweep, in_axes=(0, None)))
+    f(batch, v).u.block_until_ready()
+    benchmark(lambda: f(batch, v).u.block_until_ready())
+
+
+def test_batch_sequential_32(benchmark):
+    devs = _batch(32)
+    v = jnp.linspace(0, 1.4, 29)
+    solve_sweep(devs[0], v).u.block_until_ready()
+
+    def run():
+        for d in devs:
+            solve_sweep(d, v).u.block_until_ready()
+
+    benchmark(run)

@@ -145,3 +145,28 @@ def test_mirror_symmetry():
     ja = np.asarray(sweep_observables(sa.u, a, jnp.zeros(3)).current_density_A_m2)
     jb = np.asarray(sweep_observables(sb.u, b, jnp.zeros(3)).current_density_A_m2)
     np.testing.assert_allclose(ja[1:], jb[1:], rtol=1e-6)
+
+
+def test_surface_recombination_contacts():
+    """A finite contact velocity S limits injection; S -> large recovers the ideal contact."""
+    from devices import layer
+
+    from peled.core.discretize import build_arrays
+    from peled.core.params import MeshSpec
+
+    lay = [layer(100.0, 3.0, 3.0, 1e-4, 1e-12, eps=3.0)]
+    v = jnp.array([0.0, 2.0, 5.0])
+
+    def j_for(s_m_s):
+        arr = build_arrays(
+            lay, 3.0, 3.0, mesh=MeshSpec(64), contact_velocities_m_s={"cathode_electron": s_m_s}
+        )
+        st = solve_sweep(arr, v)
+        assert np.all(np.asarray(st.converged))
+        return np.asarray(sweep_observables(st.u, arr, jnp.zeros(1)).current_density_A_m2)
+
+    ideal, fast, slow = j_for(np.inf), j_for(1e9), j_for(1e-5)
+    np.testing.assert_allclose(fast[1:], ideal[1:], rtol=1e-4)
+    # S = 1e-5 m/s caps the electron supply: J <= q S N_c = 160 A/m2
+    assert np.all(slow[1:] < 0.1 * ideal[1:])
+    np.testing.assert_allclose(slow[1:], constants.e * 1e-5 * 1e26, rtol=1e-2)
