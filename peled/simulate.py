@@ -129,13 +129,6 @@ def simulate(
     settings = settings or SolverSettings()
     with jax.enable_x64(True):
         arrays = device.to_arrays(mesh)
-        eta = jnp.asarray(
-            [
-                (la.material.photoluminescence_quantum_yield or 0.0) if la.material.emits else 0.0
-                for la in device.layers
-            ],
-            jnp.float64,
-        )
         if progress:
             from tqdm import tqdm
 
@@ -148,6 +141,29 @@ def simulate(
             jax.block_until_ready(states.u)
         if bar is not None:
             bar.close()
+    return result_from_states(device, arrays, v, states)
+
+
+def emitter_plqy(device: Device) -> jax.Array:
+    """Per-layer radiative weight: the film PLQY of emitting layers, 0 elsewhere [-]."""
+    return jnp.asarray(
+        [
+            (la.material.photoluminescence_quantum_yield or 0.0) if la.material.emits else 0.0
+            for la in device.layers
+        ],
+        jnp.float64,
+    )
+
+
+def result_from_states(device: Device, arrays, voltages_V, states) -> SimulationResult:
+    """Package solved states of one device (from ``solve_sweep``) as a SimulationResult.
+
+    ``states`` holds u [bias, node, 3], converged, iterations and residual_norm for the
+    biases ``voltages_V`` [V]; a batched (vmapped) solve is split per device first.
+    """
+    v = np.asarray(voltages_V, dtype=np.float64)
+    with jax.enable_x64(True):
+        eta = emitter_plqy(device)
         obs = sweep_observables(states.u, arrays, eta)
         obs = jax.tree_util.tree_map(np.asarray, obs)
         x_nm = np.asarray(node_positions_m(arrays)) * 1e9
