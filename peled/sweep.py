@@ -1,0 +1,456 @@
+"""``peled sweep``: design-space screening, batched on one machine or on a Dask cluster.
+
+:func:`run_sweep` solves every candidate of a :class:`peled.sweep_spec.Sweep` and writes
+
+* ``chunks/chunk-<first>-<last>.parquet``: the rows of one finished batch, each written to
+  a temporary file and renamed (a killed sweep leaves only whole chunks);
+* ``results.parquet`` (and ``results.csv`` on request): all rows, merged atomically;
+* ``ranking.csv``, ``pareto.png`` and, for grid sweeps of two or more axes, ``heatmap.png``;
+* ``sweep.json``: the sweep's fingerprint, so that ``resume`` refuses a changed sweep file.
+
+Batching: candidates with the same layer count share array shapes (the mesh has
+``nodes_per_layer`` nodes in every layer), and each shape group runs in batches through
+``jax.jit(jax.vmap(solve_sweep))``, built once per shape. The last batch is padded by
+repeating its last candidate so that every batch has the same shape and nothing recompiles.
+Batch size (docs/sweep.md):
+
+    bytes per candidate  B = 8 (3 M N + 256 N)
+    batch = min(cap, max(1, floor(0.25 * available memory / B)))
+
+with M biases, N nodes, cap = 32 (a vmapped Newton loop runs until the slowest member has
+converged, so very large batches waste work on a CPU); a user ``batch_size`` overrides it.
+
+Each row holds the candidate id, its inputs (axis columns, units in the names), and the
+figures of merit of :func:`peled.metrics.summarize` plus
+
+    eqe_rolloff_percent = 100 (1 - EQE(V_last) / EQE_max)
+
+where V_last is the highest bias with a finite EQE (0: no roll-off inside the sweep), the
+luminance at each ``luminance_voltages_V`` (linear interpolation between the two
+neighbouring biases, NaN if either is not converged) and the convergence record.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from peled.core.newton import SolverSettings, solve_sweep
+from peled.core.params import MeshSpec, stack_arrays
+from peled.device import device_from_mapping
+from peled.errors import PeledInputError
+from peled.io import atomic_path, write_text
+from peled.simulate import SimulationResult, result_from_states
+from peled.sweep_spec import Candidate, Sweep, load_sweep, luminance_column
+
+BATCH_CAP = 32
+MEMORY_FRACTION = 0.25
+SUMMARY_KEYS = (
+    "eqe_max_percent",
+    "voltage_at_eqe_max_V",
+    "current_density_at_eqe_max_mA_cm2",
+    "luminance_max_cd_m2",
+    "turn_on_voltage_V",
+    "current_density_at_half_eqe_mA_cm2",
+)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """What a batch task needs besides its candidates (picklable, sent to Dask workers)."""
+
+    voltages_V: tuple[float, ...]
+    mesh: MeshSpec
+    settings: SolverSettings
+    luminance_voltages_V: tuple[float, ...]
+
+
+# ---------------------------------------------------------------- solving one batch
+
+_SOLVERS: dict[tuple, Callable] = {}
+
+
+def batched_solver(shape_key: tuple, settings: SolverSettings) -> Callable:
+    """``jax.jit(jax.vmap(solve_sweep))`` for one array shape, built once and reused."""
+    key = (shape_key, settings)
+    if key not in _SOLVERS:
+        _SOLVERS[key] = jax.jit(
+            jax.vmap(partial(solve_sweep, settings=settings), in_axes=(0, None))
+        )
+    return _SOLVERS[key]
+
+
+def memory_per_candidate_bytes(n_biases: int, n_nodes: int) -> int:
+    """B = 8 (3 M N + 256 N) bytes: the (M, N, 3) states of the sweep plus ~256 doubles per
+    node of Newton work space (the 3x3-block tridiagonal Jacobian, 27 N doubles, its
+    factorization, forward-mode tangents, residual, scale and line-search copies)."""
+    return 8 * (3 * n_biases * n_nodes + 256 * n_nodes)
+
+
+def available_memory_bytes() -> int:
+    """Physical memory not in use [bytes] (sysconf), or 4 GiB where it cannot be read."""
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return 4 * 2**30
+
+
+def auto_batch_size(n_biases: int, n_nodes: int, cap: int = BATCH_CAP) -> int:
+    """min(cap, floor(0.25 * available memory / B)), at least 1."""
+    fit = int(
+        MEMORY_FRACTION * available_memory_bytes() // memory_per_candidate_bytes(n_biases, n_nodes)
+    )
+    return max(1, min(cap, fit))
+
+
+def _interp_at(v: np.ndarray, y: np.ndarray, x: float) -> float:
+    k = int(np.searchsorted(v, x))
+    if k < v.size and math.isclose(v[k], x, abs_tol=1e-9):
+        return float(y[k])
+    if k == 0 or k >= v.size:
+        return math.nan
+    t = (x - v[k - 1]) / (v[k] - v[k - 1])
+    return float(y[k - 1] + t * (y[k] - y[k - 1]))
+
+
+def candidate_row(cand: Candidate, res: SimulationResult, cfg: RunConfig) -> dict[str, Any]:
+    """One results row: id, inputs and the candidate's figures of merit (NaN if absent)."""
+    s = res.summary()
+    row: dict[str, Any] = {"candidate_id": cand.candidate_id, "candidate_index": cand.index}
+    row.update(cand.inputs)
+    for k in SUMMARY_KEYS:
+        row[k] = math.nan if s[k] is None else float(s[k])
+    eqe = res.eqe_percent
+    finite = np.nonzero(np.isfinite(eqe))[0]
+    if finite.size and row["eqe_max_percent"] > 0:
+        row["eqe_rolloff_percent"] = 100.0 * (1.0 - eqe[finite[-1]] / row["eqe_max_percent"])
+    else:
+        row["eqe_rolloff_percent"] = math.nan
+    j = res.current_density_mA_cm2
+    row["current_density_max_mA_cm2"] = float(np.nanmax(j)) if np.any(np.isfinite(j)) else math.nan
+    for lv in cfg.luminance_voltages_V:
+        row[luminance_column(lv)] = _interp_at(res.voltage_V, res.luminance_cd_m2, lv)
+    row["n_converged"] = int(np.sum(res.converged))
+    row["n_biases"] = int(res.voltage_V.size)
+    row["all_converged"] = bool(np.all(res.converged))
+    return row
+
+
+def solve_batch(
+    cands: Sequence[Candidate], cfg: RunConfig, batched: bool = True, pad_to: int | None = None
+) -> list[dict[str, Any]]:
+    """Solve candidates (one vmap batch, padded to ``pad_to``, or one by one) -> rows.
+
+    Runs inside ``jax.enable_x64(True)``, so it is also the Dask task function.
+    """
+    v = np.asarray(cfg.voltages_V, dtype=np.float64)
+    with jax.enable_x64(True):
+        devices = [device_from_mapping(c.mapping, f"candidate {c.candidate_id}") for c in cands]
+        arrays = [d.to_arrays(cfg.mesh) for d in devices]
+        vj = jnp.asarray(v)
+        if batched:
+            n = len(arrays)
+            padded = arrays + [arrays[-1]] * max(0, (pad_to or n) - n)
+            shape = (arrays[0].n_layers, arrays[0].n_nodes, len(padded), v.size)
+            states = batched_solver(shape, cfg.settings)(stack_arrays(padded), vj)
+            states = jax.tree_util.tree_map(np.asarray, states)
+            per = [jax.tree_util.tree_map(lambda a, i=i: a[i], states) for i in range(n)]
+        else:
+            per = [solve_sweep(a, vj, cfg.settings) for a in arrays]
+        return [
+            candidate_row(c, result_from_states(d, a, v, s), cfg)
+            for c, d, a, s in zip(cands, devices, arrays, per, strict=True)
+        ]
+
+
+# ---------------------------------------------------------------- results on disk
+
+
+def _chunks_dir(out_dir: Path) -> Path:
+    return out_dir / "chunks"
+
+
+def read_chunks(out_dir: str | os.PathLike[str]):
+    """All finished rows in ``out_dir/chunks`` (pandas DataFrame, one row per candidate)."""
+    import pandas as pd
+
+    files = sorted(_chunks_dir(Path(out_dir)).glob("chunk-*.parquet"))
+    if not files:
+        return pd.DataFrame()
+    df = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+    df = df.drop_duplicates("candidate_id", keep="first")
+    return df.sort_values("candidate_index", kind="stable").reset_index(drop=True)
+
+
+def _write_parquet(df, path: Path) -> Path:
+    with atomic_path(path) as tmp:
+        df.to_parquet(tmp, engine="pyarrow", index=False)
+    return path
+
+
+def _write_chunk(out_dir: Path, rows: list[dict[str, Any]]) -> Path:
+    import pandas as pd
+
+    idx = [r["candidate_index"] for r in rows]
+    path = _chunks_dir(out_dir) / f"chunk-{min(idx):06d}-{max(idx):06d}.parquet"
+    return _write_parquet(pd.DataFrame(rows), path)
+
+
+def _check_manifest(out_dir: Path, sweep: Sweep, n_total: int, resume: bool) -> None:
+    manifest = out_dir / "sweep.json"
+    done = list(_chunks_dir(out_dir).glob("chunk-*.parquet"))
+    if manifest.is_file():
+        old = json.loads(manifest.read_text())
+        if old.get("fingerprint") != sweep.fingerprint():
+            raise PeledInputError(
+                f"{sweep.source}: output folder {out_dir} holds results of a different sweep "
+                f"({old.get('source')}); use another output folder"
+            )
+    if done and not resume:
+        raise PeledInputError(
+            f"{sweep.source}: output folder {out_dir} already holds {len(done)} finished chunks; "
+            "pass resume=True (--resume) to continue that sweep, or use another folder"
+        )
+    info = {
+        "name": sweep.name,
+        "source": sweep.source,
+        "fingerprint": sweep.fingerprint(),
+        "n_candidates": n_total,
+        "axes": [a.column for a in sweep.axes],
+        "voltages_V": [
+            float(sweep.voltages_V[0]),
+            float(sweep.voltages_V[-1]),
+            sweep.voltages_V.size,
+        ],
+        "nodes_per_layer": sweep.mesh.nodes_per_layer,
+    }
+    write_text(manifest, json.dumps(info, indent=2))
+
+
+# ---------------------------------------------------------------- running a sweep
+
+
+@dataclass(frozen=True)
+class SweepOutcome:
+    """What :func:`run_sweep` produced: the rows (DataFrame) and the files written."""
+
+    results: Any  # pandas.DataFrame
+    files: dict[str, Path]
+    ranking_text: str
+    n_solved: int
+    batch_size: int
+
+
+def run_sweep(
+    sweep: Sweep | str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    *,
+    resume: bool = False,
+    scheduler: Any = None,
+    batch_size: int | None = None,
+    batched: bool = True,
+    csv: bool = False,
+    progress: bool = True,
+    settings: SolverSettings | None = None,
+    on_chunk: Callable[[Path, list[dict[str, Any]]], None] | None = None,
+    analysis: bool = True,
+) -> SweepOutcome:
+    """Solve every candidate not yet in ``out_dir`` and write results and analysis.
+
+    ``scheduler``: None (in-process), a ``tcp://host:port`` address or a
+    ``distributed.Client``; ``batched=False`` solves the candidates one by one (the
+    reference the batched run is checked against); ``on_chunk(path, rows)`` is called after
+    each chunk file is written.
+    """
+    if not isinstance(sweep, Sweep):
+        sweep = load_sweep(sweep)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    cands = sweep.candidates()
+    _check_manifest(out, sweep, len(cands), resume)
+    done = set(read_chunks(out).get("candidate_id", []))
+    pending = [c for c in cands if c.candidate_id not in done]
+    cfg = RunConfig(
+        tuple(float(x) for x in sweep.voltages_V),
+        sweep.mesh,
+        settings or SolverSettings(),
+        sweep.luminance_voltages_V,
+    )
+    n_nodes_of = {}
+    groups: dict[int, list[Candidate]] = {}
+    for c in pending:  # same layer count -> same array shapes (fixed nodes per layer)
+        k = len(c.mapping["layers"])
+        groups.setdefault(k, []).append(c)
+        n_nodes_of[k] = k * sweep.mesh.nodes_per_layer
+    client, own_client = _client(scheduler)
+    try:
+        n_workers = len(client.scheduler_info()["workers"]) if client is not None else 1
+        size = batch_size or sweep.batch_size
+        jobs: list[tuple[list[Candidate], int]] = []
+        for k, group in groups.items():
+            bs = size or auto_batch_size(sweep.voltages_V.size, n_nodes_of[k])
+            bs = max(1, min(bs, math.ceil(len(group) / n_workers)))
+            jobs += [(group[i : i + bs], bs) for i in range(0, len(group), bs)]
+        used = max((b for _, b in jobs), default=size or 0)
+        bar = _progress(progress, len(cands), len(done), sweep.name)
+        try:
+            for rows in _execute(jobs, cfg, batched, client):
+                path = _write_chunk(out, rows)
+                if bar is not None:
+                    bar.update(len(rows))
+                if on_chunk is not None:
+                    on_chunk(path, rows)
+        finally:
+            if bar is not None:
+                bar.close()
+    finally:
+        if own_client:
+            client.close()
+    results = read_chunks(out)
+    files = {"results": _write_parquet(results, out / "results.parquet")}
+    if csv:
+        with atomic_path(out / "results.csv") as tmp:
+            results.to_csv(tmp, index=False, float_format="%.10g")
+        files["results_csv"] = out / "results.csv"
+    text = ""
+    if analysis and len(results):
+        text, more = write_analysis(results, sweep, out)
+        files.update(more)
+    return SweepOutcome(results, files, text, len(pending), used)
+
+
+def _client(scheduler):
+    if scheduler is None:
+        return None, False
+    from distributed import Client
+
+    if isinstance(scheduler, Client):
+        return scheduler, False
+    if isinstance(scheduler, str):
+        return Client(scheduler), True
+    raise PeledInputError(f"scheduler: expected a 'tcp://host:port' address, got {scheduler!r}")
+
+
+def _progress(enabled: bool, total: int, initial: int, name: str):
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, unit="cand", desc=f"sweep {name}", smoothing=0.1)
+
+
+def _execute(jobs, cfg: RunConfig, batched: bool, client):
+    """Yield the rows of each finished batch (in-process, or as Dask futures complete)."""
+    if client is None:
+        for group, bs in jobs:
+            yield solve_batch(group, cfg, batched, bs)
+        return
+    from distributed import as_completed
+
+    futures = [client.submit(solve_batch, g, cfg, batched, bs, pure=False) for g, bs in jobs]
+    try:
+        for fut in as_completed(futures):
+            yield fut.result()
+    finally:
+        client.cancel(futures)
+
+
+# ---------------------------------------------------------------- analysis
+
+
+def ranking(results, objective: str, sense: str = "max", top_n: int = 10):
+    """The ``top_n`` rows by ``objective`` (best first; NaN rows last)."""
+    asc = sense == "min"
+    return results.sort_values(
+        [objective, "candidate_index"], ascending=[asc, True], na_position="last", kind="stable"
+    ).head(top_n)
+
+
+def pareto_mask(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Non-dominated points when minimizing x and maximizing y (NaN points excluded).
+
+    A point i is dominated if some j has x_j <= x_i and y_j >= y_i with one strict.
+    """
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    ok = np.isfinite(x) & np.isfinite(y)
+    mask = np.zeros(x.size, bool)
+    for i in np.nonzero(ok)[0]:
+        better = ok & (x <= x[i]) & (y >= y[i]) & ((x < x[i]) | (y > y[i]))
+        mask[i] = not np.any(better)
+    return mask
+
+
+def _label(v: Any) -> str:
+    return f"{v:.3g}" if isinstance(v, float) else str(v)
+
+
+def write_analysis(results, sweep: Sweep, out: Path) -> tuple[str, dict[str, Path]]:
+    """ranking.csv (+ its text), pareto.png, heatmap.png (grid sweeps with >= 2 axes)."""
+    from peled.plotting import _figure, _save
+
+    files: dict[str, Path] = {}
+    cols = [a.column for a in sweep.axes]
+    top = ranking(results, sweep.objective, sweep.objective_sense, sweep.top_n)
+    show = ["candidate_id", *cols, sweep.objective]
+    show += [
+        c for c in ("eqe_max_percent", "eqe_rolloff_percent", "turn_on_voltage_V") if c not in show
+    ]
+    with atomic_path(out / "ranking.csv") as tmp:
+        top.to_csv(tmp, index=False, float_format="%.6g")
+    files["ranking"] = out / "ranking.csv"
+    text = f"top {len(top)} of {len(results)} by {sweep.objective} ({sweep.objective_sense}):\n"
+    text += top[show].to_string(index=False, float_format=lambda v: f"{v:.4g}")
+
+    x = results["eqe_rolloff_percent"].to_numpy(float)
+    y = results["eqe_max_percent"].to_numpy(float)
+    front = pareto_mask(x, y)
+    fig = _figure(figsize=(6, 4.5))
+    ax = fig.add_subplot()
+    ax.scatter(x, y, s=12, c="0.6", label="candidates")
+    order = np.argsort(x[front])
+    ax.plot(x[front][order], y[front][order], "o-", c="C3", ms=5, label="Pareto front")
+    ax.set_xlabel("EQE roll-off to the highest bias (%)")
+    ax.set_ylabel("EQE$_{max}$ (%)")
+    ax.set_title(f"{sweep.name}: {int(np.isfinite(x).sum())} candidates with light output")
+    ax.legend()
+    files["pareto"] = _save(fig, out / "pareto.png")
+
+    if sweep.method == "grid" and len(cols) >= 2:
+        files["heatmap"] = _heatmap(results, sweep, cols, out)
+    return text, files
+
+
+def _heatmap(results, sweep: Sweep, cols: list[str], out: Path) -> Path:
+    """Objective over the first two axes (best over the other axes when there are more)."""
+    from peled.plotting import _figure, _save
+
+    a, b = cols[0], cols[1]
+    agg = "max" if sweep.objective_sense == "max" else "min"
+    table = results.pivot_table(index=a, columns=b, values=sweep.objective, aggfunc=agg, sort=False)
+    rows = list(sweep.axes[0].grid_values(sweep.source))
+    colv = list(sweep.axes[1].grid_values(sweep.source))
+    table = table.reindex(index=rows, columns=colv)
+    fig = _figure(figsize=(1.2 + 0.9 * len(colv), 1.2 + 0.6 * len(rows)))
+    ax = fig.add_subplot()
+    im = ax.imshow(table.to_numpy(float), aspect="auto", cmap="viridis", origin="upper")
+    ax.set_xticks(range(len(colv)), [_label(v) for v in colv], rotation=45, ha="right")
+    ax.set_yticks(range(len(rows)), [_label(v) for v in rows])
+    ax.set_xlabel(b)
+    ax.set_ylabel(a)
+    for (i, j), val in np.ndenumerate(table.to_numpy(float)):
+        if np.isfinite(val):
+            ax.text(j, i, f"{val:.3g}", ha="center", va="center", fontsize=7, color="w")
+    best = f"{agg} over the other axes" if len(cols) > 2 else ""
+    ax.set_title(f"{sweep.objective} {best}".strip())
+    fig.colorbar(im, ax=ax)
+    return _save(fig, out / "heatmap.png")

@@ -1,0 +1,500 @@
+"""Sweep specifications (YAML): a base device, design axes, sampling; and the candidates.
+
+A sweep file names a base device and the axes along which copies of it are varied::
+
+    base_device: ../green-cspbbr3.yaml      # path relative to this file, or a mapping
+    axes:
+      - {layer: 1, materials: [PVK, TFB, TCTA]}                 # material choice
+      - {layer: 1, parameter: thickness_nm, range: {min: 15, max: 45, num: 4}}
+      - {layer: CsPbBr3-NC, parameter: radiative_coefficient_cm3_s,
+         range: {min: 1e-11, max: 1e-9, num: 3, scale: log}}
+      - {contact: cathode, parameter: work_function_eV, values: [2.9, 3.2]}
+      - {parameter: outcoupling, values: [0.2, 0.3]}            # device-level parameter
+    sampling: {method: grid}                 # grid | random | latin_hypercube
+    voltages: {start_V: 0, stop_V: 8, step_V: 0.1}
+    mesh: {nodes_per_layer: 32}
+    objective: {column: eqe_max_percent, sense: max}
+    luminance_voltages_V: [4, 6]
+
+Sampling (``sampling.method``):
+
+* ``grid``: the Cartesian product of every axis' values (a ``range`` needs ``num`` points:
+  x_k = min + k (max - min) / (num - 1), or geometric spacing for ``scale: log``).
+* ``random``: ``n_samples`` independent draws; a continuous ``range`` is drawn uniformly
+  (log-uniformly for ``scale: log``), a list of materials or values uniformly.
+* ``latin_hypercube``: ``n_samples`` points of ``scipy.stats.qmc.LatinHypercube`` in the
+  unit cube [0, 1)^d (one dimension per axis); u maps to a continuous range as
+  x = min + u (max - min) (log: x = min (max/min)^u) and to a list of k choices as the
+  entry floor(u k), so each choice is used n_samples/k times (+-1).
+
+Every draw comes from ``numpy.random.default_rng(seed)`` or the seeded LatinHypercube, so
+the candidates and their ids are a deterministic function of the file and the seed.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import itertools
+import json
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from peled.core.params import MeshSpec
+from peled.device import Device, device_from_mapping, device_to_mapping
+from peled.errors import PeledInputError
+from peled.materials import (
+    Electrode,
+    MaterialDatabase,
+    Semiconductor,
+    _format_validation_error,
+    default_database,
+)
+
+#: Result columns an objective or a Pareto axis may name (besides luminance_at_<V>V_cd_m2).
+METRIC_COLUMNS = (
+    "eqe_max_percent",
+    "eqe_rolloff_percent",
+    "luminance_max_cd_m2",
+    "turn_on_voltage_V",
+    "voltage_at_eqe_max_V",
+    "current_density_at_eqe_max_mA_cm2",
+    "current_density_at_half_eqe_mA_cm2",
+    "current_density_max_mA_cm2",
+)
+
+#: Numeric Semiconductor keys an axis may vary through the layer's ``overrides``.
+LAYER_PARAMETERS = tuple(
+    k for k, f in Semiconductor.model_fields.items() if f.annotation in (float, float | None)
+)
+DEVICE_PARAMETERS = ("temperature_K", "outcoupling")
+CONTACT_PARAMETERS = ("work_function_eV",)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RangeSpec(_Strict):
+    """A numeric range: [min, max], ``num`` grid points, linear or log spacing."""
+
+    min: float
+    max: float
+    num: int | None = Field(default=None, ge=1, le=100000)
+    scale: Literal["linear", "log"] = "linear"
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RangeSpec:
+        if not (math.isfinite(self.min) and math.isfinite(self.max)):
+            raise ValueError(f"min = {self.min} and max = {self.max} must be finite numbers")
+        if self.max < self.min:
+            raise ValueError(f"bad range: max = {self.max} is below min = {self.min}")
+        if self.scale == "log" and self.min <= 0:
+            raise ValueError(f"bad range: scale 'log' needs min > 0 (got min = {self.min})")
+        if self.num is not None and self.num > 1 and self.max == self.min:
+            raise ValueError(f"bad range: num = {self.num} points need max > min")
+        return self
+
+
+class AxisSpec(_Strict):
+    """One design axis: what it changes (layer / contact / device) and its values."""
+
+    layer: int | str | None = None
+    contact: Literal["anode", "cathode"] | None = None
+    materials: list[str] | None = None
+    parameter: str | None = None
+    values: list[float] | None = None
+    range: RangeSpec | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> AxisSpec:
+        if self.layer is not None and self.contact is not None:
+            raise ValueError("give at most one of 'layer' (index or material name) or 'contact'")
+        if (self.materials is None) == (self.parameter is None):
+            raise ValueError("give exactly one of 'materials' (list of names) or 'parameter'")
+        if self.materials is not None:
+            if self.layer is None and self.contact is None:
+                raise ValueError("a 'materials' axis needs 'layer' or 'contact'")
+            if self.values is not None or self.range is not None:
+                raise ValueError("a 'materials' axis takes no 'values' or 'range'")
+            if not self.materials:
+                raise ValueError("empty axis: 'materials' lists no material")
+        else:
+            if (self.values is None) == (self.range is None):
+                raise ValueError("a 'parameter' axis needs exactly one of 'values' or 'range'")
+            if self.values is not None and not self.values:
+                raise ValueError("empty axis: 'values' lists no value")
+            if self.values is not None and not all(math.isfinite(v) for v in self.values):
+                raise ValueError(f"values {self.values} must be finite numbers")
+        return self
+
+
+class SamplingSpec(_Strict):
+    method: Literal["grid", "random", "latin_hypercube"] = "grid"
+    n_samples: int | None = Field(default=None, ge=1, le=10_000_000)
+    seed: int = Field(default=0, ge=0)
+
+    @model_validator(mode="after")
+    def _n(self) -> SamplingSpec:
+        if self.method != "grid" and self.n_samples is None:
+            raise ValueError(f"method {self.method!r} needs 'n_samples' (a positive integer)")
+        if self.method == "grid" and self.n_samples is not None:
+            raise ValueError("method 'grid' takes no 'n_samples' (its size is the product)")
+        return self
+
+
+class VoltageSpec(_Strict):
+    start_V: float = 0.0
+    stop_V: float = Field(default=8.0, ge=-50, le=50)
+    step_V: float = Field(default=0.1, gt=0, le=10)
+
+    @model_validator(mode="after")
+    def _order(self) -> VoltageSpec:
+        if self.stop_V <= self.start_V:
+            raise ValueError(f"stop_V = {self.stop_V} must exceed start_V = {self.start_V}")
+        return self
+
+
+class MeshFields(_Strict):
+    nodes_per_layer: int = Field(default=32, ge=4, le=4096)
+    clustering: float = Field(default=0.9, ge=0, lt=1)
+
+
+class ObjectiveSpec(_Strict):
+    column: str = "eqe_max_percent"
+    sense: Literal["max", "min"] = "max"
+
+
+class SweepFile(_Strict):
+    name: str = "sweep"
+    description: str = ""
+    base_device: str | dict[str, Any]
+    axes: list[AxisSpec] = Field(min_length=1)
+    sampling: SamplingSpec = SamplingSpec()
+    voltages: VoltageSpec | None = None
+    mesh: MeshFields = MeshFields()
+    objective: ObjectiveSpec = ObjectiveSpec()
+    luminance_voltages_V: list[float] = Field(default_factory=list)
+    top_n: int = Field(default=10, ge=1)
+    batch_size: int | None = Field(default=None, ge=1, le=4096)
+
+
+@dataclass(frozen=True)
+class Axis:
+    """A resolved axis: its result column, where it applies and its values or range."""
+
+    column: str
+    kind: Literal["layer_material", "layer_parameter", "contact", "device"]
+    index: int | None  # layer index (layer axes)
+    contact: str | None
+    parameter: str | None  # None for material axes
+    choices: tuple[Any, ...] | None  # discrete values (materials or numbers)
+    range: RangeSpec | None
+
+    def grid_values(self, where: str) -> tuple[Any, ...]:
+        if self.choices is not None:
+            return self.choices
+        r = self.range
+        assert r is not None
+        if r.num is None:
+            raise PeledInputError(
+                f"{where}: key 'range.num' is missing: a grid needs the number of points "
+                f"of axis {self.column!r} (an integer >= 1)"
+            )
+        if r.num == 1:
+            return (r.min,)
+        if r.scale == "log":
+            return tuple(float(x) for x in np.geomspace(r.min, r.max, r.num))
+        return tuple(float(x) for x in np.linspace(r.min, r.max, r.num))
+
+    def from_unit(self, u: float) -> Any:
+        """Map u in [0, 1) to a value (list entry floor(u k), or a point of the range)."""
+        if self.choices is not None:
+            k = len(self.choices)
+            return self.choices[min(int(math.floor(u * k)), k - 1)]
+        r = self.range
+        assert r is not None
+        if r.scale == "log":
+            return float(r.min * (r.max / r.min) ** u)
+        return float(r.min + u * (r.max - r.min))
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One device of the sweep: its id, position in the sample, inputs and device mapping."""
+
+    candidate_id: str
+    index: int
+    inputs: dict[str, Any]
+    mapping: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A validated sweep: the resolved base device, axes and run settings."""
+
+    name: str
+    source: str
+    base: Device
+    base_mapping: dict[str, Any]
+    axes: tuple[Axis, ...]
+    method: str
+    n_samples: int | None
+    seed: int
+    voltages_V: np.ndarray
+    mesh: MeshSpec
+    objective: str
+    objective_sense: str
+    luminance_voltages_V: tuple[float, ...]
+    top_n: int
+    batch_size: int | None
+    db: MaterialDatabase
+
+    def fingerprint(self) -> str:
+        """SHA-256 of everything that decides the rows (base, axes, sampling, biases, mesh)."""
+        blob = json.dumps(
+            {
+                "base": self.base_mapping,
+                "axes": [
+                    [a.column, a.kind, a.index, a.contact, a.parameter, a.choices, repr(a.range)]
+                    for a in self.axes
+                ],
+                "method": self.method,
+                "n_samples": self.n_samples,
+                "seed": self.seed,
+                "voltages_V": [float(v) for v in self.voltages_V],
+                "mesh": [self.mesh.nodes_per_layer, self.mesh.clustering],
+                "luminance_voltages_V": list(self.luminance_voltages_V),
+            },
+            sort_keys=True,
+            default=str,
+        )
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    def candidates(self) -> list[Candidate]:
+        """All candidates, in a deterministic order; ids = index + hash of the inputs."""
+        cols = [a.column for a in self.axes]
+        points = self._points()
+        out = []
+        for i, vals in enumerate(points):
+            inputs = dict(zip(cols, vals, strict=True))
+            digest = hashlib.sha256(
+                json.dumps(inputs, sort_keys=True, default=repr).encode()
+            ).hexdigest()[:10]
+            mapping = self._apply(inputs)
+            out.append(Candidate(f"c{i:06d}-{digest}", i, inputs, mapping))
+        return out
+
+    def _points(self) -> list[tuple[Any, ...]]:
+        where = f"{self.source}: sampling"
+        if self.method == "grid":
+            return list(itertools.product(*(a.grid_values(f"{self.source}") for a in self.axes)))
+        n, d = int(self.n_samples or 0), len(self.axes)
+        if self.method == "random":
+            u = np.random.default_rng(self.seed).random((n, d))
+        elif self.method == "latin_hypercube":
+            from scipy.stats import qmc
+
+            u = qmc.LatinHypercube(d=d, seed=self.seed).random(n)
+        else:  # pragma: no cover - pydantic restricts the method
+            raise PeledInputError(f"{where}: unknown method {self.method!r}")
+        return [
+            tuple(a.from_unit(float(x)) for a, x in zip(self.axes, row, strict=True)) for row in u
+        ]
+
+    def _apply(self, inputs: Mapping[str, Any]) -> dict[str, Any]:
+        """A copy of the base mapping with the candidate's axis values set."""
+        m = copy.deepcopy(self.base_mapping)
+        for a in self.axes:
+            val = inputs[a.column]
+            if a.kind == "layer_material":
+                # inline copy of the database entry: workers need no database
+                m["layers"][a.index]["material"] = self.db[val].model_dump(exclude_unset=True)
+                m["layers"][a.index].pop("overrides", None)
+        for a in self.axes:  # parameters after materials: they override the chosen material
+            val = inputs[a.column]
+            if a.kind == "layer_parameter":
+                if a.parameter == "thickness_nm":
+                    m["layers"][a.index]["thickness_nm"] = float(val)
+                else:
+                    m["layers"][a.index].setdefault("overrides", {})[a.parameter] = float(val)
+            elif a.kind == "contact":
+                if a.parameter is None:
+                    m[a.contact] = {"material": str(val)}
+                else:
+                    m[a.contact] = {"work_function_eV": float(val)}
+            elif a.kind == "device":
+                m[a.parameter] = float(val)
+        return m
+
+    def build(self, cand: Candidate) -> Device:
+        """The candidate's Device (errors name the sweep file and the candidate)."""
+        return device_from_mapping(
+            cand.mapping, f"{self.source}: candidate {cand.candidate_id} {cand.inputs}", self.db
+        )
+
+
+def _resolve_layer(layer: int | str, base: Device, where: str) -> int:
+    n = len(base.layers)
+    if isinstance(layer, int):
+        if not 0 <= layer < n:
+            raise PeledInputError(
+                f"{where}: key 'layer' = {layer}: allowed are layer indices 0..{n - 1} "
+                f"(anode side first) or the base device's material names "
+                f"{[la.material.name for la in base.layers]}"
+            )
+        return layer
+    hits = [i for i, la in enumerate(base.layers) if la.material.name.lower() == layer.lower()]
+    if len(hits) != 1:
+        names = [la.material.name for la in base.layers]
+        why = "is not" if not hits else "is not unique"
+        raise PeledInputError(
+            f"{where}: key 'layer' = {layer!r} {why} a layer of the base device; allowed are "
+            f"indices 0..{n - 1} or one of {names}"
+        )
+    return hits[0]
+
+
+def _resolve_axis(ax: AxisSpec, i: int, base: Device, db: MaterialDatabase, src: str) -> Axis:
+    where = f"{src}: axes[{i}]"
+    if ax.materials is not None:
+        want_electrode = ax.contact is not None
+        for j, name in enumerate(ax.materials):
+            key = f"{where}: key 'materials[{j}]'"
+            try:
+                mat = db[name]
+            except PeledInputError as err:
+                raise PeledInputError(f"{key}: {err}") from None
+            if isinstance(mat, Electrode) != want_electrode:
+                need = "an electrode" if want_electrode else "a layer material (not an electrode)"
+                raise PeledInputError(f"{key}: {mat.name!r} has role {mat.role!r}; need {need}")
+        if len({n.lower() for n in ax.materials}) != len(ax.materials):
+            raise PeledInputError(f"{where}: key 'materials' lists a name twice: {ax.materials}")
+        names = tuple(db[n].name for n in ax.materials)
+        if ax.contact is not None:
+            return Axis(f"{ax.contact}_material", "contact", None, ax.contact, None, names, None)
+        k = _resolve_layer(ax.layer, base, where)
+        return Axis(f"layer{k}_material", "layer_material", k, None, None, names, None)
+    p = ax.parameter
+    choices = tuple(float(v) for v in ax.values) if ax.values is not None else None
+    if ax.contact is not None:
+        if p not in CONTACT_PARAMETERS:
+            raise PeledInputError(
+                f"{where}: key 'parameter' = {p!r}: a contact allows {list(CONTACT_PARAMETERS)}"
+            )
+        return Axis(f"{ax.contact}_{p}", "contact", None, ax.contact, p, choices, ax.range)
+    if ax.layer is None:
+        if p not in DEVICE_PARAMETERS:
+            raise PeledInputError(
+                f"{where}: key 'parameter' = {p!r}: without 'layer' or 'contact' the allowed "
+                f"device parameters are {list(DEVICE_PARAMETERS)}"
+            )
+        return Axis(f"device_{p}", "device", None, None, p, choices, ax.range)
+    k = _resolve_layer(ax.layer, base, where)
+    allowed = ("thickness_nm", *LAYER_PARAMETERS)
+    if p not in allowed:
+        import difflib
+
+        close = difflib.get_close_matches(p, allowed, n=3, cutoff=0.5)
+        hint = f" (closest: {close})" if close else ""
+        raise PeledInputError(
+            f"{where}: key 'parameter' = {p!r} is not a numeric layer parameter{hint}; "
+            f"allowed: {list(allowed)}"
+        )
+    return Axis(f"layer{k}_{p}", "layer_parameter", k, None, p, choices, ax.range)
+
+
+def sweep_from_mapping(
+    data: Mapping[str, Any],
+    source: str = "<sweep>",
+    base_dir: str | os.PathLike[str] | None = None,
+    db: MaterialDatabase | None = None,
+) -> Sweep:
+    """Validate a sweep mapping (as read from YAML); ``base_dir`` anchors ``base_device``."""
+    from peled.device import load_device
+
+    db = db or default_database()
+    if not isinstance(data, Mapping):
+        raise PeledInputError(f"{source}: a sweep file must be a mapping")
+    try:
+        spec = SweepFile.model_validate(dict(data))
+    except ValidationError as err:
+        raise PeledInputError(_format_validation_error(err, source)) from None
+    if isinstance(spec.base_device, str):
+        path = Path(base_dir or ".") / spec.base_device
+        if not path.is_file():
+            raise PeledInputError(
+                f"{source}: key 'base_device' = {spec.base_device!r}: file {path} not found "
+                "(a path relative to the sweep file, or an inline device mapping)"
+            )
+        base = load_device(path, db)
+    else:
+        base = device_from_mapping(spec.base_device, f"{source}: base_device", db)
+    axes = tuple(_resolve_axis(a, i, base, db, source) for i, a in enumerate(spec.axes))
+    cols = [a.column for a in axes]
+    dup = sorted({c for c in cols if cols.count(c) > 1})
+    if dup:
+        raise PeledInputError(f"{source}: key 'axes': two axes change the same thing: {dup}")
+    v = spec.voltages or VoltageSpec(
+        start_V=base.sweep_V[0], stop_V=base.sweep_V[1], step_V=base.sweep_V[2]
+    )
+    n = int(round((v.stop_V - v.start_V) / v.step_V)) + 1
+    volts = np.linspace(v.start_V, v.start_V + (n - 1) * v.step_V, n)
+    for j, lv in enumerate(spec.luminance_voltages_V):
+        if not volts[0] <= lv <= volts[-1]:
+            raise PeledInputError(
+                f"{source}: key 'luminance_voltages_V[{j}]' = {lv}: must lie inside the sweep "
+                f"[{volts[0]}, {volts[-1]}] V"
+            )
+    allowed = list(METRIC_COLUMNS) + [luminance_column(x) for x in spec.luminance_voltages_V]
+    if spec.objective.column not in allowed:
+        raise PeledInputError(
+            f"{source}: key 'objective.column' = {spec.objective.column!r}: allowed {allowed}"
+        )
+    sw = Sweep(
+        name=spec.name,
+        source=source,
+        base=base,
+        base_mapping=device_to_mapping(base),
+        axes=axes,
+        method=spec.sampling.method,
+        n_samples=spec.sampling.n_samples,
+        seed=spec.sampling.seed,
+        voltages_V=volts,
+        mesh=MeshSpec(spec.mesh.nodes_per_layer, spec.mesh.clustering),
+        objective=spec.objective.column,
+        objective_sense=spec.objective.sense,
+        luminance_voltages_V=tuple(float(x) for x in spec.luminance_voltages_V),
+        top_n=spec.top_n,
+        batch_size=spec.batch_size,
+        db=db,
+    )
+    if sw.method == "grid":
+        for a in axes:
+            a.grid_values(f"{source}: axes[{axes.index(a)}] ({a.column})")
+    return sw
+
+
+def load_sweep(path: str | os.PathLike[str], db: MaterialDatabase | None = None) -> Sweep:
+    """Load and validate a sweep YAML file (``base_device`` is relative to it)."""
+    path = Path(path)
+    if not path.is_file():
+        raise PeledInputError(f"{path}: sweep file not found")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise PeledInputError(f"{path}: not valid YAML: {err}") from None
+    return sweep_from_mapping(data, str(path), path.parent, db)
+
+
+def luminance_column(voltage_V: float) -> str:
+    """Result column of the luminance at one bias, e.g. ``luminance_at_4V_cd_m2``."""
+    return f"luminance_at_{voltage_V:g}V_cd_m2"
