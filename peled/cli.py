@@ -222,3 +222,87 @@ def simulate(device_file, out, start_v, stop_v, step_v, mesh, no_plots) -> None:
             f"warning: not converged at {bad.size} biases: {np.array2string(bad, precision=2)}",
             err=True,
         )
+
+
+@main.command()
+@click.argument("sweep_file", type=click.Path())
+@click.option("--out", "out", type=click.Path(), default=None, help="output folder")
+@click.option("--resume", is_flag=True, help="continue a killed sweep in the same folder")
+@click.option("--scheduler", default=None, help="Dask scheduler address, tcp://host:port")
+@click.option("--batch-size", type=int, default=None, help="candidates per vmap batch")
+@click.option("--csv", "csv", is_flag=True, help="also write results.csv")
+@click.option("--no-progress", is_flag=True, help="no progress bar")
+def sweep(sweep_file, out, resume, scheduler, batch_size, csv, no_progress) -> None:
+    """Screen the candidates of a sweep file (docs/sweep.md): results.parquet, ranking,
+    Pareto front and heat map."""
+    from peled.sweep import run_sweep
+    from peled.sweep_spec import load_sweep
+
+    try:
+        spec = load_sweep(sweep_file)
+        out_dir = Path(out) if out else Path(_slug(spec.name) + "-sweep")
+        res = run_sweep(
+            spec,
+            out_dir,
+            resume=resume,
+            scheduler=scheduler,
+            batch_size=batch_size,
+            csv=csv,
+            progress=not no_progress,
+        )
+    except PeledInputError as err:
+        _fail(err)
+    click.echo(res.ranking_text)
+    bad = int((~res.results["all_converged"]).sum())
+    if bad:
+        click.echo(f"warning: {bad} candidates have non-converged bias points", err=True)
+    click.echo(f"wrote {out_dir}/ ({len(res.results)} candidates, {res.n_solved} solved now)")
+
+
+@main.command()
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(),
+    default="validation/report",
+    show_default=True,
+    help="report folder (report.md, report.html, metrics.json, figures/)",
+)
+@click.option(
+    "--cases",
+    "cases",
+    multiple=True,
+    help="glob of case files (repeatable; default validation/devices/T2-*.yaml)",
+)
+@click.option("--no-scenarios", is_flag=True, help="skip the scenario checks")
+@click.option(
+    "--keep-metrics", is_flag=True, help="do not overwrite metrics.json (the regression reference)"
+)
+def validate(out, cases, no_scenarios, keep_metrics) -> None:
+    """Validate against the review's Table 2 and write the report (docs/validation.md).
+
+    Re-running it regenerates validation/report/metrics.json, the reference of the
+    regression test: do that deliberately after a physics change and commit it.
+    """
+    from peled.validation import DEFAULT_CASES_GLOB
+    from peled.validation import validate as run_validation
+
+    try:
+        summary = run_validation(
+            out,
+            cases_glob=list(cases) if cases else DEFAULT_CASES_GLOB,
+            run_scenario_checks=not no_scenarios,
+            write_metrics=not keep_metrics,
+        )
+    except PeledInputError as err:
+        _fail(err)
+    for label, e in summary["statistics"].items():
+        med = e["median_abs_log10_ratio"]
+        w15, w3 = e["fraction_within_x1.5"], e["fraction_within_x3"]
+        click.echo(
+            f"  {label:<8} rows {e['rows_compared']:>2}  median |log10 ratio| "
+            f"{'-' if med is None else f'{med:.3g}'}  within x1.5 "
+            f"{'-' if w15 is None else f'{w15:.0%}'}  "
+            f"within x3 {'-' if w3 is None else f'{w3:.0%}'}"
+        )
+    click.echo(f"{summary['rows']} rows in {summary['wall_time_s']:.0f} s; wrote {out}/")

@@ -1,0 +1,380 @@
+"""peled sweep: spec validation, sampling, batched == sequential == Dask, resume, analysis.
+
+One small sweep (green device, 16 nodes per layer, 5 biases, 2 HTLs x 2 ETL thicknesses)
+is solved once per mode; all runs use batch size 2 so that the vmapped solver compiles once.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+import peled
+from peled.device import default_device_path
+from peled.errors import PeledInputError
+from peled.sweep import pareto_mask, ranking, read_chunks, run_sweep
+from peled.sweep_spec import load_sweep, sweep_from_mapping
+
+RTOL = 1e-10
+
+
+def small_spec(base: str) -> dict:
+    return {
+        "name": "small",
+        "base_device": base,
+        "axes": [
+            {"layer": 1, "materials": ["PVK", "TFB"]},
+            {
+                "layer": "TPBi",
+                "parameter": "thickness_nm",
+                "range": {"min": 30, "max": 50, "num": 2},
+            },
+        ],
+        "voltages": {"start_V": 0, "stop_V": 4, "step_V": 1},
+        "mesh": {"nodes_per_layer": 16},
+        "luminance_voltages_V": [3.5, 4],
+        "batch_size": 2,
+    }
+
+
+@pytest.fixture(scope="module")
+def sweep_file(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("sweepspec")
+    base = d / "base.yaml"
+    base.write_text(default_device_path().read_text())
+    path = d / "small.yaml"
+    path.write_text(yaml.safe_dump(small_spec("base.yaml")))  # relative to the sweep file
+    return path
+
+
+@pytest.fixture(scope="module")
+def batched(sweep_file, tmp_path_factory):
+    out = tmp_path_factory.mktemp("batched")
+    return out, run_sweep(load_sweep(sweep_file), out, progress=False)
+
+
+def numeric_close(a: pd.DataFrame, b: pd.DataFrame, rtol: float = RTOL) -> None:
+    assert list(a["candidate_id"]) == list(b["candidate_id"])
+    assert list(a.columns) == list(b.columns)
+    for col in a.columns:
+        x, y = a[col].to_numpy(), b[col].to_numpy()
+        if x.dtype.kind == "f":
+            assert np.array_equal(np.isnan(x), np.isnan(y)), col
+            ok = ~np.isnan(x)
+            np.testing.assert_allclose(x[ok], y[ok], rtol=rtol, atol=0, err_msg=col)
+        else:
+            assert list(x) == list(y), col
+
+
+def test_rows_hold_inputs_and_figures_of_merit(batched, sweep_file):
+    out, outcome = batched
+    df = outcome.results
+    assert len(df) == 4 and df["candidate_id"].is_unique
+    assert list(df["layer1_material"]) == ["PVK", "PVK", "TFB", "TFB"]
+    assert list(df["layer3_thickness_nm"]) == [30.0, 50.0, 30.0, 50.0]
+    for col in (
+        "eqe_max_percent",
+        "eqe_rolloff_percent",
+        "turn_on_voltage_V",
+        "luminance_at_3.5V_cd_m2",
+        "luminance_at_4V_cd_m2",
+        "n_converged",
+        "n_biases",
+        "all_converged",
+    ):
+        assert col in df.columns
+    assert (df["n_biases"] == 5).all()
+    assert len(list((out / "chunks").glob("chunk-*.parquet"))) == 2  # batch size 2
+    assert pd.read_parquet(out / "results.parquet").equals(df)
+    # ids are a deterministic function of the file: a fresh load gives the same ones
+    assert [c.candidate_id for c in load_sweep(sweep_file).candidates()] == list(df["candidate_id"])
+
+
+def test_row_matches_public_simulate(batched, sweep_file):
+    """A row equals the figures peled.simulate gives for the same candidate device."""
+    _, outcome = batched
+    sw = load_sweep(sweep_file)
+    cand = sw.candidates()[3]
+    res = peled.simulate(sw.build(cand), sw.voltages_V, mesh=sw.mesh)
+    s = res.summary()
+    row = outcome.results.iloc[3]
+    for key in ("eqe_max_percent", "luminance_max_cd_m2", "turn_on_voltage_V"):
+        want = math.nan if s[key] is None else s[key]
+        assert row[key] == pytest.approx(want, rel=RTOL, nan_ok=True), key
+    lum = res.luminance_cd_m2
+    assert row["luminance_at_4V_cd_m2"] == pytest.approx(lum[4], rel=RTOL)
+    assert row["luminance_at_3.5V_cd_m2"] == pytest.approx(0.5 * (lum[3] + lum[4]), rel=RTOL)
+    eqe = res.eqe_percent
+    last = eqe[np.isfinite(eqe)][-1]
+    assert row["eqe_rolloff_percent"] == pytest.approx(100 * (1 - last / np.nanmax(eqe)), rel=RTOL)
+
+
+def test_batched_sequential_and_dask_agree(batched, sweep_file, tmp_path):
+    from distributed import Client, LocalCluster
+
+    _, ref = batched
+    sw = load_sweep(sweep_file)
+    seq = run_sweep(sw, tmp_path / "seq", batched=False, progress=False, analysis=False)
+    numeric_close(ref.results, seq.results)
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        dist = run_sweep(sw, tmp_path / "dask", scheduler=client, progress=False, analysis=False)
+    numeric_close(ref.results, dist.results)
+
+
+def test_interrupted_sweep_resumes_to_the_uninterrupted_rows(batched, sweep_file, tmp_path):
+    _, ref = batched
+    sw = load_sweep(sweep_file)
+    out = tmp_path / "killed"
+
+    class Killed(RuntimeError):
+        pass
+
+    def kill_after_first(path, rows):
+        raise Killed(path)
+
+    with pytest.raises(Killed):
+        run_sweep(sw, out, progress=False, on_chunk=kill_after_first)
+    assert len(read_chunks(out)) == 2 and not (out / "results.parquet").exists()
+    with pytest.raises(PeledInputError, match="--resume"):
+        run_sweep(sw, out, progress=False)
+    again = run_sweep(sw, out, resume=True, progress=False, csv=True)
+    assert again.n_solved == 2
+    numeric_close(ref.results, again.results, rtol=0.0)
+    assert pd.read_csv(out / "results.csv")["candidate_id"].tolist() == list(
+        ref.results["candidate_id"]
+    )
+    # a second resume finds nothing to do and changes nothing
+    third = run_sweep(sw, out, resume=True, progress=False, analysis=False)
+    assert third.n_solved == 0
+    numeric_close(ref.results, third.results, rtol=0.0)
+
+
+def test_resume_refuses_a_changed_sweep(batched, sweep_file, tmp_path):
+    out, _ = batched
+    data = yaml.safe_load(sweep_file.read_text())
+    data["voltages"]["stop_V"] = 5
+    changed = sweep_from_mapping(data, "changed.yaml", sweep_file.parent)
+    with pytest.raises(PeledInputError, match="different sweep"):
+        run_sweep(changed, out, resume=True, progress=False)
+
+
+def test_analysis_outputs(batched):
+    out, outcome = batched
+    for key in ("results", "ranking", "pareto", "heatmap"):
+        assert outcome.files[key].is_file() and outcome.files[key].stat().st_size > 0
+    top = pd.read_csv(out / "ranking.csv")
+    vals = top["eqe_max_percent"].to_numpy()
+    assert np.all(np.diff(vals[np.isfinite(vals)]) <= 0)
+    assert "eqe_max_percent" in outcome.ranking_text
+
+
+def test_cli_sweep_resume_writes_csv(batched, sweep_file):
+    from click.testing import CliRunner
+
+    from peled.cli import main
+
+    out, ref = batched
+    r = CliRunner().invoke(
+        main, ["sweep", str(sweep_file), "--out", str(out), "--resume", "--csv", "--no-progress"]
+    )
+    assert r.exit_code == 0, r.output
+    assert "top 4 of 4" in r.output
+    assert pd.read_csv(out / "results.csv")["candidate_id"].tolist() == list(
+        ref.results["candidate_id"]
+    )
+    bad = CliRunner().invoke(main, ["sweep", str(sweep_file.parent / "nope.yaml")])
+    assert bad.exit_code == 2 and "sweep file not found" in bad.output
+
+
+def test_pareto_mask():
+    x = np.array([10.0, 20.0, 5.0, 5.0, np.nan, 30.0])
+    y = np.array([3.0, 4.0, 1.0, 0.5, 9.0, 4.0])
+    # minimize x (roll-off), maximize y (EQE): (5,1), (10,3), (20,4) are not dominated
+    assert pareto_mask(x, y).tolist() == [True, True, True, False, False, False]
+
+
+def test_ranking_puts_nan_last():
+    df = pd.DataFrame({"candidate_index": [0, 1, 2], "eqe": [1.0, np.nan, 2.0]})
+    assert ranking(df, "eqe", "max", 3)["candidate_index"].tolist() == [2, 0, 1]
+    assert ranking(df, "eqe", "min", 2)["candidate_index"].tolist() == [0, 2]
+
+
+# ---------------------------------------------------------------- spec and sampling
+
+
+def base_mapping() -> dict:
+    return yaml.safe_load(default_device_path().read_text())
+
+
+def spec(axes, **kw) -> dict:
+    return {"base_device": base_mapping(), "axes": axes, **kw}
+
+
+def test_candidates_apply_every_axis_kind():
+    sw = sweep_from_mapping(
+        spec(
+            [
+                {"layer": "PVK", "materials": ["TCTA"]},
+                {"layer": 2, "parameter": "radiative_coefficient_cm3_s", "values": [2e-10]},
+                {"layer": 3, "parameter": "thickness_nm", "values": [55.0]},
+                {"contact": "cathode", "parameter": "work_function_eV", "values": [3.1]},
+                {"contact": "anode", "materials": ["Au"]},
+                {"parameter": "outcoupling", "values": [0.25]},
+            ]
+        ),
+        "t.yaml",
+    )
+    (cand,) = sw.candidates()
+    dev = sw.build(cand)
+    assert dev.layers[1].material.name == "TCTA"
+    assert dev.layers[2].material.radiative_coefficient_cm3_s == 2e-10
+    assert dev.layers[3].thickness_nm == 55.0
+    assert dev.cathode.work_function_eV == 3.1
+    assert dev.anode.name == "Au" and dev.anode.work_function_eV == 4.7
+    assert dev.outcoupling == 0.25
+    assert dev.layers[0] == sw.base.layers[0]  # untouched layers unchanged
+    assert set(cand.inputs) == {
+        "layer1_material",
+        "layer2_radiative_coefficient_cm3_s",
+        "layer3_thickness_nm",
+        "cathode_work_function_eV",
+        "anode_material",
+        "device_outcoupling",
+    }
+
+
+def test_grid_spacing_linear_and_log():
+    sw = sweep_from_mapping(
+        spec(
+            [
+                {
+                    "layer": 3,
+                    "parameter": "thickness_nm",
+                    "range": {"min": 20, "max": 60, "num": 3},
+                },
+                {
+                    "layer": 2,
+                    "parameter": "radiative_coefficient_cm3_s",
+                    "range": {"min": 1e-11, "max": 1e-9, "num": 3, "scale": "log"},
+                },
+            ]
+        ),
+        "t.yaml",
+    )
+    c = sw.candidates()
+    assert len(c) == 9
+    assert sorted({x.inputs["layer3_thickness_nm"] for x in c}) == [20.0, 40.0, 60.0]
+    b = sorted({x.inputs["layer2_radiative_coefficient_cm3_s"] for x in c})
+    np.testing.assert_allclose(b, [1e-11, 1e-10, 1e-9], rtol=1e-12)
+
+
+@pytest.mark.parametrize("method", ["random", "latin_hypercube"])
+def test_sampling_is_seeded_and_inside_the_ranges(method):
+    axes = [
+        {"layer": 1, "materials": ["PVK", "TFB", "TCTA", "PTAA"]},
+        {"layer": 3, "parameter": "thickness_nm", "range": {"min": 20, "max": 60}},
+        {
+            "layer": 2,
+            "parameter": "radiative_coefficient_cm3_s",
+            "range": {"min": 1e-11, "max": 1e-9, "scale": "log"},
+        },
+    ]
+
+    def ids(seed):
+        s = sweep_from_mapping(
+            spec(axes, sampling={"method": method, "n_samples": 40, "seed": seed}), "t.yaml"
+        )
+        return s.candidates()
+
+    a, b, c = ids(7), ids(7), ids(8)
+    assert [x.candidate_id for x in a] == [x.candidate_id for x in b]
+    assert [x.inputs for x in a] != [x.inputs for x in c]
+    t = np.array([x.inputs["layer3_thickness_nm"] for x in a])
+    r = np.array([x.inputs["layer2_radiative_coefficient_cm3_s"] for x in a])
+    assert np.all((t >= 20) & (t <= 60)) and np.all((r >= 1e-11) & (r <= 1e-9))
+    counts = pd.Series([x.inputs["layer1_material"] for x in a]).value_counts()
+    assert set(counts.index) == {"PVK", "TFB", "TCTA", "PTAA"}
+    if method == "latin_hypercube":  # stratified: each choice exactly n/k times
+        assert (counts == 10).all()
+        # one sample per stratum of width (max - min)/n along a continuous axis
+        strata = np.floor((t - 20) / 40 * 40).astype(int)
+        assert sorted(strata.tolist()) == list(range(40))
+        logs = np.floor((np.log10(r) + 11) / 2 * 40).astype(int)
+        assert sorted(logs.tolist()) == list(range(40))
+
+
+THICK = {"layer": 3, "parameter": "thickness_nm"}
+
+
+@pytest.mark.parametrize(
+    ("axes", "extra", "message"),
+    [
+        (
+            [{"layer": 1, "materials": ["PVK", "TFBB"]}],
+            {},
+            r"bad\.yaml: axes\[0\]: key 'materials\[1\]': unknown material 'TFBB'; "
+            r"closest known names: \['TFB'",
+        ),
+        ([{"layer": 1, "materials": []}], {}, r"bad\.yaml: key 'axes\.0'.*empty axis"),
+        ([{**THICK, "values": []}], {}, r"key 'axes\.0'.*empty axis: 'values'"),
+        ([{**THICK, "range": {"min": 50, "max": 20, "num": 3}}], {}, r"axes\.0\.range.*bad range"),
+        (
+            [{**THICK, "range": {"min": 0, "max": 20, "num": 3, "scale": "log"}}],
+            {},
+            r"bad range: scale 'log' needs min > 0",
+        ),
+        ([{**THICK, "range": {"min": 20, "max": 50}}], {}, r"key 'range\.num' is missing"),
+        ([{"layer": 9, **{"parameter": "thickness_nm", "values": [1.0]}}], {}, r"indices 0\.\.3"),
+        ([{"layer": 1, "materials": ["ITO"]}], {}, r"'ITO' has role 'electrode'"),
+        (
+            [{"layer": 1, "parameter": "mobility", "values": [1.0]}],
+            {},
+            r"allowed: \['thickness_nm'",
+        ),
+        ([{"parameter": "bias", "values": [1.0]}], {}, r"allowed device parameters"),
+        ([{**THICK, "values": [10.0]}], {"sampling": {"method": "random"}}, r"needs 'n_samples'"),
+        (
+            [{**THICK, "values": [10.0]}],
+            {"objective": {"column": "eqe"}},
+            r"key 'objective\.column' = 'eqe': allowed \['eqe_max_percent'",
+        ),
+        ([{**THICK, "values": [10.0]}], {"luminance_voltages_V": [9.0]}, r"inside the sweep"),
+        ([{**THICK, "values": [10.0], "bogus": 1}], {}, r"unknown key 'axes\.0\.bogus'"),
+    ],
+)
+def test_invalid_sweep_files_fail_clearly(axes, extra, message):
+    with pytest.raises(PeledInputError, match=message):
+        sweep_from_mapping(spec(axes, **extra), "bad.yaml")
+
+
+def test_bad_thickness_value_names_the_candidate():
+    sw = sweep_from_mapping(spec([{**THICK, "values": [-5.0]}]), "bad.yaml")
+    with pytest.raises(PeledInputError, match=r"bad\.yaml: candidate c000000-.*thickness_nm"):
+        sw.build(sw.candidates()[0])
+
+
+def test_missing_base_device_file(tmp_path):
+    p = tmp_path / "s.yaml"
+    p.write_text(
+        yaml.safe_dump({"base_device": "nothere.yaml", "axes": [{**THICK, "values": [9.0]}]})
+    )
+    with pytest.raises(PeledInputError, match=r"s\.yaml: key 'base_device' = 'nothere\.yaml'"):
+        load_sweep(p)
+
+
+def test_example_sweeps_are_valid():
+    folder = Path(__file__).resolve().parent.parent / "examples" / "sweeps"
+    files = sorted(folder.glob("*.yaml"))
+    assert files
+    for f in files:
+        assert len(load_sweep(f).candidates()) > 0
