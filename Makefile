@@ -15,4 +15,7 @@ bench: .venv/bin/python
 lint: .venv/bin/python
 	$(PY) -m ruff check peled tests benchmarks
 
-.PHONY: test test-slow bench lint
+sweep-tutorial: .venv/bin/python
+	.venv/bin/peled sweep examples/sweeps/green-htl-etl.yaml --out green-htl-etl-sweep --csv
+
+.PHONY: test test-slow bench lint sweep-tutorial
