@@ -113,6 +113,17 @@ def auto_batch_size(n_biases: int, n_nodes: int, cap: int = BATCH_CAP) -> int:
     return max(1, min(cap, fit))
 
 
+def balanced_batch_size(n_candidates: int, max_batch: int, n_workers: int = 1) -> int:
+    """The batch size that splits ``n_candidates`` into the fewest batches of at most
+    ``max_batch``, rounded up to a multiple of ``n_workers`` batches, with the least padding:
+    n_b = n_workers ceil(ceil(n / max_batch) / n_workers), batch = ceil(n / n_b)."""
+    if n_candidates <= 0:
+        return max(1, max_batch)
+    n_b = math.ceil(n_candidates / max(1, max_batch))
+    n_b = min(n_candidates, n_workers * math.ceil(n_b / max(1, n_workers)))
+    return math.ceil(n_candidates / n_b)
+
+
 def _interp_at(v: np.ndarray, y: np.ndarray, x: float) -> float:
     k = int(np.searchsorted(v, x))
     if k < v.size and math.isclose(v[k], x, abs_tol=1e-9):
@@ -298,8 +309,11 @@ def run_sweep(
         size = batch_size or sweep.batch_size
         jobs: list[tuple[list[Candidate], int]] = []
         for k, group in groups.items():
-            bs = size or auto_batch_size(sweep.voltages_V.size, n_nodes_of[k])
-            bs = max(1, min(bs, math.ceil(len(group) / n_workers)))
+            bs = balanced_batch_size(
+                len(group),
+                size or auto_batch_size(sweep.voltages_V.size, n_nodes_of[k]),
+                n_workers,
+            )
             jobs += [(group[i : i + bs], bs) for i in range(0, len(group), bs)]
         used = max((b for _, b in jobs), default=size or 0)
         bar = _progress(progress, len(cands), len(done), sweep.name)

@@ -378,3 +378,62 @@ def test_example_sweeps_are_valid():
     assert files
     for f in files:
         assert len(load_sweep(f).candidates()) > 0
+
+
+def test_batch_size_choice():
+    from peled.sweep import auto_batch_size, balanced_batch_size, memory_per_candidate_bytes
+
+    # fewest batches of <= max, then the least padding; a multiple of the worker count
+    assert balanced_batch_size(144, 32) == 29  # 5 batches, 1 padded slot
+    assert balanced_batch_size(256, 32, 2) == 32
+    assert balanced_batch_size(100, 32, 3) == 17  # 6 batches for 3 workers
+    assert balanced_batch_size(1, 32, 2) == 1
+    # B = 8 (3 M N + 256 N): 81 biases, 128 nodes
+    assert memory_per_candidate_bytes(81, 128) == 8 * (3 * 81 * 128 + 256 * 128)
+    assert 1 <= auto_batch_size(81, 128) <= 32
+    assert auto_batch_size(10**9, 10**6) == 1  # nothing fits: one at a time
+
+
+KILL_SCRIPT = """
+import os, signal, sys
+from peled.sweep import run_sweep
+from peled.sweep_spec import load_sweep
+
+def die(path, rows):
+    os.kill(os.getpid(), signal.SIGKILL)  # no cleanup of any kind
+
+run_sweep(load_sweep(sys.argv[1]), sys.argv[2], progress=False, on_chunk=die)
+"""
+
+
+@pytest.mark.slow
+def test_sigkilled_sweep_resumes_to_the_uninterrupted_rows(batched, sweep_file, tmp_path):
+    import subprocess
+    import sys
+
+    _, ref = batched
+    out = tmp_path / "sigkill"
+    p = subprocess.run([sys.executable, "-c", KILL_SCRIPT, str(sweep_file), str(out)], check=False)
+    assert p.returncode == -9
+    assert len(read_chunks(out)) == 2 and not (out / "results.parquet").exists()
+    again = run_sweep(load_sweep(sweep_file), out, resume=True, progress=False)
+    assert again.n_solved == 2
+    numeric_close(ref.results, again.results, rtol=0.0)
+
+
+@pytest.mark.slow
+def test_dask_worker_processes_agree(batched, sweep_file, tmp_path):
+    """Worker processes (which enable x64 themselves) give the same rows."""
+    from distributed import Client, LocalCluster
+
+    _, ref = batched
+    with (
+        LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        dist = run_sweep(
+            load_sweep(sweep_file), tmp_path, scheduler=client, progress=False, analysis=False
+        )
+    numeric_close(ref.results, dist.results)
