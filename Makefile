@@ -9,13 +9,16 @@ test: .venv/bin/python
 test-slow: .venv/bin/python
 	$(PY) -m pytest -m slow
 
+# benchmarks/test_devsim.py needs `pip install -e ".[bench]"` and Debian's
+# libopenblas0-pthread + liblapack3 (devsim loads BLAS/LAPACK at run time); skipped otherwise
 bench: .venv/bin/python
+	DEVSIM_MATH_LIBS=$${DEVSIM_MATH_LIBS:-libopenblas.so.0} \
 	$(PY) -m pytest benchmarks --benchmark-enable -p no:cacheprovider -o addopts=""
-
-lint: .venv/bin/python
-	$(PY) -m ruff check peled tests benchmarks
 
 sweep-tutorial: .venv/bin/python
 	.venv/bin/peled sweep examples/sweeps/green-htl-etl.yaml --out green-htl-etl-sweep --csv
+
+lint: .venv/bin/python
+	$(PY) -m ruff check peled tests benchmarks
 
 .PHONY: test test-slow bench lint sweep-tutorial

@@ -18,11 +18,21 @@ from peled.core.params import MeshSpec  # noqa: E402
 jax.config.update("jax_enable_x64", True)
 
 
-def pin_arrays(nodes_total):
-    p = layer(50, 3.0, 2.0, 1e-2, 1e-2, eps=10, acceptor_density_m3=1e24)
-    i = layer(100, 3.0, 2.0, 1e-2, 1e-2, eps=10, radiative_coefficient_m3_s=1e-17)
-    n = layer(50, 3.0, 2.0, 1e-2, 1e-2, eps=10, donor_density_m3=1e24)
-    return build_arrays([p, i, n], 4.9, 3.1, mesh=MeshSpec(nodes_total // 3))
+PIN_LAYERS = (
+    layer(50, 3.0, 2.0, 1e-2, 1e-2, eps=10, acceptor_density_m3=1e24),
+    layer(100, 3.0, 2.0, 1e-2, 1e-2, eps=10, radiative_coefficient_m3_s=1e-17),
+    layer(50, 3.0, 2.0, 1e-2, 1e-2, eps=10, donor_density_m3=1e24),
+)
+
+
+def pin_arrays(nodes_total, anode_work_function_eV=4.9, cathode_work_function_eV=3.1):
+    """The benchmark p-i-n (50 nm p / 100 nm i / 50 nm n, 1e18 cm^-3 doping)."""
+    return build_arrays(
+        list(PIN_LAYERS),
+        anode_work_function_eV,
+        cathode_work_function_eV,
+        mesh=MeshSpec(nodes_total // 3),
+    )
 
 
 @pytest.mark.parametrize("nodes", [250, 500, 1000, 2000])
