@@ -80,6 +80,7 @@ class Contact:
     work_function_eV: float
     refractive_index: float = 1.0
     extinction_coefficient: float = 0.0
+    exciton_quenching_efficiency: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -169,7 +170,13 @@ def _contact(spec: ContactSpec, db: MaterialDatabase, where: str) -> Contact:
             f"{where}: material {mat.name!r} has role {mat.role!r}; "
             "a contact needs role 'electrode'"
         )
-    return Contact(mat.name, mat.work_function_eV, mat.refractive_index, mat.extinction_coefficient)
+    return Contact(
+        mat.name,
+        mat.work_function_eV,
+        mat.refractive_index,
+        mat.extinction_coefficient,
+        mat.exciton_quenching_efficiency,
+    )
 
 
 def _layer(spec: LayerSpec, db: MaterialDatabase, where: str) -> Layer:

@@ -57,6 +57,8 @@ def write_profiles(res: SimulationResult, indices: Sequence[int], path) -> Path:
 
     layers = [res.device.layers[k].material.name for k in res.node_layer]
     cols: dict[str, np.ndarray | list] = {"position_nm": res.position_nm, "layer": layers}
+    if res.radiative_weight is not None:
+        cols["photons_per_radiative_event"] = res.radiative_weight
     keys = [
         "conduction_band_eV",
         "valence_band_eV",
@@ -67,6 +69,7 @@ def write_profiles(res: SimulationResult, indices: Sequence[int], path) -> Path:
         "radiative_rate_cm3_s",
         "srh_rate_cm3_s",
         "auger_rate_cm3_s",
+        "interface_recombination_rate_cm2_s",
     ]
     for k in indices:
         tag = f"@{res.voltage_V[k]:.3f}V"

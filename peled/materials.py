@@ -56,6 +56,11 @@ class Semiconductor(_Strict):
     emission_peak_nm: float | None = Field(default=None, ge=360, le=830)
     emission_fwhm_nm: float | None = Field(default=None, gt=0, lt=200)
     photoluminescence_quantum_yield: float | None = Field(default=None, ge=0, le=1)
+    # Interface exciton quenching (docs/light_output_photometry.md): the emitter's exciton
+    # quenching (diffusion) length, and this material's efficiency at quenching excitons of
+    # an adjacent emitter (0 = none, e.g. wide-gap insulators; 1 = every arriving exciton).
+    exciton_quenching_length_nm: float | None = Field(default=None, gt=0, le=1000)
+    exciton_quenching_efficiency: float = Field(default=0.0, ge=0, le=1)
     sources: dict[str, str] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -96,6 +101,7 @@ class Electrode(_Strict):
     work_function_eV: float = Field(ge=1.5, le=7.0)
     refractive_index: float = Field(default=1.0, gt=0, le=10)
     extinction_coefficient: float = Field(default=0.0, ge=0, le=20)
+    exciton_quenching_efficiency: float = Field(default=0.0, ge=0, le=1)
     sources: dict[str, str] = Field(default_factory=dict)
 
 

@@ -5,7 +5,11 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
+import jax
+import jax.numpy as jnp
 import numpy as np
+
+from peled.core.observables import zone_metrics
 
 if TYPE_CHECKING:
     from peled.simulate import SimulationResult
@@ -30,21 +34,46 @@ def _first_crossing(x: np.ndarray, y: np.ndarray, level: float, log_y: bool) -> 
 
 
 def recombination_zone(position_nm: np.ndarray, rate: np.ndarray) -> dict[str, float]:
-    """Centroid [nm] and full width at half maximum [nm] of a rate profile."""
-    w = np.clip(np.nan_to_num(rate), 0.0, None)
-    dx = np.gradient(position_nm)
-    total = float(np.sum(w * dx))
-    if total <= 0:
-        return {"centroid_nm": float("nan"), "fwhm_nm": float("nan")}
-    centroid = float(np.sum(w * position_nm * dx) / total)
-    half = w >= 0.5 * w.max()
-    idx = np.nonzero(half)[0]
-    fwhm = float(position_nm[idx[-1]] - position_nm[idx[0]]) if idx.size > 1 else 0.0
-    return {"centroid_nm": centroid, "fwhm_nm": fwhm}
+    """Centroid [nm] and full width at half maximum [nm] of a rate profile (one region).
+
+    Uses the same routine as the per-layer zone metrics
+    (:func:`peled.core.observables.zone_metrics`) with the whole profile as one layer.
+    """
+    x = np.asarray(position_nm, dtype=np.float64)
+    with jax.enable_x64(True):
+        z = zone_metrics(
+            jnp.asarray(x),
+            jnp.asarray([x[0], x[-1]]),
+            jnp.zeros(x.size, jnp.int32),
+            jnp.nan_to_num(jnp.asarray(rate, jnp.float64)),
+            0,
+        )
+    return {"centroid_nm": float(z.centroid), "fwhm_nm": float(z.fwhm)}
 
 
-def summarize(res: SimulationResult) -> dict[str, Any]:
-    """Summary figures (the keys of summary.json; None where not reached)."""
+def layer_edges_nm(res: SimulationResult) -> np.ndarray:
+    """Positions [nm] of the K+1 layer boundaries of the simulated stack (anode at 0)."""
+    return np.concatenate([[0.0], np.cumsum([la.thickness_nm for la in res.device.layers])])
+
+
+def profile_bias_indices(res: SimulationResult) -> list[int]:
+    """Indices of the default profile biases: turn-on (1 cd/m^2), the EQE maximum and the
+    highest converged bias (those that exist, in increasing order)."""
+    conv = np.nonzero(res.converged)[0]
+    if conv.size == 0:
+        return []
+    s = summary_core(res)
+    idx = [
+        int(conv[np.argmin(np.abs(res.voltage_V[conv] - v))])
+        for v in (s["turn_on_voltage_V"], s["voltage_at_eqe_max_V"])
+        if v is not None
+    ]
+    idx.append(int(conv[-1]))
+    return sorted(set(idx))
+
+
+def summary_core(res: SimulationResult) -> dict[str, Any]:
+    """Figures of the J-V-L curve alone (turn-on, EQE_max, roll-off, colour)."""
     v, j, eqe, lum = res.voltage_V, res.current_density_mA_cm2, res.eqe_percent, res.luminance_cd_m2
     out: dict[str, Any] = {
         "device": res.device.name,
@@ -86,21 +115,74 @@ def summarize(res: SimulationResult) -> dict[str, Any]:
     return out
 
 
-def zone_summary(res: SimulationResult, bias_index: int) -> dict[str, float]:
-    """Recombination-zone metrics at one bias: centroid, FWHM, fraction near interfaces."""
-    x = res.position_nm
-    r = res.profiles["radiative_rate_cm3_s"][bias_index]
-    zone = recombination_zone(x, r)
-    bounds = np.concatenate([[0.0], np.cumsum([la.thickness_nm for la in res.device.layers])])
-    for k in res.device.emitter_indices:
-        a, b = bounds[k], bounds[k + 1]
-        inside = res.node_layer == k
-        dx = np.gradient(x)
-        tot = float(np.sum(r[inside] * dx[inside])) or float("nan")
-        zone[f"fraction_within_5nm_of_{k}_anode_side"] = float(
-            np.sum((r * dx)[inside & (x < a + 5.0)]) / tot
-        )
-        zone[f"fraction_within_5nm_of_{k}_cathode_side"] = float(
-            np.sum((r * dx)[inside & (x > b - 5.0)]) / tot
-        )
-    return zone
+def _finite(x) -> float | None:
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def summarize(res: SimulationResult) -> dict[str, Any]:
+    """Summary figures (the keys of summary.json; None where not reached).
+
+    Adds to :func:`summary_core` the charge balance of the first emitter at the EQE
+    maximum (J_e,in / J_h,in and gamma = min/max of the two) and ``recombination_zones``:
+    :func:`zone_summary` at the default profile biases (:func:`profile_bias_indices`).
+    """
+    out = summary_core(res)
+    out["electron_hole_current_ratio_at_eqe_max"] = None
+    out["charge_balance_factor_at_eqe_max"] = None
+    if out["voltage_at_eqe_max_V"] is not None and res.charge_balance_factor is not None:
+        k = int(np.argmin(np.abs(res.voltage_V - out["voltage_at_eqe_max_V"])))
+        out["electron_hole_current_ratio_at_eqe_max"] = _finite(res.electron_hole_current_ratio[k])
+        out["charge_balance_factor_at_eqe_max"] = _finite(res.charge_balance_factor[k])
+    out["recombination_zones"] = [zone_summary(res, k) for k in profile_bias_indices(res)]
+    return out
+
+
+def zone_summary(res: SimulationResult, bias_index: int) -> dict[str, Any]:
+    """Recombination-zone metrics at one bias, for the radiative profile of each emitter.
+
+    Keys: ``voltage_V``; ``centroid_nm`` and ``fwhm_nm`` (first emitter, position from
+    the anode); ``fraction_within_5nm_of_{k}_anode_side`` / ``..._cathode_side`` for each
+    emitting layer k (share of its radiative recombination within 5 nm of that
+    interface); the emitter's charge balance at this bias; and the shares of the total
+    recombination current by mechanism (radiative, SRH, Auger, interface) in all layers.
+    """
+    x = np.asarray(res.position_nm, dtype=np.float64)
+    r = np.nan_to_num(res.profiles["radiative_rate_cm3_s"][bias_index])
+    edges = layer_edges_nm(res)
+    out: dict[str, Any] = {"voltage_V": float(res.voltage_V[bias_index])}
+    with jax.enable_x64(True):
+        for n, k in enumerate(res.device.emitter_indices):
+            z = zone_metrics(
+                jnp.asarray(x),
+                jnp.asarray(edges),
+                jnp.asarray(res.node_layer),
+                jnp.asarray(r),
+                k,
+                5.0,
+            )
+            if n == 0:
+                out["centroid_nm"] = _finite(z.centroid)
+                out["fwhm_nm"] = _finite(z.fwhm)
+                out["emitter_centre_nm"] = float(0.5 * (edges[k] + edges[k + 1]))
+            out[f"fraction_within_5nm_of_{k}_anode_side"] = _finite(z.fraction_near_anode_side)
+            out[f"fraction_within_5nm_of_{k}_cathode_side"] = _finite(z.fraction_near_cathode_side)
+    if res.charge_balance_factor is not None:
+        out["electron_hole_current_ratio"] = _finite(res.electron_hole_current_ratio[bias_index])
+        out["charge_balance_factor"] = _finite(res.charge_balance_factor[bias_index])
+    xm = np.concatenate([x[:1], 0.5 * (x[1:] + x[:-1]), x[-1:]])
+    dx = np.diff(xm) * 1e-7  # cm
+    interior = np.ones_like(x)
+    interior[[0, -1]] = 0.0
+    parts = {
+        "radiative": np.sum(res.profiles["radiative_rate_cm3_s"][bias_index] * dx * interior),
+        "srh": np.sum(res.profiles["srh_rate_cm3_s"][bias_index] * dx * interior),
+        "auger": np.sum(res.profiles["auger_rate_cm3_s"][bias_index] * dx * interior),
+        "interface": np.sum(
+            res.profiles["interface_recombination_rate_cm2_s"][bias_index] * interior
+        ),
+    }
+    total = sum(parts.values())
+    for name, val in parts.items():
+        out[f"{name}_share_of_recombination"] = _finite(val / total) if total > 0 else None
+    return out

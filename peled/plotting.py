@@ -32,16 +32,9 @@ def _save(fig, path: Path) -> Path:
 
 def default_profile_biases(res: SimulationResult) -> list[int]:
     """Indices of the turn-on bias, the EQE maximum and the highest converged bias."""
-    s = res.summary()
-    idx: list[int] = []
-    conv = np.nonzero(res.converged)[0]
-    if conv.size == 0:
-        return idx
-    for v in (s["turn_on_voltage_V"], s["voltage_at_eqe_max_V"]):
-        if v is not None:
-            idx.append(int(conv[np.argmin(np.abs(res.voltage_V[conv] - v))]))
-    idx.append(int(conv[-1]))
-    return sorted(set(idx))
+    from peled.metrics import profile_bias_indices
+
+    return profile_bias_indices(res)
 
 
 def _layer_edges(device: Device) -> np.ndarray:
@@ -124,11 +117,16 @@ def plot_recombination(res: SimulationResult, idx: Sequence[int], path: Path) ->
     fig = _figure(figsize=(7, 4.5))
     ax = fig.add_subplot()
     x = res.position_nm
+    from peled.metrics import zone_summary
+
     for c, k in enumerate(idx):
         r = res.profiles["radiative_rate_cm3_s"][k]
-        ax.semilogy(
-            x, np.where(r > 0, r, np.nan), f"C{c}-", label=f"R_rad {res.voltage_V[k]:.2f} V"
-        )
+        z = zone_summary(res, k)
+        lab = f"R_rad {res.voltage_V[k]:.2f} V"
+        if z.get("centroid_nm") is not None:
+            lab += f" (centroid {z['centroid_nm']:.1f} nm, FWHM {z['fwhm_nm']:.1f} nm)"
+            ax.axvline(z["centroid_nm"], color=f"C{c}", ls="--", lw=0.8)
+        ax.semilogy(x, np.where(r > 0, r, np.nan), f"C{c}-", label=lab)
         s = res.profiles["srh_rate_cm3_s"][k] + res.profiles["auger_rate_cm3_s"][k]
         ax.semilogy(x, np.where(s > 0, s, np.nan), f"C{c}:", lw=0.9)
     edges = _layer_edges(res.device)
@@ -149,7 +147,10 @@ def plot_recombination(res: SimulationResult, idx: Sequence[int], path: Path) ->
         ax.axvline(e, color="0.7", lw=0.6)
     ax.set_xlabel("Position from anode (nm)")
     ax.set_ylabel("Recombination rate (cm$^{-3}$ s$^{-1}$)")
-    ax.set_title("Recombination zone (solid: radiative, dotted: SRH + Auger)")
+    ax.set_title(
+        "Recombination zone (solid: radiative, dotted: SRH + Auger, dashed: centroid)",
+        fontsize=9,
+    )
     ax.legend(fontsize=8)
     return _save(fig, path)
 

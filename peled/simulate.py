@@ -6,15 +6,17 @@ everything in a :class:`SimulationResult`. Non-converged bias points are kept, f
 ``converged`` and their observables set to NaN, so that nothing wrong is reported as a
 number.
 
-Light output (docs/light_output.md):
+Light output (docs/light_output_photometry.md):
 
-    Phi_out = eta_out * sum_emitters vol * PLQY * R_rad          [photons m^-2 s^-1]
+    Phi_out = eta_out * sum_emitters vol * PLQY * q(x) * R_rad    [photons m^-2 s^-1]
     EQE     = q Phi_out / J
     L       = Phi_out * K_ph / pi   (Lambertian, K_ph = lumens per photon/s of the spectrum)
     CE      = L / J  [cd/A],   PE = pi L / (J V)  [lm/W]
 
 with the default outcoupling eta_out = 1 / (2 n^2) of the emitter's refractive index n
-(classical ray optics for a source in a high-index slab emitting through one face).
+(classical ray optics for a source in a high-index slab emitting through one face) and
+q(x) = prod (1 - s exp(-d / L_q)) the survival of excitons against quenching at the
+emitter's interfaces (1 unless the materials set the optional quenching keys).
 """
 
 from __future__ import annotations
@@ -31,13 +33,19 @@ import numpy as np
 from scipy import constants
 
 from peled.core.newton import _PROGRESS_HOOKS, SolverSettings, solve_sweep
-from peled.core.observables import sweep_observables
+from peled.core.observables import (
+    charge_balance,
+    emitter_injection_currents,
+    node_radiative_weight,
+    sweep_observables,
+)
 from peled.core.params import MeshSpec, node_positions_m
 from peled.device import Device
 from peled.photometry import SpectrumMetrics, spectrum_metrics
 
 A_M2_TO_MA_CM2 = 0.1  # 1 A/m^2 = 0.1 mA/cm^2
 M3_TO_CM3 = 1e-6
+CM2_PER_M2 = 1e-4  # a rate per m^2 times 1e-4 is per cm^2
 
 
 def default_outcoupling(device: Device) -> float:
@@ -82,6 +90,12 @@ class SimulationResult:
     position_nm: np.ndarray
     node_layer: np.ndarray
     profiles: dict[str, np.ndarray] = field(repr=False)
+    # charge balance of the first emitter (NaN-free only where converged; None: no emitter)
+    emitter_electron_current_mA_cm2: np.ndarray | None = None
+    emitter_hole_current_mA_cm2: np.ndarray | None = None
+    electron_hole_current_ratio: np.ndarray | None = None
+    charge_balance_factor: np.ndarray | None = None
+    radiative_weight: np.ndarray | None = field(default=None, repr=False)  # (N,) photons/event
 
     def to_dataframe(self):
         """The J-V-L table as a pandas DataFrame (columns of jv.csv)."""
@@ -96,11 +110,29 @@ class SimulationResult:
                 "current_efficiency_cd_A": self.current_efficiency_cd_A,
                 "power_efficiency_lm_W": self.power_efficiency_lm_W,
                 "radiative_current_mA_cm2": self.radiative_current_mA_cm2,
+                "recombination_current_mA_cm2": self.recombination_current_mA_cm2,
+                **self._balance_columns(),
                 "converged": self.converged,
                 "newton_iterations": self.iterations,
                 "residual_norm": self.residual_norm,
             }
         )
+
+    def _balance_columns(self) -> dict[str, np.ndarray]:
+        if self.emitter_electron_current_mA_cm2 is None:
+            return {}
+        return {
+            "emitter_electron_current_in_mA_cm2": self.emitter_electron_current_mA_cm2,
+            "emitter_hole_current_in_mA_cm2": self.emitter_hole_current_mA_cm2,
+            "electron_hole_current_ratio": self.electron_hole_current_ratio,
+            "charge_balance_factor": self.charge_balance_factor,
+        }
+
+    def zone_summary(self, bias_index: int) -> dict[str, Any]:
+        """Recombination-zone metrics at one bias (see :func:`peled.metrics.zone_summary`)."""
+        from peled.metrics import zone_summary
+
+        return zone_summary(self, bias_index)
 
     def summary(self) -> dict[str, Any]:
         """Device figures of merit (keys of summary.json)."""
@@ -155,6 +187,42 @@ def emitter_plqy(device: Device) -> jax.Array:
     )
 
 
+def radiative_weight(device: Device, arrays) -> jax.Array:
+    """Per-node photon yield per radiative event (N,) [-]: film PLQY times the survival
+    against interface exciton quenching (:func:`peled.core.observables.node_radiative_weight`).
+
+    The quenching length L_q is the emitter material's ``exciton_quenching_length_nm``;
+    the efficiency s of each interface is the ``exciton_quenching_efficiency`` of the
+    neighbouring layer's material, or of the contact where the emitter touches one.
+    Without those optional keys the weight is the film PLQY everywhere in the emitter.
+    """
+    layers = device.layers
+    k_tot = len(layers)
+    lengths, left, right = [], [], []
+    for k, la in enumerate(layers):
+        m = la.material
+        length_nm = m.exciton_quenching_length_nm if m.emits else None
+        lengths.append(0.0 if length_nm is None else length_nm * 1e-9)
+        left.append(
+            layers[k - 1].material.exciton_quenching_efficiency
+            if k > 0
+            else device.anode.exciton_quenching_efficiency
+        )
+        right.append(
+            layers[k + 1].material.exciton_quenching_efficiency
+            if k < k_tot - 1
+            else device.cathode.exciton_quenching_efficiency
+        )
+    f64 = jnp.float64
+    return node_radiative_weight(
+        arrays,
+        emitter_plqy(device),
+        jnp.asarray(lengths, f64),
+        jnp.asarray(left, f64),
+        jnp.asarray(right, f64),
+    )
+
+
 def result_from_states(device: Device, arrays, voltages_V, states) -> SimulationResult:
     """Package solved states of one device (from ``solve_sweep``) as a SimulationResult.
 
@@ -163,9 +231,21 @@ def result_from_states(device: Device, arrays, voltages_V, states) -> Simulation
     """
     v = np.asarray(voltages_V, dtype=np.float64)
     with jax.enable_x64(True):
-        eta = emitter_plqy(device)
+        eta = radiative_weight(device, arrays)
         obs = sweep_observables(states.u, arrays, eta)
+        balance = None
+        if device.emitter_indices:
+            inj = emitter_injection_currents(
+                obs.electron_current_A_m2,
+                obs.hole_current_A_m2,
+                arrays.node_layer,
+                device.emitter_indices[0],
+            )
+            ratio, factor = charge_balance(inj.electron_in_A_m2, inj.hole_in_A_m2)
+            balance = [np.asarray(a) for a in (inj.electron_in_A_m2, inj.hole_in_A_m2)]
+            balance += [np.asarray(ratio), np.asarray(factor)]
         obs = jax.tree_util.tree_map(np.asarray, obs)
+        eta = np.asarray(eta)
         x_nm = np.asarray(node_positions_m(arrays)) * 1e9
         conv = np.asarray(states.converged)
     eta_out = device.outcoupling if device.outcoupling is not None else default_outcoupling(device)
@@ -191,6 +271,7 @@ def result_from_states(device: Device, arrays, voltages_V, states) -> Simulation
         "radiative_rate_cm3_s": obs.radiative_rate_m3_s * M3_TO_CM3,
         "srh_rate_cm3_s": obs.srh_rate_m3_s * M3_TO_CM3,
         "auger_rate_cm3_s": obs.auger_rate_m3_s * M3_TO_CM3,
+        "interface_recombination_rate_cm2_s": obs.interface_rate_m2_s * CM2_PER_M2,
         "electron_current_mA_cm2": obs.electron_current_A_m2 * A_M2_TO_MA_CM2,
         "hole_current_mA_cm2": obs.hole_current_A_m2 * A_M2_TO_MA_CM2,
     }
@@ -214,4 +295,11 @@ def result_from_states(device: Device, arrays, voltages_V, states) -> Simulation
         position_nm=x_nm,
         node_layer=np.asarray(arrays.node_layer),
         profiles=profiles,
+        emitter_electron_current_mA_cm2=None
+        if balance is None
+        else balance[0] * A_M2_TO_MA_CM2 * nan,
+        emitter_hole_current_mA_cm2=None if balance is None else balance[1] * A_M2_TO_MA_CM2 * nan,
+        electron_hole_current_ratio=None if balance is None else balance[2] * nan,
+        charge_balance_factor=None if balance is None else balance[3] * nan,
+        radiative_weight=eta,
     )

@@ -10,9 +10,13 @@ differentiated. Units are SI inside; the names carry them.
   the cancelling terms are smallest (the device's bottleneck, where J is resolved to
   ~1e-14 relative), and ``current_spread_A_m2`` reports how far the other edges differ
   relative to their own terms.
-* Photon generation: excitons form at the radiative (bimolecular) rate R_rad in emitting
-  layers; each emits with probability eta = film PLQY (the excitonic loss inside a
-  nanocrystal). The internal photon flux per area is Phi_int = sum_i vol_i eta_i R_rad,i.
+* Photon generation (excitonic model, docs/light_output_photometry.md): an electron and a
+  hole that meet in an emitting layer form an exciton at the bimolecular rate
+  R_rad = B (n p - n_i^2); SRH and Auger are free-carrier losses that compete with that
+  encounter. Each exciton emits with probability eta(x) = PLQY * q(x), the film PLQY
+  (measured at low excitation, where photo-excited excitons decay alone) times the
+  interface-quenching survival q(x) = prod_interfaces (1 - s exp(-d / L_q)). The internal
+  photon flux per area is Phi_int = sum_i vol_i eta_i R_rad,i.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from peled.core.params import DeviceArrays
+from peled.core.params import DeviceArrays, layer_boundaries_m, node_positions_m
 from peled.core.residual import edge_fluxes, geometry, node_state
 from peled.core.scaling import Q_C, scaling_for
 
@@ -54,8 +58,9 @@ def bias_observables(
 ) -> BiasObservables:
     """All observables of one converged state ``u`` (scaled, (N, 3)).
 
-    ``layer_radiative_efficiency`` (K,): probability that a radiative recombination event
-    in layer k yields a photon (film PLQY in emitters, 0 elsewhere).
+    ``layer_radiative_efficiency``: probability that a radiative recombination event
+    yields a photon, either per layer (K,) (film PLQY in emitters, 0 elsewhere) or per
+    node (N,) (from :func:`node_radiative_weight`, which adds interface quenching).
     """
     sc = scaling_for(arrays.temperature_K)
     geo = geometry(arrays, sc)
@@ -77,7 +82,7 @@ def bias_observables(
     r_int = np_ * st.surface_over_np * sc.flux_m2_s
     interior = jnp.ones_like(geo.vol).at[0].set(0.0).at[-1].set(0.0)
     vol_m = geo.vol * sc.length_m * interior
-    eta = layer_radiative_efficiency[arrays.node_layer]
+    eta = _node_weight(layer_radiative_efficiency, arrays)
     phi_int = jnp.sum(vol_m * eta * r_rad)
     vt = sc.thermal_voltage_V
     lp = arrays.layers
@@ -106,3 +111,166 @@ def bias_observables(
 
 
 sweep_observables = jax.jit(jax.vmap(bias_observables, in_axes=(0, None, None)))
+
+
+def _node_weight(weight: jax.Array, arrays: DeviceArrays) -> jax.Array:
+    """A per-layer (K,) weight broadcast to the nodes, or a per-node (N,) weight as is."""
+    if weight.shape[-1] == arrays.n_nodes and weight.shape[-1] != arrays.n_layers:
+        return weight
+    return weight[arrays.node_layer]
+
+
+def node_radiative_weight(
+    arrays: DeviceArrays,
+    layer_plqy: jax.Array,
+    quenching_length_m: jax.Array,
+    quenching_efficiency_left: jax.Array,
+    quenching_efficiency_right: jax.Array,
+) -> jax.Array:
+    """Photon yield per radiative event at each node [-], with interface exciton quenching.
+
+        eta(x) = PLQY_k (1 - s_L,k exp(-(x - x_k) / L_k)) (1 - s_R,k exp(-(x_{k+1} - x) / L_k))
+
+    for a node at x in layer k (boundaries x_k < x < x_{k+1}). ``layer_plqy`` (K,) is the
+    film PLQY (0 outside emitters); ``quenching_length_m`` (K,) the exciton quenching
+    (diffusion) length L_k of the layer's material [m] (0 = no quenching);
+    ``quenching_efficiency_left/right`` (K,) the quenching efficiency s in [0, 1] of the
+    neighbour on the anode / cathode side (the adjacent layer or contact material). An
+    exciton formed at distance d from a quenching interface diffuses to it and is lost
+    with probability s exp(-d / L) (steady-state 1-D diffusion to a sink with a finite
+    transfer probability; e.g. Lunt et al., J. Appl. Phys. 105, 053711 (2009); Scully and
+    McGehee, J. Appl. Phys. 100, 034907 (2006)). Pure JAX: differentiable in thicknesses,
+    lengths and efficiencies.
+    """
+    x = node_positions_m(arrays)
+    bounds = layer_boundaries_m(arrays)
+    lay = arrays.node_layer
+    d_left = x - bounds[lay]
+    d_right = bounds[lay + 1] - x
+    length = quenching_length_m[lay]
+    has = length > 0
+    safe_len = jnp.where(has, length, 1.0)
+    q_left = jnp.where(has, quenching_efficiency_left[lay] * jnp.exp(-d_left / safe_len), 0.0)
+    q_right = jnp.where(has, quenching_efficiency_right[lay] * jnp.exp(-d_right / safe_len), 0.0)
+    return layer_plqy[lay] * (1.0 - q_left) * (1.0 - q_right)
+
+
+class ZoneMetrics(NamedTuple):
+    """Recombination-zone figures of one profile inside one layer (length unit of x)."""
+
+    centroid: jax.Array  # rate-weighted mean position from the anode [length unit of x]
+    fwhm: jax.Array  # full width at half maximum (linear interpolation of crossings)
+    fraction_near_anode_side: jax.Array  # share within ``near`` of the layer's anode side
+    fraction_near_cathode_side: jax.Array  # share within ``near`` of its cathode side
+    total: jax.Array  # integral of the rate over the layer [rate x length]
+
+
+def zone_metrics(
+    x: jax.Array,
+    bounds: jax.Array,
+    node_layer: jax.Array,
+    rate: jax.Array,
+    layer: int,
+    near: float = 5e-9,
+) -> ZoneMetrics:
+    """Centroid, FWHM and interface fractions of ``rate`` (N,) inside ``layer``.
+
+    ``x`` (N,) node positions and ``bounds`` (K+1,) layer boundaries in one length unit
+    (m for :func:`node_positions_m` / :func:`layer_boundaries_m`; the results and
+    ``near`` are in the same unit), ``node_layer`` (N,) the layer of each node.
+
+        x_c = int x R dx / int R dx,   f_side = int_{d < near} R dx / int R dx
+
+    over the layer's nodes with their finite-volume widths (a node's cell is counted
+    near an interface when its centre lies within ``near`` of it). The FWHM is the
+    distance between the outermost half-maximum crossings, linearly interpolated between
+    nodes. Pure JAX (piecewise differentiable).
+    """
+    inside = node_layer == layer
+    w = jnp.where(inside, jnp.clip(rate, 0.0, None), 0.0)
+    xm = jnp.concatenate([x[:1], 0.5 * (x[1:] + x[:-1]), x[-1:]])
+    dx = xm[1:] - xm[:-1]
+    total = jnp.sum(w * dx)
+    safe = jnp.where(total > 0, total, 1.0)
+    centroid = jnp.sum(w * x * dx) / safe
+    a, b = bounds[layer], bounds[layer + 1]
+    f_a = jnp.sum(jnp.where(x - a < near, w * dx, 0.0)) / safe
+    f_b = jnp.sum(jnp.where(b - x < near, w * dx, 0.0)) / safe
+    half = 0.5 * jnp.max(w)
+    above = w >= half
+    # crossings on edges (i, i+1) where one node is above and the other below half max
+    up = (~above[:-1]) & above[1:]
+    down = above[:-1] & (~above[1:])
+    t = (half - w[:-1]) / jnp.where(w[1:] != w[:-1], w[1:] - w[:-1], 1.0)
+    x_cross = x[:-1] + t * (x[1:] - x[:-1])
+    big = jnp.asarray(jnp.inf, x.dtype)
+    first_above = jnp.min(jnp.where(above & inside, x, big))
+    last_above = jnp.max(jnp.where(above & inside, x, -big))
+    left = jnp.min(jnp.where(up, x_cross, big))
+    right = jnp.max(jnp.where(down, x_cross, -big))
+    left = jnp.maximum(jnp.minimum(left, first_above), a)  # crossings stay inside the layer
+    right = jnp.minimum(jnp.maximum(right, last_above), b)
+    fwhm = right - left
+    nan = jnp.asarray(jnp.nan, x.dtype)
+    ok = total > 0
+    return ZoneMetrics(
+        centroid=jnp.where(ok, centroid, nan),
+        fwhm=jnp.where(ok, fwhm, nan),
+        fraction_near_anode_side=jnp.where(ok, f_a, nan),
+        fraction_near_cathode_side=jnp.where(ok, f_b, nan),
+        total=total,
+    )
+
+
+class InjectionCurrents(NamedTuple):
+    """Currents entering and leaving one emitting layer [A/m^2] (electric, +x positive).
+
+    Electrons enter on the cathode side, holes on the anode side; a carrier that leaves
+    through the opposite side is leakage.
+    """
+
+    electron_in_A_m2: jax.Array  # J_n on the emitter's cathode-side interface edge
+    hole_in_A_m2: jax.Array  # J_p on the emitter's anode-side interface edge
+    electron_leak_A_m2: jax.Array  # J_n on its anode-side edge (electrons passing out)
+    hole_leak_A_m2: jax.Array  # J_p on its cathode-side edge (holes passing out)
+
+
+def emitter_injection_currents(
+    electron_current_A_m2: jax.Array,
+    hole_current_A_m2: jax.Array,
+    node_layer: jax.Array,
+    layer: int,
+) -> InjectionCurrents:
+    """Electron and hole currents at the interfaces of emitting ``layer`` (from the edge
+    currents (..., N-1) of :class:`BiasObservables`; works on a sweep's leading axes).
+
+    The edges are those joining the layer to its neighbours; where the layer touches a
+    contact, the first/last interior edge of the layer is used. The charge balance of the
+    emitter is then J_e,in / J_h,in and the balance factor
+    gamma = min(J_e,in, J_h,in) / max(J_e,in, J_h,in) in [0, 1].
+    """
+    is_k = node_layer == layer
+    n_nodes = node_layer.shape[-1]
+    first = jnp.argmax(is_k)
+    last = n_nodes - 1 - jnp.argmax(is_k[::-1])
+    left_edge = jnp.maximum(first - 1, 0)
+    right_edge = jnp.minimum(last, n_nodes - 2)
+
+    def at(a, i):
+        return jnp.take(a, i, axis=-1)
+
+    return InjectionCurrents(
+        electron_in_A_m2=at(electron_current_A_m2, right_edge),
+        hole_in_A_m2=at(hole_current_A_m2, left_edge),
+        electron_leak_A_m2=at(electron_current_A_m2, left_edge),
+        hole_leak_A_m2=at(hole_current_A_m2, right_edge),
+    )
+
+
+def charge_balance(electron_in: jax.Array, hole_in: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """(J_e / J_h, min/max) of the currents entering an emitter; NaN where either is <= 0."""
+    ok = (electron_in > 0) & (hole_in > 0)
+    e = jnp.where(ok, electron_in, 1.0)
+    h = jnp.where(ok, hole_in, 1.0)
+    nan = jnp.nan
+    return jnp.where(ok, e / h, nan), jnp.where(ok, jnp.minimum(e, h) / jnp.maximum(e, h), nan)
