@@ -272,7 +272,8 @@ def sweep(sweep_file, out, resume, scheduler, batch_size, csv, no_progress) -> N
     "--cases",
     "cases",
     multiple=True,
-    help="glob of case files (repeatable; default validation/devices/T2-*.yaml)",
+    help="glob of case files (repeatable; default validation/devices/T2-*.yaml; when given, "
+    "the scenario device files are not run)",
 )
 @click.option("--no-scenarios", is_flag=True, help="skip the scenario checks")
 @click.option(
@@ -284,13 +285,14 @@ def validate(out, cases, no_scenarios, keep_metrics) -> None:
     Re-running it regenerates validation/report/metrics.json, the reference of the
     regression test: do that deliberately after a physics change and commit it.
     """
-    from peled.validation import DEFAULT_CASES_GLOB
+    from peled.validation import DEFAULT_CASES_GLOB, DEFAULT_SCENARIOS_GLOB
     from peled.validation import validate as run_validation
 
     try:
         summary = run_validation(
             out,
             cases_glob=list(cases) if cases else DEFAULT_CASES_GLOB,
+            scenarios_glob=None if (cases or no_scenarios) else DEFAULT_SCENARIOS_GLOB,
             run_scenario_checks=not no_scenarios,
             write_metrics=not keep_metrics,
         )

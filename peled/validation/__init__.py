@@ -1,0 +1,82 @@
+"""Validation against the literature (``peled validate``; protocol in docs/validation.md).
+
+* :mod:`peled.validation.cases` loads the case files (validation/devices/*.yaml),
+* :mod:`peled.validation.screen` checks the reported numbers against photometry,
+* :mod:`peled.validation.run` simulates each case and compares,
+* :mod:`peled.validation.scenarios` turns the review's physics statements into checks,
+* :mod:`peled.validation.report` writes report.md, report.html, metrics.json, figures.
+
+Python API::
+
+    from peled.validation import validate
+    summary = validate("validation/report")
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from peled.validation.cases import (
+    DEFAULT_CASES_GLOB,
+    DEFAULT_SCENARIOS_GLOB,
+    find_case_files,
+    load_case,
+    load_cases,
+)
+
+
+def validate(
+    out_dir: str | Path = "validation/report",
+    cases_glob: str | Sequence[str] = DEFAULT_CASES_GLOB,
+    scenarios_glob: str | Sequence[str] | None = DEFAULT_SCENARIOS_GLOB,
+    run_scenario_checks: bool = True,
+    write_metrics: bool = True,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Run every case (and the scenario checks) and write the report into ``out_dir``.
+
+    Returns the summary statistics (see :func:`peled.validation.run.summary_statistics`)
+    with the wall time [s] under ``wall_time_s``. Scenario device files that do not exist
+    are skipped (they are optional); case files matching ``cases_glob`` must exist.
+    """
+    import glob
+
+    import jax
+
+    from peled.validation.report import write_report
+    from peled.validation.run import (
+        VALIDATION_MESH,
+        VALIDATION_VOLTAGES_V,
+        run_cases,
+        summary_statistics,
+    )
+    from peled.validation.scenarios import run_scenarios
+
+    t0 = time.perf_counter()
+    cases = load_cases(cases_glob)
+    extra = []
+    if scenarios_glob:
+        patterns = [scenarios_glob] if isinstance(scenarios_glob, str) else list(scenarios_glob)
+        files = sorted({f for p in patterns for f in glob.glob(str(p))})
+        extra = [load_case(f) for f in files]
+    with jax.enable_x64(True):
+        runs = run_cases(cases, progress=progress)
+        extra_runs = run_cases(extra, progress=progress) if extra else []
+        scen = run_scenarios(VALIDATION_VOLTAGES_V, VALIDATION_MESH) if run_scenario_checks else []
+    stats = summary_statistics(runs)
+    wall = time.perf_counter() - t0
+    write_report(out_dir, runs, stats, scen, extra_runs, wall, write_metrics=write_metrics)
+    return {"statistics": stats, "wall_time_s": wall, "rows": len(runs)}
+
+
+__all__ = [
+    "DEFAULT_CASES_GLOB",
+    "DEFAULT_SCENARIOS_GLOB",
+    "find_case_files",
+    "load_case",
+    "load_cases",
+    "validate",
+]

@@ -1,0 +1,730 @@
+"""Validation report: report.md, a self-contained report.html, metrics.json and figures.
+
+The report is built once as a list of blocks (headings, paragraphs, lists, tables,
+figures) and rendered twice: Markdown (figures linked from ``figures/``) and HTML
+(figures embedded as base64 PNG, so the file stands alone). Every file is written into a
+temporary folder inside the output folder and moved into place only when all of them
+exist, so a failed run never leaves a half-written report (peled.io.atomic_path).
+
+Plots use :class:`matplotlib.figure.Figure` on an Agg canvas (peled.plotting helpers),
+never pyplot's global state.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from peled.io import write_text
+from peled.plotting import _figure, _save
+from peled.validation import screen as screen_mod
+from peled.validation.run import BANDS, VALIDATION_MESH, VALIDATION_VOLTAGES_V, CaseRun
+from peled.validation.scenarios import ScenarioOutcome
+
+METRICS_VERSION = 1
+#: Keys of metrics.json rows compared by the regression test (1 % relative).
+REGRESSION_KEYS = (
+    "eqe_max_percent",
+    "luminance_max_cd_m2",
+    "current_efficiency_max_cd_A",
+    "turn_on_voltage_V",
+    "voltage_at_eqe_max_V",
+    "current_density_max_mA_cm2",
+    "converged_points",
+)
+
+
+# --------------------------------------------------------------------------------------
+# Blocks and rendering
+# --------------------------------------------------------------------------------------
+@dataclass
+class Block:
+    kind: str  # "h1" | "h2" | "h3" | "p" | "list" | "table" | "figure"
+    text: str = ""
+    items: Sequence[str] = ()
+    header: Sequence[str] = ()
+    rows: Sequence[Sequence[str]] = ()
+    path: str = ""  # figure file name under figures/
+
+
+def _md_cell(s: str) -> str:
+    return str(s).replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(blocks: Sequence[Block]) -> str:
+    out: list[str] = []
+    for b in blocks:
+        if b.kind in ("h1", "h2", "h3"):
+            out.append("#" * int(b.kind[1]) + " " + b.text)
+        elif b.kind == "p":
+            out.append(b.text)
+        elif b.kind == "list":
+            out.append("\n".join(f"- {it}" for it in b.items))
+        elif b.kind == "table":
+            out.append("| " + " | ".join(_md_cell(h) for h in b.header) + " |")
+            out[-1] += "\n|" + "---|" * len(b.header)
+            for row in b.rows:
+                out[-1] += "\n| " + " | ".join(_md_cell(c) for c in row) + " |"
+        elif b.kind == "figure":
+            out.append(f"![{b.text}](figures/{b.path})\n\n*{b.text}*")
+        out.append("")
+    return "\n".join(out)
+
+
+_CSS = (
+    "body{font-family:sans-serif;max-width:1200px;margin:2em auto;line-height:1.4}"
+    "table{border-collapse:collapse;font-size:0.85em;margin:1em 0}"
+    "td,th{border:1px solid #bbb;padding:3px 6px;text-align:right}"
+    "th{background:#eee}td:first-child,th:first-child{text-align:left}"
+    "img{max-width:100%}figure{margin:1em 0}figcaption{font-style:italic}"
+)
+
+
+def render_html(blocks: Sequence[Block], figures_dir: Path, title: str) -> str:
+    esc = html.escape
+    out = [
+        "<!DOCTYPE html>",
+        f'<html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>',
+        f"<style>{_CSS}</style></head><body>",
+    ]
+    for b in blocks:
+        if b.kind in ("h1", "h2", "h3"):
+            out.append(f"<{b.kind}>{esc(b.text)}</{b.kind}>")
+        elif b.kind == "p":
+            out.append(f"<p>{esc(b.text)}</p>")
+        elif b.kind == "list":
+            out.append("<ul>" + "".join(f"<li>{esc(it)}</li>" for it in b.items) + "</ul>")
+        elif b.kind == "table":
+            head = "".join(f"<th>{esc(str(h))}</th>" for h in b.header)
+            body = "".join(
+                "<tr>" + "".join(f"<td>{esc(str(c))}</td>" for c in row) + "</tr>" for row in b.rows
+            )
+            out.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+        elif b.kind == "figure":
+            data = base64.b64encode((figures_dir / b.path).read_bytes()).decode("ascii")
+            out.append(
+                f'<figure><img alt="{esc(b.text)}" src="data:image/png;base64,{data}">'
+                f"<figcaption>{esc(b.text)}</figcaption></figure>"
+            )
+    out.append("</body></html>")
+    return "\n".join(out)
+
+
+# --------------------------------------------------------------------------------------
+# Formatting helpers
+# --------------------------------------------------------------------------------------
+def _g(x: Any, digits: int = 3) -> str:
+    if x is None:
+        return "-"
+    if isinstance(x, float) and not math.isfinite(x):
+        return "-"
+    return f"{float(x):.{digits}g}"
+
+
+def _ratio_text(r: float | None) -> str:
+    if r is None:
+        return "n/r"
+    if r <= 0:
+        return "no value"
+    return f"{r:.3g}"
+
+
+def colour_class(peak_nm: float | None) -> str:
+    """'blue' (< 490 nm), 'green' (490-570 nm), 'red' (>= 570 nm) or 'unknown'."""
+    if peak_nm is None:
+        return "unknown"
+    return "blue" if peak_nm < 490 else ("green" if peak_nm < 570 else "red")
+
+
+_COLOURS = {"blue": "tab:blue", "green": "tab:green", "red": "tab:red", "unknown": "grey"}
+
+
+def _relative(path: str) -> str:
+    """``path`` relative to the repository root when inside it (metrics.json stays portable)."""
+    from peled.validation.cases import REPO_ROOT
+
+    p = Path(path).resolve()
+    try:
+        return p.relative_to(REPO_ROOT).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _clean(obj: Any) -> Any:
+    """JSON-safe copy: non-finite floats -> None, numpy scalars -> Python."""
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+# --------------------------------------------------------------------------------------
+# Figures
+# --------------------------------------------------------------------------------------
+def plot_parity(runs: Sequence[CaseRun], label: str, rep_key: str, unit: str, path: Path) -> Path:
+    """Log-log parity plot (reported vs simulated) with x1.5 and x3 bands."""
+    fig = _figure(figsize=(5.2, 5.0))
+    ax = fig.add_subplot()
+    pts = [(r, getattr(r.case.reported, rep_key), r.ratios.get(label)) for r in runs]
+    pts = [(r, rep, ratio) for r, rep, ratio in pts if rep is not None and ratio is not None]
+    sims = [rep * ratio for _, rep, ratio in pts if ratio > 0]
+    reps = [rep for _, rep, _ in pts]
+    vals = reps + sims
+    lo = 10 ** math.floor(math.log10(min(vals))) if vals else 1e-3
+    hi = 10 ** math.ceil(math.log10(max(vals))) if vals else 1e3
+    floor = lo
+    grid = np.array([lo, hi])
+    for band, alpha in ((BANDS[1], 0.12), (BANDS[0], 0.22)):
+        ax.fill_between(grid, grid / band, grid * band, color="tab:gray", alpha=alpha, lw=0)
+    ax.plot(grid, grid, "k-", lw=0.8)
+    for r, rep, ratio in pts:
+        c = _COLOURS[colour_class(r.case.reported.el_peak_nm)]
+        flagged = r.screen.flagged
+        y = rep * ratio if ratio > 0 else floor
+        marker = "v" if ratio <= 0 else "o"
+        ax.plot(
+            [rep],
+            [y],
+            marker=marker,
+            ms=6,
+            mfc="none" if flagged else c,
+            mec=c,
+            ls="none",
+        )
+        ax.annotate(r.case_id, (rep, y), fontsize=6, xytext=(3, 2), textcoords="offset points")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(lo, hi)
+    ax.set_xlabel(f"reported {label} ({unit})")
+    ax.set_ylabel(f"simulated {label} ({unit})")
+    ax.set_title(
+        f"{label}: bands x{BANDS[0]:g}, x{BANDS[1]:g}; open = data flag; v = no simulated value",
+        fontsize=8,
+    )
+    return _save(fig, path)
+
+
+def plot_rolloff(runs: Sequence[CaseRun], colour: str, path: Path) -> Path:
+    """Simulated EQE vs current density of every case of one colour class."""
+    fig = _figure(figsize=(6.0, 4.2))
+    ax = fig.add_subplot()
+    for r in runs:
+        res = r.result
+        if res is None:
+            continue
+        j, eqe = res.current_density_mA_cm2, res.eqe_percent
+        ok = np.isfinite(j) & np.isfinite(eqe) & (j > 0)
+        if np.any(ok):
+            ax.plot(j[ok], eqe[ok], lw=1.2, label=r.case_id)
+    ax.set_xscale("log")
+    ax.set_xlabel("current density (mA/cm2)")
+    ax.set_ylabel("EQE (%)")
+    ax.set_title(f"{colour} cases: simulated EQE roll-off, 0-8 V", fontsize=9)
+    if ax.lines:
+        ax.legend(fontsize=6, ncol=2)
+    return _save(fig, path)
+
+
+def plot_zones(runs: Sequence[CaseRun], colour: str, path: Path) -> Path:
+    """Normalized radiative rate across the emitter at each case's EQE-max bias."""
+    fig = _figure(figsize=(6.0, 4.2))
+    ax = fig.add_subplot()
+    for r in runs:
+        res, v = r.result, r.simulated.get("voltage_at_eqe_max_V")
+        if res is None or v is None or not res.device.emitter_indices:
+            continue
+        k = int(np.argmin(np.abs(res.voltage_V - v)))
+        e = res.device.emitter_indices[0]
+        start = float(sum(la.thickness_nm for la in res.device.layers[:e]))
+        rate = np.nan_to_num(res.profiles["radiative_rate_cm3_s"][k])
+        inside = res.node_layer == e
+        if rate[inside].max() <= 0:
+            continue
+        ax.plot(
+            res.position_nm[inside] - start,
+            rate[inside] / rate[inside].max(),
+            lw=1.2,
+            label=f"{r.case_id} @ {v:.1f} V",
+        )
+    ax.set_xlabel("position in the emitter from its anode (HTL) side (nm)")
+    ax.set_ylabel("radiative rate / max")
+    ax.set_title(f"{colour} cases: recombination zone at the EQE maximum", fontsize=9)
+    if ax.lines:
+        ax.legend(fontsize=6, ncol=2)
+    return _save(fig, path)
+
+
+def plot_scenario(outcome: ScenarioOutcome, path: Path) -> Path:
+    """Zone profiles (a, b) or EQE roll-off (c) of a scenario's variants."""
+    fig = _figure(figsize=(6.0, 4.0))
+    ax = fig.add_subplot()
+    bias = outcome.numbers.get("bias_V")
+    for tag, run in outcome.runs.items():
+        res = run.result
+        if outcome.key == "c":
+            ok = np.isfinite(res.eqe_percent) & (res.current_density_mA_cm2 > 0)
+            ax.plot(res.current_density_mA_cm2[ok], res.eqe_percent[ok], label=tag)
+            ax.set_xscale("log")
+            ax.set_xlabel("current density (mA/cm2)")
+            ax.set_ylabel("EQE (%)")
+        else:
+            k = int(np.argmin(np.abs(res.voltage_V - bias)))
+            rate = np.nan_to_num(res.profiles["radiative_rate_cm3_s"][k])
+            ax.plot(res.position_nm, rate, label=tag)
+            ax.set_yscale("symlog", linthresh=max(rate.max() * 1e-6, 1e-30))
+            ax.set_xlabel("position from the anode (nm)")
+            ax.set_ylabel(f"radiative rate at {bias:g} V (cm-3 s-1)")
+            edges = np.cumsum([la.thickness_nm for la in res.device.layers])[:-1]
+            for x in edges:
+                ax.axvline(x, color="k", lw=0.4, ls=":")
+    ax.set_title(f"scenario ({outcome.key})", fontsize=9)
+    ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
+# --------------------------------------------------------------------------------------
+# Report content
+# --------------------------------------------------------------------------------------
+def metrics_document(
+    runs: Sequence[CaseRun],
+    stats: dict[str, Any],
+    scenarios: Sequence[ScenarioOutcome],
+    extra_runs: Sequence[CaseRun] = (),
+) -> dict[str, Any]:
+    """The content of metrics.json (per-row simulated numbers, protocol, statistics)."""
+
+    def row(r: CaseRun) -> dict[str, Any]:
+        return {
+            "case_file": _relative(r.case.path),
+            "error": r.error,
+            "simulated": r.simulated,
+            "ratios_simulated_over_reported": r.ratios,
+            "data_flags": r.screen.flags,
+        }
+
+    v = VALIDATION_VOLTAGES_V
+    return _clean(
+        {
+            "metrics_version": METRICS_VERSION,
+            "protocol": {
+                "sweep_V": {"start_V": float(v[0]), "stop_V": float(v[-1]), "points": int(v.size)},
+                "mesh": {
+                    "nodes_per_layer": VALIDATION_MESH.nodes_per_layer,
+                    "clustering": VALIDATION_MESH.clustering,
+                },
+                "fitted_parameters": [],
+                "regression_keys": list(REGRESSION_KEYS),
+                "regression_rtol": 0.01,
+            },
+            "summary": stats,
+            "rows": {r.case_id: row(r) for r in runs},
+            "scenario_cases": {r.case_id: row(r) for r in extra_runs},
+            "scenarios": {
+                s.key: {"reproduced": s.reproduced, "numbers": s.numbers} for s in scenarios
+            },
+        }
+    )
+
+
+def _main_table(runs: Sequence[CaseRun]) -> Block:
+    header = [
+        "id",
+        "composition",
+        "stack",
+        "EQE rep (%)",
+        "EQE sim (%)",
+        "ratio",
+        "L rep (cd/m2)",
+        "L sim (cd/m2)",
+        "ratio",
+        "CE rep (cd/A)",
+        "CE sim (cd/A)",
+        "ratio",
+        "CIE rep",
+        "CIE sim",
+        "dxy",
+        "converged",
+        "flag",
+    ]
+    rows = []
+    for r in runs:
+        rep, sim = r.case.reported, r.simulated
+        cie_rep = "-" if rep.cie_x is None else f"({rep.cie_x:.3f}, {rep.cie_y:.3f})"
+        cie_sim = "-" if sim.get("cie_x") is None else f"({sim['cie_x']:.3f}, {sim['cie_y']:.3f})"
+        rows.append(
+            [
+                r.case_id,
+                r.case.composition or "-",
+                r.case.stack_status,
+                _g(rep.eqe_max_percent),
+                _g(sim.get("eqe_max_percent")),
+                _ratio_text(r.ratios.get("EQE_max")),
+                _g(rep.luminance_max_cd_m2),
+                _g(sim.get("luminance_max_cd_m2")),
+                _ratio_text(r.ratios.get("L_max")),
+                _g(rep.current_efficiency_max_cd_A),
+                _g(sim.get("current_efficiency_max_cd_A")),
+                _ratio_text(r.ratios.get("CE_max")),
+                cie_rep,
+                cie_sim,
+                _g(r.ratios.get("CIE_distance"), 2),
+                "error" if r.error else f"{sim['converged_points']}/{sim['total_points']}",
+                "yes" if r.screen.flagged else "",
+            ]
+        )
+    return Block("table", header=header, rows=rows)
+
+
+def _stats_table(stats: dict[str, Any], title: str) -> list[Block]:
+    header = ["quantity", "rows compared", "no simulated value", "median |log10 ratio|"] + [
+        f"within x{b:g}" for b in BANDS
+    ]
+    rows = []
+    for label, e in stats.items():
+        med = e["median_abs_log10_ratio"]
+        rows.append(
+            [
+                label,
+                str(e["rows_compared"]),
+                str(e["rows_without_simulated_value"]),
+                "inf" if med is not None and not math.isfinite(med) else _g(med),
+            ]
+            + [
+                "-"
+                if e[f"fraction_within_x{b:g}"] is None
+                else f"{100 * e[f'fraction_within_x{b:g}']:.0f} %"
+                for b in BANDS
+            ]
+        )
+    return [Block("p", text=title), Block("table", header=header, rows=rows)]
+
+
+def _screen_blocks(runs: Sequence[CaseRun]) -> list[Block]:
+    blocks = [
+        Block("h2", "3. Data-consistency screen (reported numbers vs photometry)"),
+        Block(
+            "p",
+            text=(
+                "Pure photometry, no simulation (peled.validation.screen). (1) CE implied by "
+                "EQE_max for a Lambertian emitter with the reported Gaussian line, "
+                "CE = EQE K_ph / (q pi), flagged outside "
+                f"x{screen_mod.CE_RATIO_LIMIT:g}; (2) CIE of the line vs the reported CIE, "
+                f"flagged above a distance of {screen_mod.CIE_DISTANCE_LIMIT:g}; (3) photon "
+                "energy of the EL peak vs the band gap of the named composition (database; "
+                "mixed halides: window between parents), flagged "
+                f"{screen_mod.GAP_ABOVE_LIMIT_KT:g} kT above or "
+                f"{screen_mod.GAP_BELOW_LIMIT_EV:g} eV below. The limits are justified in "
+                "docs/validation.md. Flagged rows stay in every table and statistic."
+            ),
+        ),
+    ]
+    header = [
+        "id",
+        "composition",
+        "CE rep/implied",
+        "CE implied (cd/A)",
+        "CIE dist",
+        "E_ph (eV)",
+        "gap window (eV)",
+        "FWHM used (nm)",
+        "flags",
+    ]
+    rows = []
+    for r in runs:
+        s = r.screen
+        rows.append(
+            [
+                r.case_id,
+                r.case.composition or "-",
+                _g(s.ce_ratio),
+                _g(s.ce_implied_cd_A),
+                _g(s.cie_distance, 2),
+                _g(s.photon_energy_eV),
+                "-"
+                if s.gap_window_eV is None
+                else f"{s.gap_window_eV[0]:.2f}-{s.gap_window_eV[1]:.2f}",
+                _g(s.fwhm_used_nm) + (" (assumed)" if s.fwhm_note else ""),
+                str(len(s.flags)),
+            ]
+        )
+    blocks.append(Block("table", header=header, rows=rows))
+    flagged = [r for r in runs if r.screen.flagged]
+    blocks.append(Block("h3", f"Flagged rows ({len(flagged)} of {len(runs)})"))
+    items = []
+    for r in flagged:
+        for f in r.screen.flags:
+            items.append(f"{r.case_id}: {f}")
+    blocks.append(Block("list", items=items or ["none"]))
+    stack_notes = [f"{r.case_id}: {f}" for r in runs for f in r.case.data_flags]
+    if stack_notes:
+        blocks.append(
+            Block(
+                "p",
+                text="Notes on the data written by the author of the case files (data_flags):",
+            )
+        )
+        blocks.append(Block("list", items=stack_notes))
+    return blocks
+
+
+ASSUMPTIONS = (
+    "No parameter is fitted to the reported values (pure prediction): every material "
+    "number comes from the database (materials/), every override is justified in the case "
+    "file's provenance. There is therefore no training/held-out split.",
+    "Sweep 0-8 V in 0.1 V steps for every row. peled has no degradation or heating, so its "
+    "luminance grows with bias and the simulated L_max is the luminance at the last "
+    "converged bias up to 8 V; most Table 2 devices report L_max at 5-9 V.",
+    f"Mesh: {VALIDATION_MESH.nodes_per_layer} nodes per layer, clustering "
+    f"{VALIDATION_MESH.clustering:g} (docs/validation.md gives the mesh-convergence check).",
+    "Light output: EQE = eta_out x PLQY x (radiative fraction of the recombination current); "
+    "eta_out = 1/(2 n^2) of the emitter index; Lambertian luminance with the Gaussian line "
+    "of the reported EL peak and FWHM (docs/model.md).",
+    "Stacks: see each case file's provenance and docs/validation_stacks.md; 'assumed' stacks "
+    "are the typical stack of the emitter class.",
+    "Ratios are simulated / reported. A row with a reported value but no simulated value "
+    "(no converged bias or no light) counts as outside every band (|log10 ratio| = inf).",
+    "Non-converged bias points are listed per row; their observables are missing (NaN), "
+    "never interpolated.",
+)
+
+
+def _scenario_pairs(all_runs: Sequence[CaseRun], extra_runs: Sequence[CaseRun]) -> list[Block]:
+    """Simulated test/control ratios of the paired scenario device files."""
+    by_name = {Path(r.case.path).name: r for r in all_runs}
+    rows = []
+    for r in extra_runs:
+        sc = r.case.scenario
+        other = by_name.get(Path(str(sc.get("pair_with", ""))).name)
+        if other is None:
+            continue
+        test, control = (r, other) if sc.get("role") == "test" else (other, r)
+        if sc.get("role") != "test" and other in extra_runs:
+            continue  # each in-folder pair once, from its test side
+        ratios = []
+        for key in ("eqe_max_percent", "luminance_max_cd_m2"):
+            a, c = test.simulated.get(key), control.simulated.get(key)
+            ratios.append(_g(a / c) if a and c else "-")
+        rows.append(
+            [str(sc.get("name", "")), test.case_id, control.case_id, *ratios]
+            + [str(sc.get("expected_relation", ""))]
+        )
+    if not rows:
+        return []
+    return [
+        Block(
+            "table",
+            header=[
+                "scenario",
+                "test",
+                "control",
+                "EQE_max test/control (sim)",
+                "L_max test/control (sim)",
+                "expected",
+            ],
+            rows=rows,
+        )
+    ]
+
+
+def build_blocks(
+    runs: Sequence[CaseRun],
+    stats: dict[str, Any],
+    scenarios: Sequence[ScenarioOutcome],
+    extra_runs: Sequence[CaseRun],
+    figures: dict[str, str],
+    wall_time_s: float,
+) -> list[Block]:
+    b: list[Block] = [Block("h1", "peled validation against the review's Table 2")]
+    b.append(
+        Block(
+            "p",
+            text=(
+                "Generated by `peled validate` (peled.validation). Reported values: Table 2 "
+                "of L. Yang et al., Mater. Horiz. 2023, 10, 1969 (DOI 10.1039/d3mh00062a), "
+                "copied in validation/review_table2_peled.csv. Stacks and their provenance: "
+                "validation/devices/*.yaml and docs/validation_stacks.md. Protocol: "
+                f"docs/validation.md. {len(runs)} rows, run time {wall_time_s:.0f} s."
+            ),
+        )
+    )
+    b.append(Block("h2", "1. Summary"))
+    b.extend(_stats_table(stats, "Simulated vs reported, all rows (no fitted parameter):"))
+    both = [r for r in runs if r.within("EQE_max", BANDS[0]) and r.within("L_max", BANDS[0])]
+    eqe_only = [r for r in runs if r.within("EQE_max", BANDS[0]) and r not in both]
+    l_only = [r for r in runs if r.within("L_max", BANDS[0]) and r not in both]
+    b.append(
+        Block(
+            "list",
+            items=[
+                f"EQE_max and L_max both within x{BANDS[0]:g}: "
+                + (", ".join(r.case_id for r in both) or "none"),
+                f"EQE_max only within x{BANDS[0]:g}: "
+                + (", ".join(r.case_id for r in eqe_only) or "none"),
+                f"L_max only within x{BANDS[0]:g}: "
+                + (", ".join(r.case_id for r in l_only) or "none"),
+                f"neither within x{BANDS[0]:g}: "
+                + (
+                    ", ".join(r.case_id for r in runs if r not in both + eqe_only + l_only)
+                    or "none"
+                ),
+            ],
+        )
+    )
+    clean = [r for r in runs if not r.screen.flagged]
+    if clean and len(clean) < len(runs):
+        from peled.validation.run import summary_statistics
+
+        b.extend(
+            _stats_table(
+                summary_statistics(clean),
+                f"The same statistics on the {len(clean)} rows without a data flag:",
+            )
+        )
+
+    b.append(Block("h2", "2. Reported vs simulated"))
+    b.append(_main_table(runs))
+    b.append(Block("figure", "Parity plot, EQE_max", path=figures["parity_eqe"]))
+    b.append(Block("figure", "Parity plot, L_max (0-8 V sweep)", path=figures["parity_l"]))
+    b.append(Block("h3", "Agreement and reasons for disagreement"))
+    items = []
+    for r in runs:
+        if not r.reasons:
+            items.append(f"{r.case_id}: EQE_max and L_max within x{BANDS[0]:g}.")
+        else:
+            items.append(f"{r.case_id}: " + "; ".join(r.reasons))
+    b.append(Block("list", items=items))
+    failed = [r for r in runs if r.error or r.simulated.get("failed_voltages_V")]
+    b.append(Block("h3", "Failed or non-converged points"))
+    b.append(
+        Block(
+            "list",
+            items=[
+                f"{r.case_id}: "
+                + (
+                    r.error
+                    if r.error
+                    else ", ".join(f"{v:.1f}" for v in r.simulated["failed_voltages_V"]) + " V"
+                )
+                for r in failed
+            ]
+            or ["none: every bias point of every row converged"],
+        )
+    )
+    b.extend(_screen_blocks(runs))
+    b.append(Block("h2", "4. EQE roll-off and recombination zones"))
+    for colour in ("blue", "green", "red"):
+        if f"rolloff_{colour}" in figures:
+            b.append(
+                Block("figure", f"EQE-J roll-off, {colour}", path=figures[f"rolloff_{colour}"])
+            )
+            b.append(
+                Block("figure", f"Recombination zone, {colour}", path=figures[f"zone_{colour}"])
+            )
+    b.append(Block("h2", "5. Scenario checks (the review's physics statements)"))
+    for s in scenarios:
+        b.append(Block("h3", f"({s.key}) {s.statement}"))
+        b.append(
+            Block(
+                "p",
+                text=("Reproduced by peled: " if s.reproduced else "NOT reproduced by peled: ")
+                + s.verdict,
+            )
+        )
+        b.append(
+            Block(
+                "table",
+                header=["quantity", "value"],
+                rows=[[k, _g(v, 4)] for k, v in s.numbers.items()],
+            )
+        )
+        if f"scenario_{s.key}" in figures:
+            b.append(Block("figure", f"Scenario ({s.key})", path=figures[f"scenario_{s.key}"]))
+    if extra_runs:
+        b.append(Block("h3", "Scenario device files (validation/devices/scenarios)"))
+        b.append(_main_table(extra_runs))
+        b.extend(_scenario_pairs(list(runs) + list(extra_runs), extra_runs))
+    b.append(Block("h2", "6. Assumptions"))
+    b.append(Block("list", items=list(ASSUMPTIONS)))
+    b.append(Block("h2", "7. Regression"))
+    b.append(
+        Block(
+            "p",
+            text=(
+                "metrics.json stores every row's simulated numbers. tests/test_validation.py "
+                "re-simulates stored rows and fails when a value moves by more than 1 %; "
+                "after a deliberate physics change regenerate them with `peled validate` "
+                "(or `make validate`) and commit validation/report/."
+            ),
+        )
+    )
+    return b
+
+
+def write_report(
+    out_dir: str | Path,
+    runs: Sequence[CaseRun],
+    stats: dict[str, Any],
+    scenarios: Sequence[ScenarioOutcome] = (),
+    extra_runs: Sequence[CaseRun] = (),
+    wall_time_s: float = 0.0,
+    write_metrics: bool = True,
+) -> list[Path]:
+    """Write report.md, report.html, figures/*.png (and metrics.json) into ``out_dir``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out, prefix=".peled-report-") as tmp:
+        t = Path(tmp)
+        fig_dir = t / "figures"
+        fig_dir.mkdir()
+        figures: dict[str, str] = {}
+        units = {"EQE_max": "%", "L_max": "cd/m2"}
+        for key, label, rep_key in (
+            ("parity_eqe", "EQE_max", "eqe_max_percent"),
+            ("parity_l", "L_max", "luminance_max_cd_m2"),
+        ):
+            plot_parity(runs, label, rep_key, units[label], fig_dir / f"{key}.png")
+            figures[key] = f"{key}.png"
+        for colour in ("blue", "green", "red"):
+            group = [r for r in runs if colour_class(r.case.reported.el_peak_nm) == colour]
+            if group:
+                plot_rolloff(group, colour, fig_dir / f"rolloff_{colour}.png")
+                plot_zones(group, colour, fig_dir / f"zone_{colour}.png")
+                figures[f"rolloff_{colour}"] = f"rolloff_{colour}.png"
+                figures[f"zone_{colour}"] = f"zone_{colour}.png"
+        for s in scenarios:
+            plot_scenario(s, fig_dir / f"scenario_{s.key}.png")
+            figures[f"scenario_{s.key}"] = f"scenario_{s.key}.png"
+        blocks = build_blocks(runs, stats, scenarios, extra_runs, figures, wall_time_s)
+        write_text(t / "report.md", render_markdown(blocks))
+        write_text(t / "report.html", render_html(blocks, fig_dir, "peled validation report"))
+        if write_metrics:
+            doc = metrics_document(runs, stats, scenarios, extra_runs)
+            write_text(t / "metrics.json", json.dumps(doc, indent=1, allow_nan=False) + "\n")
+        # everything exists: move it into place (figures first, the report last)
+        final_fig = out / "figures"
+        final_fig.mkdir(exist_ok=True)
+        written = []
+        for f in sorted(fig_dir.iterdir()):
+            shutil.move(str(f), final_fig / f.name)
+            written.append(final_fig / f.name)
+        for name in ("metrics.json", "report.html", "report.md"):
+            if (t / name).exists():
+                shutil.move(str(t / name), out / name)
+                written.append(out / name)
+    return written

@@ -1,0 +1,316 @@
+"""peled validate: case files, data-consistency screen, scenario checks, report, regression.
+
+Every simulation here uses the validation protocol's mesh and sweep
+(``VALIDATION_MESH``, ``VALIDATION_VOLTAGES_V``) and four-layer stacks, so the whole module
+compiles one solver (the same one ``peled validate`` uses for four-layer rows).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import yaml
+from click.testing import CliRunner
+from scipy import constants
+
+from peled.errors import PeledInputError
+from peled.photometry import K_M_LM_PER_W, photopic_efficiency
+from peled.validation.cases import REPO_ROOT, load_case
+from peled.validation.report import REGRESSION_KEYS, write_report
+from peled.validation.run import (
+    VALIDATION_MESH,
+    VALIDATION_VOLTAGES_V,
+    run_case,
+    summary_statistics,
+)
+from peled.validation.scenarios import (
+    scenario_barrier,
+    scenario_ligands,
+    scenario_mobility,
+)
+from peled.validation.screen import (
+    CE_RATIO_LIMIT,
+    implied_current_efficiency_cd_A,
+    screen_row,
+)
+
+DATA = Path(__file__).parent / "data"
+FIXTURE = DATA / "validation_case_red.yaml"
+METRICS = REPO_ROOT / "validation" / "report" / "metrics.json"
+
+
+# --------------------------------------------------------------------------------------
+# Screen (pure photometry)
+# --------------------------------------------------------------------------------------
+def test_implied_current_efficiency_monochromatic_limit():
+    """CE = EQE K_ph / (q pi): a 1 nm line at 555 nm has K_ph -> K_m V(555) h c / 555 nm."""
+    k_ph = K_M_LM_PER_W * float(photopic_efficiency(555.0)) * constants.h * constants.c / 555e-9
+    expected = k_ph / (constants.e * math.pi)  # cd/A at EQE = 100 %
+    got = implied_current_efficiency_cd_A(100.0, 555.0, 1.0)
+    assert got == pytest.approx(expected, rel=1e-3)
+    assert got == pytest.approx(485.7, rel=2e-3)  # hand value: 683 * 3.579e-19 / (q pi)
+    # linear in EQE
+    assert implied_current_efficiency_cd_A(5.0, 555.0, 1.0) == pytest.approx(got / 20, rel=1e-12)
+
+
+def test_screen_consistent_row_is_not_flagged():
+    # T2-01: 6.27 %, 13.3 cd/A at 512/20 nm -> ratio 0.73, inside x1.5; CsPbBr3 at 2.42 eV
+    s = screen_row("T2-01", "CsPbBr3", 6.27, 13.3, 512.0, 20.0, None, None)
+    assert s.flags == []
+    assert 1 / CE_RATIO_LIMIT < s.ce_ratio < 1.0
+    assert s.gap_window_eV == pytest.approx((2.41, 2.41))
+
+
+def test_screen_flags_each_check():
+    # T2-15: 8.54 % but 7.7 cd/A at 517/18 nm (x0.27) and CIE (0.09, 0.74) vs (0.07, 0.80)
+    s = screen_row("T2-15", "CsPbBr3", 8.54, 7.7, 517.0, 18.0, 0.09, 0.74)
+    assert any(f.startswith("CE:") for f in s.flags)
+    assert any(f.startswith("CIE:") for f in s.flags)
+    assert s.ce_ratio == pytest.approx(0.27, abs=0.01)
+    # T2-21: 'CsPbI3' emitting at 469 nm, 0.7 eV above the CsPbI3 gap
+    s = screen_row("T2-21", "CsPbI3", 5.0, None, 469.0, 27.0, None, None)
+    assert len(s.flags) == 1 and s.flags[0].startswith("band gap:")
+    # far below the gap: a CsPbBr3 row emitting in the red
+    s = screen_row("X", "CsPbBr3", None, None, 620.0, 20.0, None, None)
+    assert "below the gap" in s.flags[0]
+    # a mixed Cl/Br composition at 461 nm lies inside its window (CsPbBr3..CsPbCl3)
+    s = screen_row("T2-20", "CsPb(Br/Cl)3", 1.62, None, 461.0, 14.6, None, None)
+    assert s.flags == [] and s.gap_window_eV[1] > s.photon_energy_eV > s.gap_window_eV[0]
+    # missing FWHM: the fallback is used and said so
+    s = screen_row("T2-02", "CsPbBr3", 15.6, 60.6, 520.0, None, None, None, fallback_fwhm_nm=18)
+    assert s.fwhm_used_nm == 18 and "not reported" in s.fwhm_note
+
+
+def test_summary_statistics_by_hand():
+    runs = [
+        SimpleNamespace(ratios={"EQE_max": r, "L_max": None, "CE_max": None})
+        for r in (1.2, 2.0, 0.5, 0.0, 10.0)
+    ]
+    st = summary_statistics(runs)["EQE_max"]
+    assert st["rows_compared"] == 5 and st["rows_without_simulated_value"] == 1
+    # |log10|: 0.079, 0.301, 0.301, inf, 1 -> median 0.301
+    assert st["median_abs_log10_ratio"] == pytest.approx(math.log10(2.0))
+    assert st["fraction_within_x1.5"] == pytest.approx(1 / 5)
+    assert st["fraction_within_x3"] == pytest.approx(3 / 5)
+    assert summary_statistics(runs)["L_max"]["rows_compared"] == 0
+
+
+# --------------------------------------------------------------------------------------
+# Case files: clear errors
+# --------------------------------------------------------------------------------------
+def _write_case(tmp_path, mutate) -> Path:
+    data = yaml.safe_load(FIXTURE.read_text())
+    mutate(data)
+    path = tmp_path / "case.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_fixture_case_loads():
+    case = load_case(FIXTURE)
+    assert case.case_id == "T2-13" and case.composition == "CsPbI3"
+    assert case.stack_status == "assumed" and len(case.assumed_layers()) == 4
+    assert case.emitter.emission_peak_nm == 650
+
+
+@pytest.mark.parametrize(
+    ("mutate", "pattern"),
+    [
+        (lambda d: d["reported"].pop("eqe_max_percent"), r"reported\.eqe_max_percent.*differs"),
+        (lambda d: d["reported"].update(eqe_max_percent=7.4), r"'reported\.eqe_max_percent'.*7\.3"),
+        (lambda d: d["reported"].update(cie_x=1.5), r"key 'reported\.cie_x'"),
+        (lambda d: d["reported"].update(luminance_cd_m2=3), r"unknown key 'reported\.luminance"),
+        (lambda d: d.pop("device"), r"missing required key 'device'"),
+        (lambda d: d["device"]["layers"][0].update(material="PEDOT"), r"device: layers\[0\]"),
+    ],
+)
+def test_bad_case_files_name_file_and_key(tmp_path, mutate, pattern):
+    path = _write_case(tmp_path, mutate)
+    with pytest.raises(PeledInputError, match=pattern) as err:
+        load_case(path)
+    assert str(path) in str(err.value)
+
+
+def test_missing_case_file_and_bad_yaml(tmp_path):
+    with pytest.raises(PeledInputError, match="case file not found"):
+        load_case(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("reported: [1, 2\n")
+    with pytest.raises(PeledInputError, match="not valid YAML"):
+        load_case(bad)
+
+
+# --------------------------------------------------------------------------------------
+# Running a case and writing the report
+# --------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def fixture_run():
+    return run_case(load_case(FIXTURE))
+
+
+@pytest.fixture(scope="module")
+def scenarios():
+    return {
+        "a": scenario_mobility(VALIDATION_VOLTAGES_V, VALIDATION_MESH),
+        "b": scenario_barrier(VALIDATION_VOLTAGES_V, VALIDATION_MESH),
+        "c": scenario_ligands(VALIDATION_VOLTAGES_V, VALIDATION_MESH),
+    }
+
+
+def test_run_case_ratios_and_photometric_identity(fixture_run):
+    run = fixture_run
+    sim = run.simulated
+    assert run.error is None and sim["total_points"] == VALIDATION_VOLTAGES_V.size
+    assert sim["converged_points"] + len(sim["failed_voltages_V"]) == sim["total_points"]
+    assert run.ratios["EQE_max"] == pytest.approx(sim["eqe_max_percent"] / 7.3, rel=1e-12)
+    assert run.ratios["L_max"] == pytest.approx(sim["luminance_max_cd_m2"] / 972, rel=1e-12)
+    # the screen's CE relation is the simulator's: CE = EQE K_ph / (q pi) at every bias
+    res = run.result
+    k = int(np.nanargmax(res.eqe_percent))
+    implied = implied_current_efficiency_cd_A(res.eqe_percent[k], 650.0, 32.0)
+    assert res.current_efficiency_cd_A[k] == pytest.approx(implied, rel=1e-9)
+    # a row outside x1.5 gets reasons, each of a named kind
+    if not (run.within("EQE_max", 1.5) and run.within("L_max", 1.5)):
+        kinds = ("suspect data", "unknown stack", "missing physics", "solver", "not identified")
+        assert run.reasons and all(r.startswith(kinds) for r in run.reasons)
+        assert any(r.startswith("unknown stack") for r in run.reasons)
+
+
+def test_report_files(tmp_path, fixture_run, scenarios):
+    runs = [fixture_run]
+    written = write_report(
+        tmp_path, runs, summary_statistics(runs), list(scenarios.values()), wall_time_s=1.0
+    )
+    names = {p.name for p in written}
+    assert {"report.md", "report.html", "metrics.json", "parity_eqe.png", "parity_l.png"} <= names
+    assert {"rolloff_red.png", "zone_red.png", "scenario_a.png"} <= names
+    md = (tmp_path / "report.md").read_text()
+    assert "| T2-13 | CsPbI3 | assumed |" in md
+    for section in ("Summary", "Data-consistency", "Scenario checks", "Assumptions"):
+        assert section in md
+    html = (tmp_path / "report.html").read_text()
+    assert html.count("data:image/png;base64,") == md.count("](figures/")
+    assert not re.search(r'src="(?!data:)', html)  # self-contained
+    doc = json.loads((tmp_path / "metrics.json").read_text())
+    row = doc["rows"]["T2-13"]["simulated"]
+    assert row["eqe_max_percent"] == pytest.approx(fixture_run.simulated["eqe_max_percent"])
+    assert doc["protocol"]["fitted_parameters"] == []
+    assert not list(tmp_path.glob(".peled-report-*"))  # no temporary left behind
+
+
+def test_cli_validate(tmp_path, fixture_run):
+    from peled.cli import main
+
+    out = tmp_path / "rep"
+    result = CliRunner().invoke(
+        main, ["validate", "--cases", str(FIXTURE), "--out", str(out), "--no-scenarios"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "EQE_max" in result.output and (out / "report.html").is_file()
+    doc = json.loads((out / "metrics.json").read_text())
+    assert doc["rows"]["T2-13"]["simulated"]["eqe_max_percent"] == pytest.approx(
+        fixture_run.simulated["eqe_max_percent"], rel=1e-9
+    )
+    bad = CliRunner().invoke(main, ["validate", "--cases", str(tmp_path / "none-*.yaml")])
+    assert bad.exit_code == 2 and "no validation case files match" in bad.output
+
+
+# --------------------------------------------------------------------------------------
+# Scenario checks (review physics statements)
+# --------------------------------------------------------------------------------------
+def test_scenario_a_slow_htl_crowds_zone_at_htl_interface(scenarios):
+    n = scenarios["a"].numbers
+    assert scenarios["a"].reproduced
+    assert n["slow_htl_centroid_fraction_from_htl"] < 0.2
+    assert n["slow_etl_centroid_fraction_from_htl"] > 0.8
+    assert n["slow_htl_fraction_within_5nm_of_htl"] > 0.5 > n["slow_etl_fraction_within_5nm_of_htl"]
+
+
+def test_scenario_b_barrier_moves_zone_and_cuts_quenching(scenarios):
+    n = scenarios["b"].numbers
+    assert scenarios["b"].reproduced
+    # the centroid moves away from the HTL by at least the 3 nm interlayer
+    gap = n["barrier_centroid_distance_from_htl_nm"] - n["no_barrier_centroid_distance_from_htl_nm"]
+    assert gap >= 2.5
+    assert n["no_barrier_interfacial_loss_fraction"] > 0.1
+    assert n["barrier_interfacial_loss_fraction"] < 0.1 * n["no_barrier_interfacial_loss_fraction"]
+    assert n["barrier_eqe_percent"] > n["no_barrier_eqe_percent"]
+
+
+def test_scenario_c_short_ligands(scenarios):
+    """What peled reproduces of the DDAB statement (docs/validation.md): the DDAB film's
+    EQE_max is higher, by its PLQY more than by its mobility; the review's x16 is not."""
+    n = scenarios["c"].numbers
+    assert n["eqe_ratio_ddab_over_oa"] > 1.5
+    assert n["eqe_ratio_ddab_over_oa"] < n["review_eqe_ratio"]
+    # transport alone changes EQE_max by far less than the PLQY does
+    assert abs(math.log10(n["eqe_ratio_transport_only"])) < math.log10(n["eqe_ratio_ddab_over_oa"])
+    assert n["luminance_ratio_ddab_over_oa"] > 1.0
+
+
+# --------------------------------------------------------------------------------------
+# Regression against validation/report/metrics.json
+# --------------------------------------------------------------------------------------
+def _stored_rows(n_layers: int | None = 4, limit: int | None = 2):
+    if not METRICS.is_file():
+        pytest.fail(f"{METRICS} is missing: run `peled validate` and commit validation/report/")
+    doc = json.loads(METRICS.read_text())
+    proto = doc["protocol"]
+    assert proto["mesh"]["nodes_per_layer"] == VALIDATION_MESH.nodes_per_layer
+    assert proto["sweep_V"]["points"] == VALIDATION_VOLTAGES_V.size
+    picked = []
+    for case_id, row in doc["rows"].items():
+        path = REPO_ROOT / row["case_file"]
+        if row["error"] is not None or not path.is_file():
+            continue
+        case = load_case(path)
+        if n_layers is None or len(case.device.layers) == n_layers:
+            picked.append((case_id, case, row["simulated"]))
+        if limit is not None and len(picked) == limit:
+            break
+    assert picked, "metrics.json holds no re-runnable row"
+    return picked
+
+
+def _compare(case_id, stored, fresh):
+    for key in REGRESSION_KEYS:
+        a, b = stored.get(key), fresh.get(key)
+        if a is None or b is None:
+            assert a is None and b is None, f"{case_id} {key}: stored {a}, now {b}"
+        else:
+            assert b == pytest.approx(a, rel=0.01), (
+                f"{case_id} {key} moved by more than 1 % (stored {a}, now {b}); if the change is "
+                "deliberate, regenerate validation/report with `peled validate` and commit it"
+            )
+
+
+def test_regression_two_stored_rows():
+    for case_id, case, stored in _stored_rows():
+        _compare(case_id, stored, run_case(case).simulated)
+
+
+@pytest.mark.slow
+def test_regression_all_stored_rows():
+    for case_id, case, stored in _stored_rows(n_layers=None, limit=None):
+        _compare(case_id, stored, run_case(case).simulated)
+
+
+def test_stored_report_is_self_contained():
+    html = METRICS.parent / "report.html"
+    assert html.is_file() and (METRICS.parent / "report.md").is_file()
+    text = html.read_text()
+    assert "data:image/png;base64," in text and not re.search(r'src="(?!data:)', text)
+
+
+def test_case_paths_in_metrics_are_relative():
+    """metrics.json names case files relative to the repository (valid in a fresh clone)."""
+    doc = json.loads(METRICS.read_text())
+    for row in doc["rows"].values():
+        assert not Path(row["case_file"]).is_absolute()
+        assert (REPO_ROOT / row["case_file"]).is_file()
