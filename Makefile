@@ -18,7 +18,11 @@ bench: .venv/bin/python
 sweep-tutorial: .venv/bin/python
 	.venv/bin/peled sweep examples/sweeps/green-htl-etl.yaml --out green-htl-etl-sweep --csv
 
+# validation against the review's Table 2: regenerates validation/report/ (docs/validation.md)
+validate: .venv/bin/python
+	.venv/bin/peled validate --out validation/report
+
 lint: .venv/bin/python
 	$(PY) -m ruff check peled tests benchmarks
 
-.PHONY: test test-slow bench lint sweep-tutorial
+.PHONY: test test-slow bench lint sweep-tutorial validate

@@ -238,8 +238,10 @@ def test_scenario_b_barrier_moves_zone_and_cuts_quenching(scenarios):
     # the centroid moves away from the HTL by at least the 3 nm interlayer
     gap = n["barrier_centroid_distance_from_htl_nm"] - n["no_barrier_centroid_distance_from_htl_nm"]
     assert gap >= 2.5
-    assert n["no_barrier_interfacial_loss_fraction"] > 0.1
-    assert n["barrier_interfacial_loss_fraction"] < 0.1 * n["no_barrier_interfacial_loss_fraction"]
+    # a zone crowded at a quenching HTL loses a large share of its excitons; the spacer
+    # (a non-quenching neighbour) removes that loss in peled's nearest-interface model
+    assert n["no_barrier_quenching_loss_fraction"] > 0.1
+    assert n["barrier_quenching_loss_fraction"] == pytest.approx(0.0, abs=1e-9)
     assert n["barrier_eqe_percent"] > n["no_barrier_eqe_percent"]
 
 

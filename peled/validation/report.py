@@ -275,8 +275,9 @@ def plot_scenario(outcome: ScenarioOutcome, path: Path) -> Path:
     fig = _figure(figsize=(6.0, 4.0))
     ax = fig.add_subplot()
     bias = outcome.numbers.get("bias_V")
-    for tag, run in outcome.runs.items():
-        res = run.result
+    for tag, res in outcome.runs.items():
+        if tag.endswith("_no_quenching"):
+            continue  # same transport as its quenching twin
         if outcome.key == "c":
             ok = np.isfinite(res.eqe_percent) & (res.current_density_mA_cm2 > 0)
             ax.plot(res.current_density_mA_cm2[ok], res.eqe_percent[ok], label=tag)

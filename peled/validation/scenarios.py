@@ -17,15 +17,21 @@ interlayer.
     downhill electron step into the emitter and a hole step out of the HTL pin the zone
     at the HTL interface whatever the mobilities.)
 (b) **Barrier interlayer.** The slow-HTL device of (a) with the slot made a 3 nm
-    wide-gap ZnCl2 interlayer. Interfacial exciton quenching by the HTL (not modelled by
-    peled's device files) is represented by interface SRH of velocity
-    :data:`QUENCHING_VELOCITY_M_S` on the HTL's surface facing the emitter: interface 1
-    (HTL|emitter) without the interlayer, interface 0 (HTL|ZnCl2) with it. Drift-diffusion
-    has no tunnelling: with the database placeholders (IE 8 eV) a 3 nm ZnCl2 layer blocks
-    holes completely, so the interlayer is taken in its hole-transparent (tunnelling)
-    limit: its ionization energy and hole mobility are set to the HTL's, keeping its
-    electron affinity 2.0 eV (a 1.4 eV electron barrier). Measured: the distance of the
-    R_rad centroid from the HTL, the interfacial-loss fraction q sum(U_int) / J and EQE.
+    wide-gap ZnCl2 interlayer. Interfacial exciton quenching uses peled's interface
+    quenching model (docs/light_output_photometry.md): photon yield PLQY x
+    prod(1 - s exp(-d / L_q)) over the emitter's two interfaces, with the scenario
+    parameters :data:`QUENCHING_LENGTH_NM` for the emitter and quenching efficiency
+    :data:`HTL_QUENCHING_EFFICIENCY` for the HTL (no database material sets them yet);
+    ZnCl2 does not quench (s = 0). Drift-diffusion has no tunnelling: with the database
+    placeholders (IE 8 eV) a 3 nm ZnCl2 layer blocks holes completely, so the interlayer
+    is taken in its hole-transparent (tunnelling) limit: its ionization energy and hole
+    mobility are set to the HTL's, keeping its electron affinity 2.0 eV (a 1.4 eV
+    electron barrier). The quenching model acts only between the emitter and its direct
+    neighbours, so a 3 nm spacer removes HTL quenching entirely (real Foerster transfer
+    across 3 nm would leave some). Measured at :data:`ZONE_BIAS_V`: the distance of the
+    R_rad centroid from the HTL, and the quenching loss 1 - EQE / EQE(no quenching), from
+    a second solve of each device without the quenching keys (quenching changes the light
+    output only, not the transport).
 (c) **Short ligands (DDAB).** The database stack ITO/PEDOT:PSS/poly-TPD/NC/TPBi/LiF-Al
     with the OA/OAm film (CsPbBr3-NC) against the DDAB film (CsPbBr3-NC-DDAB: 10-20x the
     mobility, film PLQY 0.83 vs 0.5), plus DDAB with the OA/OAm film's PLQY and SRH
@@ -38,24 +44,22 @@ interlayer.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
-import jax
-import jax.numpy as jnp
 import numpy as np
-from scipy import constants
 
-from peled.core.newton import SolverSettings, solve_sweep
-from peled.core.observables import sweep_observables
 from peled.core.params import MeshSpec
 from peled.device import Device, device_from_mapping
-from peled.metrics import recombination_zone
-from peled.simulate import SimulationResult, emitter_plqy, result_from_states
+from peled.metrics import zone_summary
+from peled.simulate import SimulationResult, simulate
 
-#: Interface-SRH velocity standing in for exciton quenching by the HTL [m/s] (1e4 cm/s,
-#: within the 1e2-1e4 cm/s reported for perovskite/organic transport-layer interfaces).
-QUENCHING_VELOCITY_M_S = 100.0
+#: Exciton quenching length of the emitter in scenario (b) [nm] (assumed: of the order
+#: of the inter-NC exciton diffusion length in ligand-capped NC films, 10-100 nm).
+QUENCHING_LENGTH_NM = 10.0
+#: Exciton quenching efficiency of the HTL surface in scenario (b) [-] (assumed: a
+#: strongly quenching organic HTL).
+HTL_QUENCHING_EFFICIENCY = 0.5
 #: Bias at which the zone of scenarios (a) and (b) is compared [V].
 ZONE_BIAS_V = 5.0
 #: Thicknesses [nm] of the template: HTL, slot, emitter, ETL.
@@ -68,27 +72,29 @@ REVIEW_DDAB_EQE_PERCENT = 9.7
 REVIEW_OA_EQE_PERCENT = 0.6
 
 
-def _htl(mu_h: float, thickness_nm: float) -> dict[str, Any]:
+def _htl(mu_h: float, thickness_nm: float, quenching: bool) -> dict[str, Any]:
     # poly-TPD (EA 2.3 eV) with Eg set so that IE = the emitter's IE, and the stated mobility
-    return {
-        "material": "poly-TPD",
-        "thickness_nm": thickness_nm,
-        "overrides": {
-            "band_gap_eV": TEMPLATE_IONIZATION_EV - 2.3,
-            "hole_mobility_cm2_Vs": mu_h,
-        },
+    overrides: dict[str, Any] = {
+        "band_gap_eV": TEMPLATE_IONIZATION_EV - 2.3,
+        "hole_mobility_cm2_Vs": mu_h,
     }
+    if quenching:
+        overrides["exciton_quenching_efficiency"] = HTL_QUENCHING_EFFICIENCY
+    return {"material": "poly-TPD", "thickness_nm": thickness_nm, "overrides": overrides}
 
 
-def mobility_device(mu_htl_cm2_Vs: float, mu_etl_cm2_Vs: float, barrier: bool = False) -> Device:
+def mobility_device(
+    mu_htl_cm2_Vs: float, mu_etl_cm2_Vs: float, barrier: bool = False, quenching: bool = False
+) -> Device:
     """Template device of scenarios (a)/(b): HTL hole and ETL electron mobility [cm2/Vs].
 
     Level-matched and ohmic so that transport alone sets the balance: anode WF = HTL IE =
     emitter IE = 5.8 eV; cathode WF = ETL EA = emitter EA = 3.39 eV; the emitter
     (CsPbBr3-NC) gets equal electron and hole mobilities (1e-4 cm2/Vs). With ``barrier``
-    the slot is the hole-transparent ZnCl2 interlayer of the module docstring.
+    the slot is the hole-transparent ZnCl2 interlayer of the module docstring; with
+    ``quenching`` the HTL quenches excitons (scenario (b) parameters).
     """
-    slot = _htl(mu_htl_cm2_Vs, SLOT_NM)
+    slot = _htl(mu_htl_cm2_Vs, SLOT_NM, quenching)
     if barrier:
         slot = {
             "material": "ZnCl2",
@@ -100,16 +106,18 @@ def mobility_device(mu_htl_cm2_Vs: float, mu_etl_cm2_Vs: float, barrier: bool = 
         }
     mapping = {
         "name": f"scenario HTL mu_h {mu_htl_cm2_Vs:g} / ETL mu_e {mu_etl_cm2_Vs:g}"
-        + (" + ZnCl2" if barrier else ""),
+        + (" + ZnCl2" if barrier else "")
+        + (" (quenching HTL)" if quenching else ""),
         "anode": {"work_function_eV": TEMPLATE_IONIZATION_EV},
         "cathode": {"work_function_eV": TEMPLATE_ELECTRON_AFFINITY_EV},
         "layers": [
-            _htl(mu_htl_cm2_Vs, HTL_NM),
+            _htl(mu_htl_cm2_Vs, HTL_NM, quenching),
             slot,
             {
                 "material": "CsPbBr3-NC",
                 "thickness_nm": EMITTER_NM,
-                "overrides": {"hole_mobility_cm2_Vs": 1e-4, "electron_mobility_cm2_Vs": 1e-4},
+                "overrides": {"hole_mobility_cm2_Vs": 1e-4, "electron_mobility_cm2_Vs": 1e-4}
+                | ({"exciton_quenching_length_nm": QUENCHING_LENGTH_NM} if quenching else {}),
             },
             {
                 "material": "TPBi",
@@ -143,65 +151,31 @@ def ligand_device(emitter: str, overrides: dict[str, Any] | None = None) -> Devi
     return device_from_mapping(mapping, "<scenario (c)>")
 
 
-@dataclass
-class ScenarioRun:
-    """A solved scenario device with its interfacial (quenching) recombination."""
-
-    result: SimulationResult
-    interface_current_mA_cm2: np.ndarray  # q * sum of interface SRH per bias
-
-
 def solve_scenario(
-    device: Device,
-    voltages_V: Sequence[float] | np.ndarray,
-    mesh: MeshSpec,
-    quenching_interface: int | None = None,
-    quenching_velocity_m_s: float = QUENCHING_VELOCITY_M_S,
-) -> ScenarioRun:
-    """Solve ``device`` with optional interface SRH [m/s] at one interface index."""
-    v = np.asarray(voltages_V, dtype=np.float64)
-    with jax.enable_x64(True):
-        arrays = device.to_arrays(mesh)
-        if quenching_interface is not None:
-            s = arrays.interfaces.recombination_velocity_m_s
-            s = s.at[quenching_interface].set(quenching_velocity_m_s)
-            arrays = replace(
-                arrays, interfaces=replace(arrays.interfaces, recombination_velocity_m_s=s)
-            )
-        # same call signature as peled.simulate, so the compiled sweep is shared
-        states = solve_sweep(arrays, jnp.asarray(v), SolverSettings())
-        obs = sweep_observables(states.u, arrays, emitter_plqy(device))
-        r_int = np.asarray(obs.interface_rate_m2_s)
-    res = result_from_states(device, arrays, v, states)
-    conv = np.where(res.converged, 1.0, np.nan)
-    j_int = constants.e * r_int[:, 1:-1].sum(axis=1) * 0.1 * conv  # A/m2 -> mA/cm2
-    return ScenarioRun(res, j_int)
+    device: Device, voltages_V: Sequence[float] | np.ndarray, mesh: MeshSpec
+) -> SimulationResult:
+    """``peled.simulate`` of a scenario device (shares the compiled sweep of the cases)."""
+    return simulate(device, np.asarray(voltages_V, dtype=np.float64), mesh=mesh)
 
 
 def emitter_zone(res: SimulationResult, bias_index: int) -> dict[str, float]:
-    """R_rad zone in the emitter at one bias.
+    """R_rad zone in the first emitter at one bias (from :func:`peled.metrics.zone_summary`).
 
     Returns the centroid [nm from the anode], the centroid as a fraction of the emitter
-    thickness from its anode side [-], its distance from the HTL (the last hole-transport
-    layer before the emitter) [nm] and the fraction of R_rad within 5 nm of the emitter's
-    anode side [-].
+    thickness from its anode (HTL) side [-], its distance from the HTL (the last
+    hole-transport layer before the emitter) [nm] and the share of R_rad within 5 nm of
+    the emitter's anode side [-].
     """
     k = res.device.emitter_indices[0]
-    edges = np.concatenate([[0.0], np.cumsum([la.thickness_nm for la in res.device.layers])])
-    x = res.position_nm
-    r = np.nan_to_num(res.profiles["radiative_rate_cm3_s"][bias_index])
-    inside = res.node_layer == k
-    # the HTL: the last hole-transport layer before the emitter
     htl = max(i for i in range(k) if res.device.layers[i].material.role == "hole_transport")
-    zone = recombination_zone(x[inside], r[inside])
-    dx = np.gradient(x)
-    tot = float(np.sum((r * dx)[inside]))
-    near = float(np.sum((r * dx)[inside & (x < edges[k] + 5.0)])) / tot if tot > 0 else np.nan
+    edges = np.concatenate([[0.0], np.cumsum([la.thickness_nm for la in res.device.layers])])
+    zone = zone_summary(res, bias_index)
+    c = float(zone["centroid_nm"])
     return {
-        "centroid_nm": zone["centroid_nm"],
-        "centroid_fraction_from_htl": (zone["centroid_nm"] - edges[k]) / (edges[k + 1] - edges[k]),
-        "distance_from_htl_nm": zone["centroid_nm"] - edges[htl + 1],
-        "fraction_within_5nm_of_htl_side": near,
+        "centroid_nm": c,
+        "centroid_fraction_from_htl": (c - edges[k]) / (edges[k + 1] - edges[k]),
+        "distance_from_htl_nm": c - edges[htl + 1],
+        "fraction_within_5nm_of_htl_side": float(zone[f"fraction_within_5nm_of_{k}_anode_side"]),
     }
 
 
@@ -221,15 +195,15 @@ class ScenarioOutcome:
     numbers: dict[str, float]
     reproduced: bool
     verdict: str
-    runs: dict[str, ScenarioRun] = field(default_factory=dict, repr=False)
+    runs: dict[str, SimulationResult] = field(default_factory=dict, repr=False)
 
 
 def scenario_mobility(voltages_V, mesh: MeshSpec, bias_V: float = ZONE_BIAS_V) -> ScenarioOutcome:
     """(a) slow HTL vs slow ETL: where the radiative zone sits in the emitter."""
     slow_htl = solve_scenario(mobility_device(1e-5, 1e-3), voltages_V, mesh)
     slow_etl = solve_scenario(mobility_device(1e-3, 1e-5), voltages_V, mesh)
-    za = emitter_zone(slow_htl.result, _bias_index(slow_htl.result, bias_V))
-    zb = emitter_zone(slow_etl.result, _bias_index(slow_etl.result, bias_V))
+    za = emitter_zone(slow_htl, _bias_index(slow_htl, bias_V))
+    zb = emitter_zone(slow_etl, _bias_index(slow_etl, bias_V))
     nums = {
         "bias_V": bias_V,
         "slow_htl_centroid_fraction_from_htl": za["centroid_fraction_from_htl"],
@@ -260,35 +234,38 @@ def scenario_mobility(voltages_V, mesh: MeshSpec, bias_V: float = ZONE_BIAS_V) -
 
 
 def scenario_barrier(voltages_V, mesh: MeshSpec, bias_V: float = ZONE_BIAS_V) -> ScenarioOutcome:
-    """(b) slow-HTL device with / without a thin ZnCl2 barrier, quenching at the HTL."""
-    plain = solve_scenario(mobility_device(1e-5, 1e-3), voltages_V, mesh, quenching_interface=1)
-    barrier = solve_scenario(
-        mobility_device(1e-5, 1e-3, barrier=True), voltages_V, mesh, quenching_interface=0
-    )
-    out: dict[str, float] = {"bias_V": bias_V, "quenching_velocity_m_s": QUENCHING_VELOCITY_M_S}
-    for tag, run in (("no_barrier", plain), ("barrier", barrier)):
-        res = run.result
-        k = _bias_index(res, bias_V)
-        z = emitter_zone(res, k)
-        out[f"{tag}_centroid_distance_from_htl_nm"] = z["distance_from_htl_nm"]
-        # clipped at 0: without electrons at the quenching interface it is round-off (-1e-58)
-        out[f"{tag}_interfacial_loss_fraction"] = max(
-            0.0, float(run.interface_current_mA_cm2[k] / res.current_density_mA_cm2[k])
+    """(b) slow-HTL device with / without a thin ZnCl2 barrier, with a quenching HTL."""
+    runs = {
+        f"{tag}{'' if q else '_no_quenching'}": solve_scenario(
+            mobility_device(1e-5, 1e-3, barrier=barrier, quenching=q), voltages_V, mesh
         )
+        for tag, barrier in (("no_barrier", False), ("barrier", True))
+        for q in (True, False)
+    }
+    out: dict[str, float] = {
+        "bias_V": bias_V,
+        "quenching_length_nm": QUENCHING_LENGTH_NM,
+        "htl_quenching_efficiency": HTL_QUENCHING_EFFICIENCY,
+    }
+    for tag in ("no_barrier", "barrier"):
+        res, ref = runs[tag], runs[f"{tag}_no_quenching"]
+        k = _bias_index(res, bias_V)
+        out[f"{tag}_centroid_distance_from_htl_nm"] = emitter_zone(res, k)["distance_from_htl_nm"]
         out[f"{tag}_eqe_percent"] = float(res.eqe_percent[k])
+        out[f"{tag}_quenching_loss_fraction"] = float(1.0 - res.eqe_percent[k] / ref.eqe_percent[k])
     ok = (
         out["barrier_centroid_distance_from_htl_nm"]
         > out["no_barrier_centroid_distance_from_htl_nm"]
-        and out["barrier_interfacial_loss_fraction"] < out["no_barrier_interfacial_loss_fraction"]
+        and out["barrier_quenching_loss_fraction"] < out["no_barrier_quenching_loss_fraction"]
     )
     d_bar = out["barrier_centroid_distance_from_htl_nm"]
     d_plain = out["no_barrier_centroid_distance_from_htl_nm"]
-    loss_bar = 100 * out["barrier_interfacial_loss_fraction"]
-    loss_plain = 100 * out["no_barrier_interfacial_loss_fraction"]
+    loss_bar = 100 * out["barrier_quenching_loss_fraction"]
+    loss_plain = 100 * out["no_barrier_quenching_loss_fraction"]
     verdict = (
         f"at {bias_V:g} V the zone centroid lies {d_bar:.1f} nm from the HTL with the barrier "
-        f"vs {d_plain:.1f} nm without; interfacial (quenching) loss {loss_bar:.2g} % vs "
-        f"{loss_plain:.2g} % of the current; EQE {out['barrier_eqe_percent']:.3g} % vs "
+        f"vs {d_plain:.1f} nm without; interface quenching removes {loss_bar:.2g} % vs "
+        f"{loss_plain:.2g} % of the light; EQE {out['barrier_eqe_percent']:.3g} % vs "
         f"{out['no_barrier_eqe_percent']:.3g} %"
     )
     return ScenarioOutcome(
@@ -298,7 +275,7 @@ def scenario_barrier(voltages_V, mesh: MeshSpec, bias_V: float = ZONE_BIAS_V) ->
         out,
         ok,
         verdict,
-        {"no_barrier": plain, "barrier": barrier},
+        runs,
     )
 
 
@@ -325,7 +302,7 @@ def scenario_ligands(voltages_V, mesh: MeshSpec) -> ScenarioOutcome:
     }
     nums: dict[str, float] = {}
     for tag, run in runs.items():
-        s = run.result.summary()
+        s = run.summary()
         nums[f"{tag}_eqe_max_percent"] = float(s["eqe_max_percent"] or np.nan)
         nums[f"{tag}_luminance_max_cd_m2"] = float(s["luminance_max_cd_m2"] or np.nan)
     nums["eqe_ratio_ddab_over_oa"] = nums["ddab_eqe_max_percent"] / nums["oa_eqe_max_percent"]
