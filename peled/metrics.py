@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from peled.core.observables import zone_metrics
+from peled.core.observables import cell_widths, zone_metrics
 
 if TYPE_CHECKING:
     from peled.simulate import SimulationResult
@@ -170,8 +170,8 @@ def zone_summary(res: SimulationResult, bias_index: int) -> dict[str, Any]:
     if res.charge_balance_factor is not None:
         out["electron_hole_current_ratio"] = _finite(res.electron_hole_current_ratio[bias_index])
         out["charge_balance_factor"] = _finite(res.charge_balance_factor[bias_index])
-    xm = np.concatenate([x[:1], 0.5 * (x[1:] + x[:-1]), x[-1:]])
-    dx = np.diff(xm) * 1e-7  # cm
+    with jax.enable_x64(True):
+        dx = np.asarray(cell_widths(jnp.asarray(x), jnp.asarray(edges), res.node_layer)) * 1e-7
     interior = np.ones_like(x)
     interior[[0, -1]] = 0.0
     parts = {

@@ -155,6 +155,15 @@ def node_radiative_weight(
     return layer_plqy[lay] * (1.0 - q_left) * (1.0 - q_right)
 
 
+def cell_widths(x: jax.Array, bounds: jax.Array, node_layer: jax.Array) -> jax.Array:
+    """Finite-volume cell widths (N,) as the solver uses them (same unit as ``x``): the
+    face between two nodes is the layer boundary on an interface edge, else the midpoint;
+    the contact nodes own half cells."""
+    is_int = node_layer[1:] != node_layer[:-1]
+    face = jnp.where(is_int, bounds[node_layer[1:]], 0.5 * (x[1:] + x[:-1]))
+    return jnp.diff(jnp.concatenate([x[:1], face, x[-1:]]))
+
+
 class ZoneMetrics(NamedTuple):
     """Recombination-zone figures of one profile inside one layer (length unit of x)."""
 
@@ -181,15 +190,15 @@ def zone_metrics(
 
         x_c = int x R dx / int R dx,   f_side = int_{d < near} R dx / int R dx
 
-    over the layer's nodes with their finite-volume widths (a node's cell is counted
+    over the layer's nodes with the solver's finite-volume cell widths (faces at layer
+    boundaries, midpoints elsewhere; a node's cell is counted
     near an interface when its centre lies within ``near`` of it). The FWHM is the
     distance between the outermost half-maximum crossings, linearly interpolated between
     nodes. Pure JAX (piecewise differentiable).
     """
     inside = node_layer == layer
     w = jnp.where(inside, jnp.clip(rate, 0.0, None), 0.0)
-    xm = jnp.concatenate([x[:1], 0.5 * (x[1:] + x[:-1]), x[-1:]])
-    dx = xm[1:] - xm[:-1]
+    dx = cell_widths(x, bounds, node_layer)
     total = jnp.sum(w * dx)
     safe = jnp.where(total > 0, total, 1.0)
     centroid = jnp.sum(w * x * dx) / safe
