@@ -26,12 +26,13 @@ figures of merit of :func:`peled.metrics.summarize` plus
     eqe_rolloff_percent = 100 (1 - EQE(V_last) / EQE_max)
 
 where V_last is the highest bias with a finite EQE (0: no roll-off inside the sweep), the
-luminance at each ``luminance_voltages_V`` (linear interpolation between the two
-neighbouring biases, NaN if either is not converged) and the convergence record.
+luminance and the EQE at each ``luminance_voltages_V`` (linear interpolation between the
+two neighbouring biases, NaN if either is not converged) and the convergence record.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -51,7 +52,7 @@ from peled.device import device_from_mapping
 from peled.errors import PeledInputError
 from peled.io import atomic_path, write_text
 from peled.simulate import SimulationResult, result_from_states
-from peled.sweep_spec import Candidate, Sweep, load_sweep, luminance_column
+from peled.sweep_spec import Candidate, Sweep, eqe_column, load_sweep, luminance_column
 
 BATCH_CAP = 32
 MEMORY_FRACTION = 0.25
@@ -151,6 +152,7 @@ def candidate_row(cand: Candidate, res: SimulationResult, cfg: RunConfig) -> dic
     row["current_density_max_mA_cm2"] = float(np.nanmax(j)) if np.any(np.isfinite(j)) else math.nan
     for lv in cfg.luminance_voltages_V:
         row[luminance_column(lv)] = _interp_at(res.voltage_V, res.luminance_cd_m2, lv)
+        row[eqe_column(lv)] = _interp_at(res.voltage_V, res.eqe_percent, lv)
     row["n_converged"] = int(np.sum(res.converged))
     row["n_biases"] = int(res.voltage_V.size)
     row["all_converged"] = bool(np.all(res.converged))
@@ -318,12 +320,13 @@ def run_sweep(
         used = max((b for _, b in jobs), default=size or 0)
         bar = _progress(progress, len(cands), len(done), sweep.name)
         try:
-            for rows in _execute(jobs, cfg, batched, client):
-                path = _write_chunk(out, rows)
-                if bar is not None:
-                    bar.update(len(rows))
-                if on_chunk is not None:
-                    on_chunk(path, rows)
+            with contextlib.closing(_execute(jobs, cfg, batched, client)) as finished:
+                for rows in finished:
+                    path = _write_chunk(out, rows)
+                    if bar is not None:
+                        bar.update(len(rows))
+                    if on_chunk is not None:
+                        on_chunk(path, rows)
         finally:
             if bar is not None:
                 bar.close()
@@ -351,7 +354,13 @@ def _client(scheduler):
     if isinstance(scheduler, Client):
         return scheduler, False
     if isinstance(scheduler, str):
-        return Client(scheduler), True
+        try:
+            return Client(scheduler, timeout="20s"), True
+        except (OSError, TimeoutError) as err:
+            raise PeledInputError(
+                f"--scheduler {scheduler!r}: cannot connect to a Dask scheduler there ({err}); "
+                "give the address a running 'dask scheduler' prints, tcp://host:port"
+            ) from None
     raise PeledInputError(f"scheduler: expected a 'tcp://host:port' address, got {scheduler!r}")
 
 
@@ -390,12 +399,12 @@ def ranking(results, objective: str, sense: str = "max", top_n: int = 10):
     ).head(top_n)
 
 
-def pareto_mask(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Non-dominated points when minimizing x and maximizing y (NaN points excluded).
-
-    A point i is dominated if some j has x_j <= x_i and y_j >= y_i with one strict.
-    """
-    x, y = np.asarray(x, float), np.asarray(y, float)
+def pareto_mask(x: np.ndarray, y: np.ndarray, x_sense: str = "min", y_sense: str = "max"):
+    """Non-dominated points (bool mask; NaN points excluded), by default minimizing x and
+    maximizing y: point i is dominated if some j has x_j <= x_i and y_j >= y_i with one
+    strict (a "max" x or "min" y is handled by flipping its sign)."""
+    x = np.asarray(x, float) * (-1.0 if x_sense == "max" else 1.0)
+    y = np.asarray(y, float) * (-1.0 if y_sense == "min" else 1.0)
     ok = np.isfinite(x) & np.isfinite(y)
     mask = np.zeros(x.size, bool)
     for i in np.nonzero(ok)[0]:
@@ -425,17 +434,25 @@ def write_analysis(results, sweep: Sweep, out: Path) -> tuple[str, dict[str, Pat
     text = f"top {len(top)} of {len(results)} by {sweep.objective} ({sweep.objective_sense}):\n"
     text += top[show].to_string(index=False, float_format=lambda v: f"{v:.4g}")
 
-    x = results["eqe_rolloff_percent"].to_numpy(float)
-    y = results["eqe_max_percent"].to_numpy(float)
-    front = pareto_mask(x, y)
+    pa = sweep.pareto
+    x = results[pa.x].to_numpy(float)
+    y = results[pa.y].to_numpy(float)
+    front = pareto_mask(x, y, pa.x_sense, pa.y_sense)
     fig = _figure(figsize=(6, 4.5))
     ax = fig.add_subplot()
     ax.scatter(x, y, s=12, c="0.6", label="candidates")
     order = np.argsort(x[front])
     ax.plot(x[front][order], y[front][order], "o-", c="C3", ms=5, label="Pareto front")
-    ax.set_xlabel("EQE roll-off to the highest bias (%)")
-    ax.set_ylabel("EQE$_{max}$ (%)")
-    ax.set_title(f"{sweep.name}: {int(np.isfinite(x).sum())} candidates with light output")
+    for setter, col, sense in (
+        (ax.set_xlabel, pa.x, pa.x_sense),
+        (ax.set_ylabel, pa.y, pa.y_sense),
+    ):
+        setter(f"{col} ({'higher' if sense == 'max' else 'lower'} is better)")
+    if pa.x.startswith("luminance") or pa.x.startswith("current_density"):
+        ax.set_xscale("log")
+    if pa.y.startswith("luminance") or pa.y.startswith("current_density"):
+        ax.set_yscale("log")
+    ax.set_title(f"{sweep.name}: {int((np.isfinite(x) & np.isfinite(y)).sum())} candidates")
     ax.legend()
     files["pareto"] = _save(fig, out / "pareto.png")
 

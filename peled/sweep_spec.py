@@ -14,7 +14,8 @@ A sweep file names a base device and the axes along which copies of it are varie
     voltages: {start_V: 0, stop_V: 8, step_V: 0.1}
     mesh: {nodes_per_layer: 32}
     objective: {column: eqe_max_percent, sense: max}
-    luminance_voltages_V: [4, 6]
+    luminance_voltages_V: [4, 6]          # adds luminance_at_4V_cd_m2, eqe_at_4V_percent, ...
+    pareto: {x: eqe_rolloff_percent, x_sense: min, y: eqe_max_percent, y_sense: max}
 
 Sampling (``sampling.method``):
 
@@ -173,6 +174,15 @@ class ObjectiveSpec(_Strict):
     sense: Literal["max", "min"] = "max"
 
 
+class ParetoSpec(_Strict):
+    """The two result columns of the Pareto plot and whether each is maximized or minimized."""
+
+    x: str = "eqe_rolloff_percent"
+    x_sense: Literal["max", "min"] = "min"
+    y: str = "eqe_max_percent"
+    y_sense: Literal["max", "min"] = "max"
+
+
 class SweepFile(_Strict):
     name: str = "sweep"
     description: str = ""
@@ -182,6 +192,7 @@ class SweepFile(_Strict):
     voltages: VoltageSpec | None = None
     mesh: MeshFields = MeshFields()
     objective: ObjectiveSpec = ObjectiveSpec()
+    pareto: ParetoSpec = ParetoSpec()
     luminance_voltages_V: list[float] = Field(default_factory=list)
     top_n: int = Field(default=10, ge=1)
     batch_size: int | None = Field(default=None, ge=1, le=4096)
@@ -253,6 +264,7 @@ class Sweep:
     mesh: MeshSpec
     objective: str
     objective_sense: str
+    pareto: ParetoSpec
     luminance_voltages_V: tuple[float, ...]
     top_n: int
     batch_size: int | None
@@ -454,11 +466,16 @@ def sweep_from_mapping(
                 f"{source}: key 'luminance_voltages_V[{j}]' = {lv}: must lie inside the sweep "
                 f"[{volts[0]}, {volts[-1]}] V"
             )
-    allowed = list(METRIC_COLUMNS) + [luminance_column(x) for x in spec.luminance_voltages_V]
-    if spec.objective.column not in allowed:
-        raise PeledInputError(
-            f"{source}: key 'objective.column' = {spec.objective.column!r}: allowed {allowed}"
-        )
+    allowed = list(METRIC_COLUMNS)
+    for x in spec.luminance_voltages_V:
+        allowed += [luminance_column(x), eqe_column(x)]
+    for key, col in (
+        ("objective.column", spec.objective.column),
+        ("pareto.x", spec.pareto.x),
+        ("pareto.y", spec.pareto.y),
+    ):
+        if col not in allowed:
+            raise PeledInputError(f"{source}: key '{key}' = {col!r}: allowed {allowed}")
     sw = Sweep(
         name=spec.name,
         source=source,
@@ -472,6 +489,7 @@ def sweep_from_mapping(
         mesh=MeshSpec(spec.mesh.nodes_per_layer, spec.mesh.clustering),
         objective=spec.objective.column,
         objective_sense=spec.objective.sense,
+        pareto=spec.pareto,
         luminance_voltages_V=tuple(float(x) for x in spec.luminance_voltages_V),
         top_n=spec.top_n,
         batch_size=spec.batch_size,
@@ -498,3 +516,8 @@ def load_sweep(path: str | os.PathLike[str], db: MaterialDatabase | None = None)
 def luminance_column(voltage_V: float) -> str:
     """Result column of the luminance at one bias, e.g. ``luminance_at_4V_cd_m2``."""
     return f"luminance_at_{voltage_V:g}V_cd_m2"
+
+
+def eqe_column(voltage_V: float) -> str:
+    """Result column of the EQE at one bias, e.g. ``eqe_at_4V_percent``."""
+    return f"eqe_at_{voltage_V:g}V_percent"

@@ -83,6 +83,7 @@ def test_rows_hold_inputs_and_figures_of_merit(batched, sweep_file):
         "turn_on_voltage_V",
         "luminance_at_3.5V_cd_m2",
         "luminance_at_4V_cd_m2",
+        "eqe_at_4V_percent",
         "n_converged",
         "n_biases",
         "all_converged",
@@ -109,6 +110,7 @@ def test_row_matches_public_simulate(batched, sweep_file):
     lum = res.luminance_cd_m2
     assert row["luminance_at_4V_cd_m2"] == pytest.approx(lum[4], rel=RTOL)
     assert row["luminance_at_3.5V_cd_m2"] == pytest.approx(0.5 * (lum[3] + lum[4]), rel=RTOL)
+    assert row["eqe_at_4V_percent"] == pytest.approx(res.eqe_percent[4], rel=RTOL)
     eqe = res.eqe_percent
     last = eqe[np.isfinite(eqe)][-1]
     assert row["eqe_rolloff_percent"] == pytest.approx(100 * (1 - last / np.nanmax(eqe)), rel=RTOL)
@@ -201,6 +203,8 @@ def test_pareto_mask():
     y = np.array([3.0, 4.0, 1.0, 0.5, 9.0, 4.0])
     # minimize x (roll-off), maximize y (EQE): (5,1), (10,3), (20,4) are not dominated
     assert pareto_mask(x, y).tolist() == [True, True, True, False, False, False]
+    # maximize x, minimize y: (5,0.5) beats (5,1); (30,4) beats (20,4)
+    assert pareto_mask(x, y, "max", "min").tolist() == [True, False, False, True, False, True]
 
 
 def test_ranking_puts_nan_last():
@@ -224,8 +228,12 @@ def test_candidates_apply_every_axis_kind():
     sw = sweep_from_mapping(
         spec(
             [
-                {"layer": "PVK", "materials": ["TCTA"]},
-                {"layer": 2, "parameter": "radiative_coefficient_cm3_s", "values": [2e-10]},
+                {"layer": 1, "materials": ["TCTA"]},
+                {
+                    "layer": "CsPbBr3-NC",
+                    "parameter": "radiative_coefficient_cm3_s",
+                    "values": [2e-10],
+                },
                 {"layer": 3, "parameter": "thickness_nm", "values": [55.0]},
                 {"contact": "cathode", "parameter": "work_function_eV", "values": [3.1]},
                 {"contact": "anode", "materials": ["Au"]},
@@ -349,6 +357,11 @@ THICK = {"layer": 3, "parameter": "thickness_nm"}
             r"key 'objective\.column' = 'eqe': allowed \['eqe_max_percent'",
         ),
         ([{**THICK, "values": [10.0]}], {"luminance_voltages_V": [9.0]}, r"inside the sweep"),
+        (
+            [{**THICK, "values": [10.0]}],
+            {"pareto": {"x": "eqe_at_5V_percent"}, "luminance_voltages_V": [4.0]},
+            r"key 'pareto\.x' = 'eqe_at_5V_percent': allowed \[.*'eqe_at_4V_percent'\]",
+        ),
         ([{**THICK, "values": [10.0], "bogus": 1}], {}, r"unknown key 'axes\.0\.bogus'"),
     ],
 )
