@@ -28,7 +28,13 @@ import numpy as np
 from peled.io import write_text
 from peled.plotting import _figure, _save
 from peled.validation import screen as screen_mod
-from peled.validation.run import BANDS, VALIDATION_MESH, VALIDATION_VOLTAGES_V, CaseRun
+from peled.validation.run import (
+    BANDS,
+    DARK_LUMINANCE_RATIO,
+    VALIDATION_MESH,
+    VALIDATION_VOLTAGES_V,
+    CaseRun,
+)
 from peled.validation.scenarios import ScenarioOutcome
 
 METRICS_VERSION = 1
@@ -177,36 +183,40 @@ def _clean(obj: Any) -> Any:
 # Figures
 # --------------------------------------------------------------------------------------
 def plot_parity(runs: Sequence[CaseRun], label: str, rep_key: str, unit: str, path: Path) -> Path:
-    """Log-log parity plot (reported vs simulated) with x1.5 and x3 bands."""
-    fig = _figure(figsize=(5.2, 5.0))
+    """Log-log parity plot (reported vs simulated) with x1.5 and x3 bands.
+
+    The axes span the reported values +- 3 decades; simulated values outside that range
+    (or missing) are drawn on the axis edge as triangles and listed in a note.
+    """
+    fig = _figure(figsize=(5.4, 5.2))
     ax = fig.add_subplot()
     pts = [(r, getattr(r.case.reported, rep_key), r.ratios.get(label)) for r in runs]
     pts = [(r, rep, ratio) for r, rep, ratio in pts if rep is not None and ratio is not None]
-    sims = [rep * ratio for _, rep, ratio in pts if ratio > 0]
-    reps = [rep for _, rep, _ in pts]
-    vals = reps + sims
-    lo = 10 ** math.floor(math.log10(min(vals))) if vals else 1e-3
-    hi = 10 ** math.ceil(math.log10(max(vals))) if vals else 1e3
-    floor = lo
+    reps = [rep for _, rep, _ in pts] or [1.0]
+    lo = 10 ** (math.floor(math.log10(min(reps))) - 3)
+    hi = 10 ** (math.ceil(math.log10(max(reps))) + 3)
     grid = np.array([lo, hi])
     for band, alpha in ((BANDS[1], 0.12), (BANDS[0], 0.22)):
         ax.fill_between(grid, grid / band, grid * band, color="tab:gray", alpha=alpha, lw=0)
     ax.plot(grid, grid, "k-", lw=0.8)
+    outside = []
     for r, rep, ratio in pts:
         c = _COLOURS[colour_class(r.case.reported.el_peak_nm)]
-        flagged = r.screen.flagged
-        y = rep * ratio if ratio > 0 else floor
-        marker = "v" if ratio <= 0 else "o"
+        sim = rep * ratio
+        if sim < lo or sim > hi:
+            y, marker = (lo, "v") if sim < lo else (hi, "^")
+            outside.append(f"{r.case_id} ({_g(sim, 2) if sim > 0 else 'none'})")
+        else:
+            y, marker = sim, "o"
+            ax.annotate(r.case_id, (rep, y), fontsize=6, xytext=(3, 2), textcoords="offset points")
         ax.plot(
-            [rep],
-            [y],
-            marker=marker,
-            ms=6,
-            mfc="none" if flagged else c,
-            mec=c,
-            ls="none",
+            [rep], [y], marker=marker, ms=6, mfc="none" if r.screen.flagged else c, mec=c, ls="none"
         )
-        ax.annotate(r.case_id, (rep, y), fontsize=6, xytext=(3, 2), textcoords="offset points")
+    if outside:
+        text = "on the axis edge (simulated value):\n" + "\n".join(
+            ", ".join(outside[i : i + 3]) for i in range(0, len(outside), 3)
+        )
+        ax.text(0.02, 0.98, text, transform=ax.transAxes, fontsize=5.5, va="top")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlim(lo, hi)
@@ -214,7 +224,7 @@ def plot_parity(runs: Sequence[CaseRun], label: str, rep_key: str, unit: str, pa
     ax.set_xlabel(f"reported {label} ({unit})")
     ax.set_ylabel(f"simulated {label} ({unit})")
     ax.set_title(
-        f"{label}: bands x{BANDS[0]:g}, x{BANDS[1]:g}; open = data flag; v = no simulated value",
+        f"{label}: bands x{BANDS[0]:g}, x{BANDS[1]:g}; open = data flag; colour = emission",
         fontsize=8,
     )
     return _save(fig, path)
@@ -576,7 +586,10 @@ def build_blocks(
                 f"EQE_max and L_max both within x{BANDS[0]:g}: "
                 + (", ".join(r.case_id for r in both) or "none"),
                 f"EQE_max only within x{BANDS[0]:g}: "
-                + (", ".join(r.case_id for r in eqe_only) or "none"),
+                + (
+                    ", ".join(r.case_id + (" (dark device)" if r.dark else "") for r in eqe_only)
+                    or "none"
+                ),
                 f"L_max only within x{BANDS[0]:g}: "
                 + (", ".join(r.case_id for r in l_only) or "none"),
                 f"neither within x{BANDS[0]:g}: "
@@ -587,6 +600,19 @@ def build_blocks(
             ],
         )
     )
+    n_dark = sum(1 for r in runs if r.dark)
+    if n_dark:
+        b.append(
+            Block(
+                "p",
+                text=(
+                    f"{n_dark} of {len(runs)} rows are dark in simulation (simulated L_max below "
+                    f"{DARK_LUMINANCE_RATIO:g} of the reported): their EQE_max comes from tiny "
+                    "currents and any EQE agreement is coincidental ('dark device' above). "
+                    "Section 2 names the barrier that starves them."
+                ),
+            )
+        )
     clean = [r for r in runs if not r.screen.flagged]
     if clean and len(clean) < len(runs):
         from peled.validation.run import summary_statistics
@@ -660,6 +686,17 @@ def build_blocks(
         b.append(Block("h3", "Scenario device files (validation/devices/scenarios)"))
         b.append(_main_table(extra_runs))
         b.extend(_scenario_pairs(list(runs) + list(extra_runs), extra_runs))
+        b.append(
+            Block(
+                "p",
+                text=(
+                    "These files are simulated exactly as written (database values). With the "
+                    "database's ZnCl2 placeholders (IE 8 eV) a ZnCl2 layer blocks all hole "
+                    "current under drift-diffusion, which has no tunnelling; scenario (b) above "
+                    "therefore uses its hole-transparent limit."
+                ),
+            )
+        )
     b.append(Block("h2", "6. Assumptions"))
     b.append(Block("list", items=list(ASSUMPTIONS)))
     b.append(Block("h2", "7. Regression"))

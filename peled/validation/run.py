@@ -49,6 +49,8 @@ COMPARED = (
 )
 #: Barrier [eV] above which pure thermionic injection is named as the limiting physics.
 LARGE_BARRIER_EV = 0.4
+#: Simulated / reported L_max below which a row's simulated device counts as dark [-].
+DARK_LUMINANCE_RATIO = 1e-3
 
 
 @dataclass
@@ -67,6 +69,12 @@ class CaseRun:
     @property
     def case_id(self) -> str:
         return self.case.case_id
+
+    @property
+    def dark(self) -> bool:
+        """Simulated L_max below 1e-3 of the reported one (or no light at all)."""
+        r = self.ratios.get("L_max")
+        return r is not None and r < DARK_LUMINANCE_RATIO
 
     def within(self, key: str, factor: float) -> bool:
         r = self.ratios.get(key)
@@ -227,6 +235,11 @@ def disagreement_reasons(run: CaseRun) -> list[str]:
             "heating, degradation or ion migration, so its luminance rises up to the 8 V "
             "sweep limit while real devices saturate or break down earlier"
         )
+    if run.dark and r_eqe is not None:
+        reasons.append(
+            f"note: the simulated device is dark (L_max x{run.ratios['L_max']:.1e} of the "
+            "reported); its EQE_max comes from tiny currents, so EQE agreement is coincidental"
+        )
     if not reasons:
         reasons.append("not identified")
     return reasons
@@ -262,7 +275,9 @@ def run_case(
         run.ratios[label] = _ratio(sim.get(sim_key), getattr(rep, rep_key))
     if rep.cie_x is not None and rep.cie_y is not None and sim.get("cie_x") is not None:
         run.ratios["CIE_distance"] = math.hypot(sim["cie_x"] - rep.cie_x, sim["cie_y"] - rep.cie_y)
-    if not (run.within("EQE_max", BANDS[0]) and run.within("L_max", BANDS[0])):
+    if rep.eqe_max_percent is None and rep.luminance_max_cd_m2 is None:
+        run.reasons = ["not compared: the row reports neither EQE_max nor L_max"]
+    elif not (run.within("EQE_max", BANDS[0]) and run.within("L_max", BANDS[0])):
         run.reasons = disagreement_reasons(run)
     return run
 
