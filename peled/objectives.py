@@ -1,0 +1,227 @@
+"""Differentiable J-V-L figures and design objectives.
+
+:func:`differentiable_sweep` solves a sweep (forward: the compiled Newton continuation on
+``stop_gradient`` of the arrays), then re-attaches every converged state to the device
+arrays through :func:`peled.core.implicit.steady_state`, so the per-bias current,
+luminance and EQE are differentiable functions of every number in the arrays (implicit
+function theorem; Newton is never differentiated). A non-converged bias makes its
+figures NaN *multiplicatively*, so the value and every gradient that depends on it are
+NaN (never a silently wrong number), and ``all_converged`` says so.
+
+Objectives are figures to maximise. Each returns (value, reached): ``reached`` is False
+when the sweep did not get to the requested operating point; the value is then a
+documented continuous extension (below) so that an optimizer can still move back.
+
+* ``eqe_max``                     max over biases of EQE [%]
+* ``eqe_at_luminance``            EQE [%] where L first reaches ``luminance_cd_m2``
+  (linear in log10 L between the bracketing biases); not reached: EQE at the highest
+  bias times L_max / L_target
+* ``luminance_at_voltage``        L [cd/m^2] at ``voltage_V`` (linear in V between
+  biases, in log10 L)
+* ``rolloff``                     EQE(J_high) / EQE_max [-] at ``current_density_mA_cm2``
+  (linear in log10 J); not reached: the ratio at the highest current
+* weighted combinations: sum_i w_i ln(objective_i) (scale-free, so weights are relative
+  importances; a weight of 1 on a single objective is the same optimum as the objective)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+from scipy import constants
+
+from peled.core.implicit import steady_state
+from peled.core.newton import SolverSettings, solve_sweep
+from peled.core.observables import bias_observables
+from peled.core.params import DeviceArrays
+from peled.errors import PeledInputError
+
+A_M2_TO_MA_CM2 = 0.1
+
+
+class SweepFigures(NamedTuple):
+    """Per-bias figures of a differentiable sweep (JAX arrays, shape (n_bias,))."""
+
+    voltage_V: jax.Array
+    current_density_mA_cm2: jax.Array
+    luminance_cd_m2: jax.Array
+    eqe_percent: jax.Array
+    converged: jax.Array
+    all_converged: jax.Array
+
+
+def differentiable_sweep(
+    arrays: DeviceArrays,
+    voltages_V: jax.Array,
+    layer_plqy: jax.Array,
+    outcoupling,
+    lumens_per_photon_per_s: float,
+    settings: SolverSettings | None = None,
+) -> SweepFigures:
+    """J [mA/cm^2], L [cd/m^2] and EQE [%] per bias, differentiable in arrays/outcoupling.
+
+    The forward solve runs on ``stop_gradient(arrays)``; see :func:`figures_from_states`.
+    """
+    voltages_V = jnp.asarray(voltages_V, jnp.float64)
+    states = solve_sweep(jax.lax.stop_gradient(arrays), voltages_V, settings or SolverSettings())
+    return figures_from_states(
+        arrays,
+        voltages_V,
+        states.u,
+        states.converged,
+        layer_plqy,
+        outcoupling,
+        lumens_per_photon_per_s,
+    )
+
+
+def figures_from_states(
+    arrays: DeviceArrays,
+    voltages_V: jax.Array,
+    u: jax.Array,
+    converged: jax.Array,
+    layer_plqy: jax.Array,
+    outcoupling,
+    lumens_per_photon_per_s: float,
+) -> SweepFigures:
+    """Figures of solved states ``u`` (n_bias, N, 3), attached to ``arrays`` implicitly.
+
+    L = eta_out Phi_int K / pi  (Lambertian; K = lumens per photon/s of the spectrum),
+    EQE = 100 q eta_out Phi_int / J, with Phi_int = sum_emitters vol PLQY R_rad
+    (:func:`peled.core.observables.bias_observables`). Biases with ``converged`` False
+    give NaN values and NaN gradients.
+    """
+    u = jax.vmap(steady_state, in_axes=(0, None, 0))(u, arrays, voltages_V)
+    obs = jax.vmap(bias_observables, in_axes=(0, None, None))(u, arrays, layer_plqy)
+    # NaN * anything = NaN in the value and in every derivative of it
+    poison = jnp.where(converged, 1.0, jnp.nan)
+    j = obs.current_density_A_m2 * poison
+    phi_out = outcoupling * obs.internal_photon_flux_m2_s * poison
+    lum = phi_out * lumens_per_photon_per_s / math.pi
+    safe_j = jnp.where(j > 0, j, 1.0)
+    eqe = jnp.where(j > 0, 100.0 * constants.e * phi_out / safe_j, 0.0 * phi_out)
+    return SweepFigures(voltages_V, j * A_M2_TO_MA_CM2, lum, eqe, converged, jnp.all(converged))
+
+
+def _log10_pos(x):
+    """log10 of x where positive, -inf-free (-400) elsewhere, gradient-safe."""
+    pos = x > 0
+    return jnp.where(pos, jnp.log10(jnp.where(pos, x, 1.0)), -400.0)
+
+
+def first_crossing_value(xs, ys, target, log_x: bool):
+    """y where x first reaches ``target`` (linear in x or log10 x), and whether it does.
+
+    Not reached: (y at the largest x) * (max x / target) for log_x, else y at the largest x.
+    """
+    fx = _log10_pos(xs) if log_x else xs
+    ft = jnp.log10(target) if log_x else target
+    above = fx >= ft
+    reached = jnp.any(above)
+    i = jnp.argmax(above)
+    i0 = jnp.maximum(i - 1, 0)
+    denom = fx[i] - fx[i0]
+    t = jnp.where(i > 0, (ft - fx[i0]) / jnp.where(denom != 0, denom, 1.0), 1.0)
+    inside = ys[i0] + t * (ys[i] - ys[i0])
+    k = jnp.argmax(jnp.where(jnp.isfinite(fx), fx, -jnp.inf))
+    short = ys[k] * (xs[k] / target) if log_x else ys[k]
+    return jnp.where(reached, inside, short), reached
+
+
+@dataclass(frozen=True)
+class Objective:
+    """One figure to maximise: ``kind`` and its operating-point options (units in keys)."""
+
+    kind: str
+    options: Mapping[str, float] = field(default_factory=dict)
+    weight: float = 1.0
+
+    def label(self) -> str:
+        opts = ",".join(f"{k}={v:g}" for k, v in self.options.items())
+        return f"{self.kind}({opts})" if opts else self.kind
+
+
+OBJECTIVE_OPTIONS: dict[str, tuple[str, ...]] = {
+    "eqe_max": (),
+    "eqe_at_luminance": ("luminance_cd_m2",),
+    "luminance_at_voltage": ("voltage_V",),
+    "rolloff": ("current_density_mA_cm2",),
+}
+
+
+def parse_objective(text: str, where: str = "objective") -> Objective:
+    """Parse ``kind[:key=value,...][*weight]``, e.g. ``eqe_at_luminance:luminance_cd_m2=1000``."""
+    weight = 1.0
+    if "*" in text:
+        text, w = text.rsplit("*", 1)
+        try:
+            weight = float(w)
+        except ValueError:
+            raise PeledInputError(f"{where}: weight {w!r} is not a number") from None
+    kind, _, rest = text.partition(":")
+    kind = kind.strip()
+    if kind not in OBJECTIVE_OPTIONS:
+        raise PeledInputError(
+            f"{where}: unknown objective {kind!r}; allowed: {sorted(OBJECTIVE_OPTIONS)}"
+        )
+    opts: dict[str, float] = {}
+    for item in filter(None, (s.strip() for s in rest.split(","))):
+        key, _, val = item.partition("=")
+        if key not in OBJECTIVE_OPTIONS[kind]:
+            raise PeledInputError(
+                f"{where}: option {key!r} not known for {kind}; allowed: "
+                f"{list(OBJECTIVE_OPTIONS[kind])}"
+            )
+        try:
+            opts[key] = float(val)
+        except ValueError:
+            raise PeledInputError(f"{where}: {key} = {val!r} is not a number") from None
+        if not opts[key] > 0 and key != "voltage_V":
+            raise PeledInputError(f"{where}: {key} must be > 0, got {opts[key]}")
+    missing = [k for k in OBJECTIVE_OPTIONS[kind] if k not in opts]
+    if missing:
+        raise PeledInputError(f"{where}: {kind} needs {missing} (e.g. {kind}:{missing[0]}=...)")
+    if not weight > 0:
+        raise PeledInputError(f"{where}: weight must be > 0, got {weight}")
+    return Objective(kind, opts, weight)
+
+
+def objective_value(obj: Objective, fig: SweepFigures) -> tuple[jax.Array, jax.Array]:
+    """(value, reached) of one objective on a differentiable sweep."""
+    o = obj.options
+    if obj.kind == "eqe_max":
+        return jnp.max(fig.eqe_percent), jnp.asarray(True)
+    if obj.kind == "eqe_at_luminance":
+        return first_crossing_value(
+            fig.luminance_cd_m2, fig.eqe_percent, o["luminance_cd_m2"], log_x=True
+        )
+    if obj.kind == "luminance_at_voltage":
+        logl, ok = first_crossing_value(
+            fig.voltage_V, _log10_pos(fig.luminance_cd_m2), o["voltage_V"], log_x=False
+        )
+        return 10.0**logl, ok
+    if obj.kind == "rolloff":
+        eqe_hi, ok = first_crossing_value(
+            fig.current_density_mA_cm2, fig.eqe_percent, o["current_density_mA_cm2"], log_x=True
+        )
+        return eqe_hi / jnp.max(fig.eqe_percent), ok
+    raise PeledInputError(f"unknown objective {obj.kind!r}")
+
+
+def combined_log_objective(
+    objectives: Sequence[Objective], fig: SweepFigures
+) -> tuple[jax.Array, dict[str, Any]]:
+    """sum_i w_i ln(value_i) and the per-objective (value, reached) for reporting."""
+    # a sweep with any non-converged bias has no value (NaN), whatever the objective reads
+    total = jnp.where(fig.all_converged, 0.0, jnp.nan)
+    parts: dict[str, Any] = {}
+    for obj in objectives:
+        val, ok = objective_value(obj, fig)
+        parts[obj.label()] = (val, ok)
+        total = total + obj.weight * jnp.log(val)
+    return total, parts

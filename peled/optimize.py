@@ -1,0 +1,291 @@
+"""Gradient-based device design: maximise an objective over bounded parameters.
+
+The objective (``peled.objectives``) is a differentiable function of the design
+variables through the implicit steady-state gradients; the optimizer is SciPy's
+L-BFGS-B (bounded quasi-Newton; Byrd, Lu, Nocedal & Zhu, SIAM J. Sci. Comput. 16, 1190
+(1995)) on JAX gradients.
+
+Variables: each parameter's optimizer variable z (the value, or log10 of it for
+quantities spanning decades, see ``peled.design``) is mapped linearly onto s in [0, 1]
+by its bounds, s = (z - z_lo) / (z_hi - z_lo), so every variable has the same scale.
+The minimised loss is -sum_i w_i ln(objective_i).
+
+A sweep that does not converge at some bias makes the objective and its gradient NaN;
+the optimizer is then handed a loss of ``FAILED_LOSS`` with a zero gradient, which
+makes its line search step back, and the evaluation is flagged ``all_converged =
+False`` in the history (never a silently used number).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from scipy.optimize import minimize
+
+from peled.core.newton import SolverSettings
+from peled.core.params import MeshSpec
+from peled.design import (
+    Parameter,
+    apply_parameters,
+    check_value,
+    current_value,
+    resolve_parameter,
+    updated_device_mapping,
+)
+from peled.device import Device, device_from_mapping, device_to_mapping
+from peled.errors import PeledInputError
+from peled.objectives import Objective, combined_log_objective, differentiable_sweep
+from peled.photometry import spectrum_metrics
+from peled.simulate import default_outcoupling, emitter_plqy
+
+FAILED_LOSS = 1.0e3  # loss handed to the optimizer for a non-converged sweep [-]
+
+
+def parse_bounds(text: str, where: str = "--vary") -> tuple[str, float, float]:
+    """``NAME=LOW:HIGH`` (user units of the quantity) -> (name, low, high)."""
+    name, sep, rng = text.partition("=")
+    lo_s, sep2, hi_s = rng.partition(":")
+    if not sep or not sep2:
+        raise PeledInputError(
+            f"{where}: {text!r} must look like NAME=LOW:HIGH, e.g. 1.thickness_nm=10:60"
+        )
+    try:
+        lo, hi = float(lo_s), float(hi_s)
+    except ValueError:
+        raise PeledInputError(f"{where}: bounds of {name!r} must be numbers, got {rng!r}") from None
+    return name.strip(), lo, hi
+
+
+@dataclass
+class DesignProblem:
+    """Objective(s), design parameters with bounds, and the sweep that evaluates them.
+
+    ``vary`` maps parameter names (``peled.design``) to (low, high) bounds in the
+    quantity's user units; ``voltages_V`` is the bias grid [V] every evaluation solves.
+    """
+
+    device: Device
+    vary: Mapping[str, tuple[float, float]]
+    objectives: Sequence[Objective]
+    voltages_V: np.ndarray
+    mesh: MeshSpec = field(default_factory=MeshSpec)
+    settings: SolverSettings = field(default_factory=SolverSettings)
+    base_mapping: Mapping[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        if not self.vary:
+            raise PeledInputError("optimize: give at least one parameter to vary")
+        if not self.objectives:
+            raise PeledInputError("optimize: give at least one objective")
+        if not self.device.emitter_indices:
+            raise PeledInputError(f"{self.device.name}: the device has no emitting layer")
+        self.params: list[Parameter] = [resolve_parameter(n, self.device) for n in self.vary]
+        eta_out = self.device.outcoupling
+        self.outcoupling0 = eta_out if eta_out is not None else default_outcoupling(self.device)
+        zl, zh = [], []
+        for p in self.params:
+            lo, hi = self.vary[p.name]
+            check_value(p, lo, f"bounds of {p.name}")
+            check_value(p, hi, f"bounds of {p.name}")
+            if not lo < hi:
+                raise PeledInputError(f"bounds of {p.name}: need LOW < HIGH, got {lo}:{hi}")
+            zl.append(p.to_variable(lo))
+            zh.append(p.to_variable(hi))
+        self.z_lo, self.z_hi = np.asarray(zl), np.asarray(zh)
+        self.voltages_V = np.asarray(self.voltages_V, np.float64)
+        m = self.device.layers[self.device.emitter_indices[0]].material
+        self.lumens_per_photon = spectrum_metrics(
+            float(m.emission_peak_nm), float(m.emission_fwhm_nm)
+        ).lumens_per_photon_per_s
+        with jax.enable_x64(True):
+            self._arrays = self.device.to_arrays(self.mesh)
+            self._plqy = emitter_plqy(self.device)
+        self._vg = jax.jit(jax.value_and_grad(self._log_objective, has_aux=True))
+
+    # -- maps between user values, optimizer variables z and unit-box variables s --
+    def initial_values(self) -> np.ndarray:
+        """The device's own values, clipped into the bounds [user units]."""
+        vals = [current_value(p, self.device, self.outcoupling0) for p in self.params]
+        lo = [self.vary[p.name][0] for p in self.params]
+        hi = [self.vary[p.name][1] for p in self.params]
+        return np.clip(np.asarray(vals, np.float64), lo, hi)
+
+    def to_unit(self, values: Sequence[float]) -> np.ndarray:
+        z = np.asarray([p.to_variable(v) for p, v in zip(self.params, values, strict=True)])
+        return (z - self.z_lo) / (self.z_hi - self.z_lo)
+
+    def from_unit(self, s: np.ndarray) -> np.ndarray:
+        z = self.z_lo + np.asarray(s) * (self.z_hi - self.z_lo)
+        return np.asarray([float(p.to_value(zi)) for p, zi in zip(self.params, z, strict=True)])
+
+    def _log_objective(self, s: jax.Array):
+        z = jnp.asarray(self.z_lo) + s * jnp.asarray(self.z_hi - self.z_lo)
+        vals = [p.to_value(z[i]) for i, p in enumerate(self.params)]
+        arrays, eta_out = apply_parameters(self._arrays, self.outcoupling0, self.params, vals)
+        fig = differentiable_sweep(
+            arrays,
+            jnp.asarray(self.voltages_V),
+            self._plqy,
+            eta_out,
+            self.lumens_per_photon,
+            self.settings,
+        )
+        total, parts = combined_log_objective(self.objectives, fig)
+        return total, (parts, fig.all_converged)
+
+    def evaluate(self, values: Sequence[float]) -> dict[str, Any]:
+        """Objective and gradient at ``values`` [user units].
+
+        Returns log_objective (sum w ln f), gradient_unit (d log_objective / d s, the
+        unit-box variables), the value and reached flag of each objective, and
+        all_converged.
+        """
+        with jax.enable_x64(True):
+            s = jnp.asarray(self.to_unit(values), jnp.float64)
+            (val, (parts, ok)), g = self._vg(s)
+        return {
+            "log_objective": float(val),
+            "gradient_unit": np.asarray(g, np.float64),
+            "parts": {k: (float(v), bool(r)) for k, (v, r) in parts.items()},
+            "all_converged": bool(ok),
+        }
+
+
+@dataclass(frozen=True)
+class OptimizationResult:
+    """What an optimization did: start, best point, history (one row per evaluation)."""
+
+    problem: DesignProblem
+    initial_values: np.ndarray
+    best_values: np.ndarray
+    initial_log_objective: float
+    best_log_objective: float
+    history: Any  # pandas.DataFrame
+    iterations: int
+    evaluations: int
+    message: str
+    wall_s: float
+
+    def parameter_table(self) -> list[dict[str, Any]]:
+        return [
+            {"parameter": p.name, "initial": float(a), "optimized": float(b)}
+            for p, a, b in zip(
+                self.problem.params, self.initial_values, self.best_values, strict=True
+            )
+        ]
+
+    def optimized_mapping(self) -> dict[str, Any]:
+        """Device-file mapping of the optimized design (reloads with device_from_mapping)."""
+        base = self.problem.base_mapping or device_to_mapping(self.problem.device)
+        out = updated_device_mapping(
+            base, self.problem.device, self.problem.params, self.best_values
+        )
+        changes = ", ".join(
+            f"{p.name}={v:.6g}" for p, v in zip(self.problem.params, self.best_values, strict=True)
+        )
+        out["description"] = (
+            f"{out.get('description', '')} [optimized by peled optimize: {changes}]"
+        ).strip()
+        return out
+
+    def optimized_device(self) -> Device:
+        return device_from_mapping(self.optimized_mapping(), "<optimized device>")
+
+
+def optimize(
+    problem: DesignProblem,
+    max_iterations: int = 30,
+    progress: bool = False,
+    tolerance: float = 1e-6,
+    on_iteration: Callable[[int, float, np.ndarray], None] | None = None,
+) -> OptimizationResult:
+    """Maximise the problem's objective with L-BFGS-B from the device's own values.
+
+    ``tolerance``: relative change of the loss that stops L-BFGS-B (its ``ftol``) and the
+    projected-gradient norm in unit-box variables (its ``gtol``).
+    """
+    import pandas as pd
+
+    rows: list[dict[str, Any]] = []
+    names = [p.name for p in problem.params]
+    state = {"iteration": 0}
+    x0 = problem.initial_values()
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=max_iterations, desc="optimize", unit="it", leave=False)
+    t0 = time.perf_counter()
+
+    def fun(s: np.ndarray) -> tuple[float, np.ndarray]:
+        values = problem.from_unit(np.clip(s, 0.0, 1.0))
+        ev = problem.evaluate(values)
+        ok = ev["all_converged"] and math.isfinite(ev["log_objective"])
+        g = ev["gradient_unit"]
+        ok = ok and bool(np.all(np.isfinite(g)))
+        row: dict[str, Any] = {
+            "evaluation": len(rows),
+            "iteration": state["iteration"],
+            "log_objective": ev["log_objective"],
+            "gradient_norm": float(np.linalg.norm(g)) if ok else float("nan"),
+            "all_converged": ev["all_converged"],
+            "wall_s": time.perf_counter() - t0,
+        }
+        for label, (val, reached) in ev["parts"].items():
+            row[label] = val
+            row[f"{label}_reached"] = reached
+        for name, val in zip(names, values, strict=True):
+            row[name] = float(val)
+        rows.append(row)
+        if not ok:
+            return FAILED_LOSS, np.zeros_like(s)
+        return -ev["log_objective"], -g
+
+    def callback(intermediate_result) -> None:
+        state["iteration"] += 1
+        loss = float(intermediate_result.fun)
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(objective=f"{-loss:.5g}")
+        if on_iteration is not None:
+            on_iteration(state["iteration"], -loss, problem.from_unit(intermediate_result.x))
+
+    res = minimize(
+        fun,
+        problem.to_unit(x0),
+        jac=True,
+        method="L-BFGS-B",
+        bounds=[(0.0, 1.0)] * len(names),
+        callback=callback,
+        options={"maxiter": max_iterations, "ftol": tolerance, "gtol": tolerance},
+    )
+    if bar is not None:
+        bar.close()
+    hist = pd.DataFrame(rows)
+    good = hist[hist["all_converged"]]
+    if good.empty:
+        raise RuntimeError(
+            f"optimize: no evaluation converged at every bias ({len(rows)} tried); "
+            "check the device and the bias range"
+        )
+    best = good.loc[good["log_objective"].idxmax()]
+    first = hist.iloc[0]
+    return OptimizationResult(
+        problem=problem,
+        initial_values=x0,
+        best_values=np.asarray([float(best[n]) for n in names]),
+        initial_log_objective=float(first["log_objective"]),
+        best_log_objective=float(best["log_objective"]),
+        history=hist,
+        iterations=int(res.nit),
+        evaluations=len(rows),
+        message=str(res.message),
+        wall_s=time.perf_counter() - t0,
+    )
