@@ -155,6 +155,18 @@ def diagram(device_file: str, out: str | None) -> None:
     click.echo(f"wrote {path}")
 
 
+def _voltages(dev, start_v, stop_v, step_v) -> np.ndarray:
+    """The device's sweep [V] with any of start/stop/step replaced from the command line."""
+    a, b, s = dev.sweep_V
+    a = a if start_v is None else start_v
+    b = b if stop_v is None else stop_v
+    s = s if step_v is None else step_v
+    if s <= 0 or b <= a:
+        _fail(PeledInputError(f"sweep: need step > 0 and stop > start (got {a}, {b}, {s})"))
+    n = int(round((b - a) / s)) + 1
+    return np.linspace(a, a + (n - 1) * s, n)
+
+
 def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-").lower() or "device"
 
@@ -179,14 +191,7 @@ def simulate(device_file, out, start_v, stop_v, step_v, mesh, no_plots) -> None:
     from peled.simulate import simulate as run
 
     dev = _load(device_file or str(default_device_path()))
-    a, b, s = dev.sweep_V
-    a = a if start_v is None else start_v
-    b = b if stop_v is None else stop_v
-    s = s if step_v is None else step_v
-    if s <= 0 or b <= a:
-        _fail(PeledInputError(f"sweep: need step > 0 and stop > start (got {a}, {b}, {s})"))
-    n = int(round((b - a) / s)) + 1
-    volts = np.linspace(a, a + (n - 1) * s, n)
+    volts = _voltages(dev, start_v, stop_v, step_v)
     out_dir = Path(out) if out else Path(_slug(dev.name))
     res = run(dev, volts, mesh=MeshSpec(mesh) if mesh else None, progress=True)
     # write everything into a fresh folder, then move the files over: nothing half-written
@@ -308,3 +313,70 @@ def validate(out, cases, no_scenarios, keep_metrics) -> None:
             f"within x3 {'-' if w3 is None else f'{w3:.0%}'}"
         )
     click.echo(f"{summary['rows']} rows in {summary['wall_time_s']:.0f} s; wrote {out}/")
+
+
+@main.command()
+@click.argument("device_file", type=click.Path())
+@click.option(
+    "--objective",
+    "objectives",
+    multiple=True,
+    required=True,
+    help="kind[:key=value][*weight], e.g. eqe_at_luminance:luminance_cd_m2=1000 "
+    "(kinds: eqe_max, eqe_at_luminance, luminance_at_voltage, rolloff); repeat to combine",
+)
+@click.option(
+    "--vary",
+    "vary",
+    multiple=True,
+    required=True,
+    help="LAYER.QUANTITY=LOW:HIGH in the quantity's units, e.g. PVK.thickness_nm=10:60, "
+    "1.ionization_energy_eV=5.2:5.9, anode.work_function_eV=4.6:5.4; repeatable",
+)
+@click.option("--out", "out", type=click.Path(), default=None, help="output folder")
+@click.option("--max-iter", "max_iter", type=int, default=30, show_default=True)
+@click.option("--mesh", type=int, default=32, show_default=True, help="nodes per layer")
+@click.option("--start-V", "start_v", type=float, default=None)
+@click.option("--stop-V", "stop_v", type=float, default=None)
+@click.option("--step-V", "step_v", type=float, default=None)
+def optimize(device_file, objectives, vary, out, max_iter, mesh, start_v, stop_v, step_v) -> None:
+    """Maximise an objective of DEVICE_FILE by gradient descent (L-BFGS-B, implicit gradients).
+
+    Writes history.csv, convergence.png, optimized-device.yaml, comparison.png and
+    optimization.json into --out (default: <device>-optimized).
+    """
+    import yaml
+
+    from peled.core.params import MeshSpec
+    from peled.objectives import parse_objective
+    from peled.optimize import DesignProblem, parse_bounds
+    from peled.optimize import optimize as run
+    from peled.optimize_report import write_optimization
+
+    dev = _load(device_file)
+    volts = _voltages(dev, start_v, stop_v, step_v)
+    try:
+        objs = [parse_objective(t, f"--objective {t!r}") for t in objectives]
+        bounds = {}
+        for item in vary:
+            name, lo, hi = parse_bounds(item)
+            bounds[name] = (lo, hi)
+        base = yaml.safe_load(Path(device_file).read_text())
+        prob = DesignProblem(dev, bounds, objs, volts, mesh=MeshSpec(mesh), base_mapping=base)
+    except PeledInputError as err:
+        _fail(err)
+    click.echo(
+        f"{dev.name}: maximising {' + '.join(o.label() for o in objs)} over "
+        f"{', '.join(bounds)} ({volts.size} biases, {mesh} nodes per layer)"
+    )
+    res = run(prob, max_iterations=max_iter, progress=True)
+    out_dir = Path(out) if out else Path(_slug(dev.name) + "-optimized")
+    write_optimization(res, out_dir)
+    click.echo(f"  {res.iterations} iterations, {res.evaluations} evaluations, {res.wall_s:.1f} s")
+    click.echo(
+        f"  objective {res.initial_log_objective:.6g} -> {res.best_log_objective:.6g} "
+        f"({res.message})"
+    )
+    for row in res.parameter_table():
+        click.echo(f"  {row['parameter']:<36} {row['initial']:.6g} -> {row['optimized']:.6g}")
+    click.echo(f"wrote {out_dir}/")
