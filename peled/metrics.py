@@ -120,6 +120,23 @@ def _finite(x) -> float | None:
     return x if math.isfinite(x) else None
 
 
+_BALANCE_KEYS = (
+    "electron_hole_current_ratio",
+    "charge_balance_factor",
+    "emitter_electron_hole_sheet_density_ratio",
+    "emitter_recombination_fraction",
+)
+
+
+def _balance_at(res: SimulationResult, k: int) -> dict[str, float | None]:
+    """Charge-balance figures of the first emitter at bias index ``k`` (see
+    :class:`peled.simulate.SimulationResult`): J_e,in/J_h,in, gamma = min/max of the two,
+    int n / int p over the emitter, and the share of J recombining in the emitter."""
+    if res.charge_balance_factor is None:
+        return {}
+    return {key: _finite(getattr(res, key)[k]) for key in _BALANCE_KEYS}
+
+
 def summarize(res: SimulationResult) -> dict[str, Any]:
     """Summary figures (the keys of summary.json; None where not reached).
 
@@ -128,12 +145,12 @@ def summarize(res: SimulationResult) -> dict[str, Any]:
     :func:`zone_summary` at the default profile biases (:func:`profile_bias_indices`).
     """
     out = summary_core(res)
-    out["electron_hole_current_ratio_at_eqe_max"] = None
-    out["charge_balance_factor_at_eqe_max"] = None
-    if out["voltage_at_eqe_max_V"] is not None and res.charge_balance_factor is not None:
+    at_max = {}
+    if out["voltage_at_eqe_max_V"] is not None:
         k = int(np.argmin(np.abs(res.voltage_V - out["voltage_at_eqe_max_V"])))
-        out["electron_hole_current_ratio_at_eqe_max"] = _finite(res.electron_hole_current_ratio[k])
-        out["charge_balance_factor_at_eqe_max"] = _finite(res.charge_balance_factor[k])
+        at_max = _balance_at(res, k)
+    for key in _BALANCE_KEYS:
+        out[f"{key}_at_eqe_max"] = at_max.get(key)
     out["recombination_zones"] = [zone_summary(res, k) for k in profile_bias_indices(res)]
     return out
 
@@ -167,9 +184,7 @@ def zone_summary(res: SimulationResult, bias_index: int) -> dict[str, Any]:
                 out["emitter_centre_nm"] = float(0.5 * (edges[k] + edges[k + 1]))
             out[f"fraction_within_5nm_of_{k}_anode_side"] = _finite(z.fraction_near_anode_side)
             out[f"fraction_within_5nm_of_{k}_cathode_side"] = _finite(z.fraction_near_cathode_side)
-    if res.charge_balance_factor is not None:
-        out["electron_hole_current_ratio"] = _finite(res.electron_hole_current_ratio[bias_index])
-        out["charge_balance_factor"] = _finite(res.charge_balance_factor[bias_index])
+    out.update(_balance_at(res, bias_index))
     with jax.enable_x64(True):
         dx = np.asarray(cell_widths(jnp.asarray(x), jnp.asarray(edges), res.node_layer)) * 1e-7
     interior = np.ones_like(x)

@@ -67,6 +67,14 @@ def plot_jvl(res: SimulationResult, path: Path) -> Path:
     lum = res.luminance_cd_m2
     ax2.semilogy(res.voltage_V, np.where(lum > 0, lum, np.nan), "C3-", label="L")
     ax2.set_ylabel("Luminance (cd m$^{-2}$)", color="C3")
+    # show the decades a J-V-L measurement resolves (~1e-6 of the maximum and up)
+    if np.any(j > 0):
+        jmax = np.nanmax(j)
+        ax.set_ylim(max(np.nanmin(np.where(j > 0, j, np.inf)), 1e-6 * jmax), 3 * jmax)
+    if np.any(lum > 0):
+        lmax = np.nanmax(lum)
+        ax2.set_ylim(min(1e-2, 1e-3 * lmax), 3 * lmax)
+    ax2.axhline(1.0, color="C3", lw=0.6, ls=":")
     bad = ~res.converged
     if np.any(bad):
         ax.plot(
@@ -82,6 +90,8 @@ def plot_rolloff(res: SimulationResult, path: Path) -> Path:
     ax = fig.add_subplot()
     j = res.current_density_mA_cm2
     ok = np.isfinite(res.eqe_percent) & (j > 0)
+    if np.any(ok):  # the resolved range of a measurement: 1e-8 of the maximum J and up
+        ok &= j >= 1e-8 * np.nanmax(j[ok])
     ax.semilogx(j[ok], res.eqe_percent[ok], "C2-")
     ax.set_xlabel("Current density (mA cm$^{-2}$)")
     ax.set_ylabel("EQE (%)", color="C2")
@@ -119,8 +129,10 @@ def plot_recombination(res: SimulationResult, idx: Sequence[int], path: Path) ->
     x = res.position_nm
     from peled.metrics import zone_summary
 
+    top = 0.0
     for c, k in enumerate(idx):
         r = res.profiles["radiative_rate_cm3_s"][k]
+        top = max(top, float(np.nanmax(r)))
         z = zone_summary(res, k)
         lab = f"R_rad {res.voltage_V[k]:.2f} V"
         if z.get("centroid_nm") is not None:
@@ -129,18 +141,19 @@ def plot_recombination(res: SimulationResult, idx: Sequence[int], path: Path) ->
         ax.semilogy(x, np.where(r > 0, r, np.nan), f"C{c}-", label=lab)
         s = res.profiles["srh_rate_cm3_s"][k] + res.profiles["auger_rate_cm3_s"][k]
         ax.semilogy(x, np.where(s > 0, s, np.nan), f"C{c}:", lw=0.9)
+    if top > 0:  # ten decades below the highest radiative rate
+        ax.set_ylim(1e-10 * top, 30 * top)
     edges = _layer_edges(res.device)
     for i, la in enumerate(res.device.layers):
         if la.material.emits:
             ax.axvspan(edges[i], edges[i + 1], color="g", alpha=0.08)
         ax.text(
             0.5 * (edges[i] + edges[i + 1]),
-            1.0,
+            0.02,
             la.material.name,
-            rotation=90,
             transform=ax.get_xaxis_transform(),
             ha="center",
-            va="top",
+            va="bottom",
             fontsize=7,
         )
     for e in edges[1:-1]:
@@ -151,7 +164,7 @@ def plot_recombination(res: SimulationResult, idx: Sequence[int], path: Path) ->
         "Recombination zone (solid: radiative, dotted: SRH + Auger, dashed: centroid)",
         fontsize=9,
     )
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7, loc="upper right")
     return _save(fig, path)
 
 

@@ -36,10 +36,11 @@ from peled.core.newton import _PROGRESS_HOOKS, SolverSettings, solve_sweep
 from peled.core.observables import (
     charge_balance,
     emitter_injection_currents,
+    layer_integral,
     node_radiative_weight,
     sweep_observables,
 )
-from peled.core.params import MeshSpec, node_positions_m
+from peled.core.params import MeshSpec, layer_boundaries_m, node_positions_m
 from peled.device import Device
 from peled.photometry import SpectrumMetrics, spectrum_metrics
 
@@ -95,6 +96,8 @@ class SimulationResult:
     emitter_hole_current_mA_cm2: np.ndarray | None = None
     electron_hole_current_ratio: np.ndarray | None = None
     charge_balance_factor: np.ndarray | None = None
+    emitter_electron_hole_sheet_density_ratio: np.ndarray | None = None
+    emitter_recombination_fraction: np.ndarray | None = None
     radiative_weight: np.ndarray | None = field(default=None, repr=False)  # (N,) photons/event
 
     def to_dataframe(self):
@@ -126,6 +129,10 @@ class SimulationResult:
             "emitter_hole_current_in_mA_cm2": self.emitter_hole_current_mA_cm2,
             "electron_hole_current_ratio": self.electron_hole_current_ratio,
             "charge_balance_factor": self.charge_balance_factor,
+            "emitter_electron_hole_sheet_density_ratio": (
+                self.emitter_electron_hole_sheet_density_ratio
+            ),
+            "emitter_recombination_fraction": self.emitter_recombination_fraction,
         }
 
     def zone_summary(self, bias_index: int) -> dict[str, Any]:
@@ -196,6 +203,13 @@ def radiative_weight(device: Device, arrays) -> jax.Array:
     neighbouring layer's material, or of the contact where the emitter touches one.
     Without those optional keys the weight is the film PLQY everywhere in the emitter.
     """
+    return node_radiative_weight(arrays, *radiative_weight_inputs(device))
+
+
+def radiative_weight_inputs(device: Device) -> tuple[jax.Array, ...]:
+    """(layer PLQY, quenching length [m], left and right quenching efficiency), each (K,):
+    the per-layer arguments of :func:`peled.core.observables.node_radiative_weight`
+    (kept apart from the arrays so that a thickness change re-evaluates the weights)."""
     layers = device.layers
     k_tot = len(layers)
     lengths, left, right = [], [], []
@@ -214,8 +228,7 @@ def radiative_weight(device: Device, arrays) -> jax.Array:
             else device.cathode.exciton_quenching_efficiency
         )
     f64 = jnp.float64
-    return node_radiative_weight(
-        arrays,
+    return (
         emitter_plqy(device),
         jnp.asarray(lengths, f64),
         jnp.asarray(left, f64),
@@ -242,8 +255,23 @@ def result_from_states(device: Device, arrays, voltages_V, states) -> Simulation
                 device.emitter_indices[0],
             )
             ratio, factor = charge_balance(inj.electron_in_A_m2, inj.hole_in_A_m2)
-            balance = [np.asarray(a) for a in (inj.electron_in_A_m2, inj.hole_in_A_m2)]
-            balance += [np.asarray(ratio), np.asarray(factor)]
+            geo = (node_positions_m(arrays), layer_boundaries_m(arrays), arrays.node_layer)
+            k_em = device.emitter_indices[0]
+            sheet_n = layer_integral(*geo, obs.electron_density_m3, k_em)
+            sheet_p = layer_integral(*geo, obs.hole_density_m3, k_em)
+            rec = obs.radiative_rate_m3_s + obs.srh_rate_m3_s + obs.auger_rate_m3_s
+            j_rec_em = constants.e * layer_integral(*geo, rec, k_em)
+            balance = [
+                np.asarray(a)
+                for a in (
+                    inj.electron_in_A_m2,
+                    inj.hole_in_A_m2,
+                    ratio,
+                    factor,
+                    sheet_n / sheet_p,
+                    j_rec_em / obs.current_density_A_m2,
+                )
+            ]
         obs = jax.tree_util.tree_map(np.asarray, obs)
         eta = np.asarray(eta)
         x_nm = np.asarray(node_positions_m(arrays)) * 1e9
@@ -301,5 +329,7 @@ def result_from_states(device: Device, arrays, voltages_V, states) -> Simulation
         emitter_hole_current_mA_cm2=None if balance is None else balance[1] * A_M2_TO_MA_CM2 * nan,
         electron_hole_current_ratio=None if balance is None else balance[2] * nan,
         charge_balance_factor=None if balance is None else balance[3] * nan,
+        emitter_electron_hole_sheet_density_ratio=None if balance is None else balance[4] * nan,
+        emitter_recombination_fraction=None if balance is None else balance[5] * nan,
         radiative_weight=eta,
     )

@@ -2,6 +2,7 @@
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -162,6 +163,7 @@ def test_cli_simulate_writes_files(tmp_path):
         "eqe_percent",
         "current_efficiency_cd_A",
         "power_efficiency_lm_W",
+        *BALANCE_COLUMNS,
         "converged",
     ):
         assert col in header
@@ -175,8 +177,58 @@ def test_cli_simulate_writes_files(tmp_path):
         "converged_points",
         "total_points",
         "current_density_at_half_eqe_mA_cm2",
+        "charge_balance_factor_at_eqe_max",
+        "recombination_zones",
     ):
         assert key in summ
+    _check_zones(summ)
+    prof_header = (out / "profiles.csv").read_text().splitlines()[0].split(",")
+    assert "photons_per_radiative_event" in prof_header
+    assert any(c.startswith("interface_recombination_rate_cm2_s@") for c in prof_header)
+
+
+BALANCE_COLUMNS = (
+    "emitter_electron_current_in_mA_cm2",
+    "emitter_hole_current_in_mA_cm2",
+    "electron_hole_current_ratio",
+    "charge_balance_factor",
+    "emitter_electron_hole_sheet_density_ratio",
+    "emitter_recombination_fraction",
+)
+
+
+def _check_zones(summ):
+    """Zone entries at the profile biases: centroid inside the stack, fractions in [0, 1]."""
+    assert 1 <= len(summ["recombination_zones"]) <= 3
+    for z in summ["recombination_zones"]:
+        assert 0.0 <= z["centroid_nm"] and z["fwhm_nm"] >= 0.0
+        fr = [v for k, v in z.items() if k.startswith("fraction_within_5nm")]
+        assert fr and all(0.0 <= v <= 1.0 for v in fr)
+        shares = [v for k, v in z.items() if k.endswith("_share_of_recombination")]
+        assert sum(shares) == pytest.approx(1.0, rel=1e-9)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "name", sorted(p.name for p in (Path(__file__).parent.parent / "examples").glob("*.yaml"))
+)
+def test_cli_simulate_each_example(tmp_path, name):
+    """`peled simulate` on every example writes all files with the documented columns."""
+    ex = Path(__file__).parent.parent / "examples" / name
+    out = tmp_path / "out"
+    args = ["simulate", str(ex), "--out", str(out), "--step-V", "0.5", "--mesh", "24"]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    for f in ("jv.csv", "summary.json", "profiles.csv", "jvl.png", "eqe_rolloff.png"):
+        assert (out / f).stat().st_size > 0, f
+    for f in ("band_diagram.png", "recombination_zone.png"):
+        assert (out / f).stat().st_size > 0, f
+    header = (out / "jv.csv").read_text().splitlines()[0].split(",")
+    assert all(c in header for c in BALANCE_COLUMNS)
+    summ = json.loads((out / "summary.json").read_text())
+    assert summ["converged_points"] == summ["total_points"] == 17
+    if summ["recombination_zones"] and summ["recombination_zones"][0].get("centroid_nm"):
+        _check_zones(summ)
 
 
 def test_cli_bad_device_writes_nothing(tmp_path):

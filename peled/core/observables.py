@@ -276,6 +276,15 @@ def emitter_injection_currents(
     )
 
 
+def layer_integral(
+    x: jax.Array, bounds: jax.Array, node_layer: jax.Array, values: jax.Array, layer: int
+) -> jax.Array:
+    """Integral of a per-node density (..., N) over ``layer`` with the solver's cells,
+    e.g. sheet densities int n dx [m^-2] or recombination per area [m^-2 s^-1]."""
+    w = jnp.where(node_layer == layer, cell_widths(x, bounds, node_layer), 0.0)
+    return jnp.sum(values * w, axis=-1)
+
+
 def charge_balance(electron_in: jax.Array, hole_in: jax.Array) -> tuple[jax.Array, jax.Array]:
     """(J_e / J_h, min/max) of the currents entering an emitter; NaN where either is <= 0."""
     ok = (electron_in > 0) & (hole_in > 0)
