@@ -37,7 +37,7 @@ from scipy import constants
 
 from peled.core.implicit import steady_state
 from peled.core.newton import SolverSettings, solve_sweep
-from peled.core.observables import bias_observables
+from peled.core.observables import bias_observables, node_radiative_weight
 from peled.core.params import DeviceArrays
 from peled.errors import PeledInputError
 
@@ -58,7 +58,7 @@ class SweepFigures(NamedTuple):
 def differentiable_sweep(
     arrays: DeviceArrays,
     voltages_V: jax.Array,
-    layer_plqy: jax.Array,
+    weight_inputs: tuple[jax.Array, ...],
     outcoupling,
     lumens_per_photon_per_s: float,
     settings: SolverSettings | None = None,
@@ -74,7 +74,7 @@ def differentiable_sweep(
         voltages_V,
         states.u,
         states.converged,
-        layer_plqy,
+        weight_inputs,
         outcoupling,
         lumens_per_photon_per_s,
     )
@@ -85,19 +85,23 @@ def figures_from_states(
     voltages_V: jax.Array,
     u: jax.Array,
     converged: jax.Array,
-    layer_plqy: jax.Array,
+    weight_inputs: tuple[jax.Array, ...],
     outcoupling,
     lumens_per_photon_per_s: float,
 ) -> SweepFigures:
     """Figures of solved states ``u`` (n_bias, N, 3), attached to ``arrays`` implicitly.
 
     L = eta_out Phi_int K / pi  (Lambertian; K = lumens per photon/s of the spectrum),
-    EQE = 100 q eta_out Phi_int / J, with Phi_int = sum_emitters vol PLQY R_rad
-    (:func:`peled.core.observables.bias_observables`). Biases with ``converged`` False
-    give NaN values and NaN gradients.
+    EQE = 100 q eta_out Phi_int / J, with Phi_int = sum_nodes vol eta(x) R_rad and eta(x)
+    the photon yield per radiative event (film PLQY times interface-quenching survival;
+    ``weight_inputs`` from :func:`peled.simulate.radiative_weight_inputs`). Biases with
+    ``converged`` False give NaN values and NaN gradients.
     """
     u = jax.vmap(steady_state, in_axes=(0, None, 0))(u, arrays, voltages_V)
-    obs = jax.vmap(bias_observables, in_axes=(0, None, None))(u, arrays, layer_plqy)
+    # photon yield per radiative event per node (PLQY x interface-quenching survival),
+    # recomputed from the arrays so that thickness changes move it with the mesh
+    eta = node_radiative_weight(arrays, *weight_inputs)
+    obs = jax.vmap(bias_observables, in_axes=(0, None, None))(u, arrays, eta)
     # NaN * anything = NaN in the value and in every derivative of it
     poison = jnp.where(converged, 1.0, jnp.nan)
     j = obs.current_density_A_m2 * poison

@@ -43,7 +43,7 @@ from peled.device import Device, device_from_mapping, device_to_mapping
 from peled.errors import PeledInputError
 from peled.objectives import Objective, combined_log_objective, differentiable_sweep
 from peled.photometry import spectrum_metrics
-from peled.simulate import default_outcoupling, emitter_plqy
+from peled.simulate import default_outcoupling, radiative_weight_inputs
 
 FAILED_LOSS = 1.0e3  # loss handed to the optimizer for a non-converged sweep [-]
 
@@ -106,7 +106,7 @@ class DesignProblem:
         ).lumens_per_photon_per_s
         with jax.enable_x64(True):
             self._arrays = self.device.to_arrays(self.mesh)
-            self._plqy = emitter_plqy(self.device)
+            self._weights = radiative_weight_inputs(self.device)
         self._vg = jax.jit(jax.value_and_grad(self._log_objective, has_aux=True))
 
     # -- maps between user values, optimizer variables z and unit-box variables s --
@@ -132,7 +132,7 @@ class DesignProblem:
         fig = differentiable_sweep(
             arrays,
             jnp.asarray(self.voltages_V),
-            self._plqy,
+            self._weights,
             eta_out,
             self.lumens_per_photon,
             self.settings,

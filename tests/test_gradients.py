@@ -23,7 +23,7 @@ from peled.errors import PeledInputError
 from peled.objectives import figures_from_states, parse_objective
 from peled.optimize import DesignProblem, parse_bounds
 from peled.photometry import spectrum_metrics
-from peled.simulate import emitter_plqy
+from peled.simulate import radiative_weight_inputs
 
 MESH = peled.MeshSpec(nodes_per_layer=16)
 VOLTS = np.linspace(0.0, 4.0, 17)
@@ -85,7 +85,7 @@ def solved(red):
     assert bool(np.all(states.converged))
     m = red.layers[red.emitter_indices[0]].material
     k = spectrum_metrics(m.emission_peak_nm, m.emission_fwhm_nm).lumens_per_photon_per_s
-    return arrays, states, emitter_plqy(red), k
+    return arrays, states, radiative_weight_inputs(red), k
 
 
 def _weighted_log_current(red, solved):
