@@ -158,6 +158,7 @@ def plot_recombination(res: SimulationResult, idx: Sequence[int], path: Path) ->
         )
     for e in edges[1:-1]:
         ax.axvline(e, color="0.7", lw=0.6)
+    ax.set_xlim(edges[0], edges[-1])
     ax.set_xlabel("Position from anode (nm)")
     ax.set_ylabel("Recombination rate (cm$^{-3}$ s$^{-1}$)")
     ax.set_title(

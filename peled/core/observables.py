@@ -282,7 +282,7 @@ def layer_integral(
     """Integral of a per-node density (..., N) over ``layer`` with the solver's cells,
     e.g. sheet densities int n dx [m^-2] or recombination per area [m^-2 s^-1]."""
     w = jnp.where(node_layer == layer, cell_widths(x, bounds, node_layer), 0.0)
-    return jnp.sum(values * w, axis=-1)
+    return jnp.sum(values * jnp.broadcast_to(w, values.shape), axis=-1)
 
 
 def charge_balance(electron_in: jax.Array, hole_in: jax.Array) -> tuple[jax.Array, jax.Array]:
