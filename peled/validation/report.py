@@ -582,6 +582,11 @@ def build_blocks(
     both = [r for r in runs if r.within("EQE_max", BANDS[0]) and r.within("L_max", BANDS[0])]
     eqe_only = [r for r in runs if r.within("EQE_max", BANDS[0]) and r not in both]
     l_only = [r for r in runs if r.within("L_max", BANDS[0]) and r not in both]
+    uncompared = [
+        r
+        for r in runs
+        if r.case.reported.eqe_max_percent is None and r.case.reported.luminance_max_cd_m2 is None
+    ]
     b.append(
         Block(
             "list",
@@ -597,9 +602,15 @@ def build_blocks(
                 + (", ".join(r.case_id for r in l_only) or "none"),
                 f"neither within x{BANDS[0]:g}: "
                 + (
-                    ", ".join(r.case_id for r in runs if r not in both + eqe_only + l_only)
+                    ", ".join(
+                        r.case_id
+                        for r in runs
+                        if r not in both + eqe_only + l_only and r not in uncompared
+                    )
                     or "none"
                 ),
+                "not compared (neither EQE_max nor L_max reported): "
+                + (", ".join(r.case_id for r in uncompared) or "none"),
             ],
         )
     )
