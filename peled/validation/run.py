@@ -128,6 +128,8 @@ def simulated_figures(res: SimulationResult) -> dict[str, Any]:
         if np.any(np.isfinite(j))
         else None,
         "outcoupling": s["outcoupling"],
+        "charge_balance_factor_at_eqe_max": s.get("charge_balance_factor_at_eqe_max"),
+        "electron_hole_current_ratio_at_eqe_max": s.get("electron_hole_current_ratio_at_eqe_max"),
         "converged_points": int(conv.sum()),
         "total_points": int(conv.size),
         "failed_voltages_V": [float(v) for v in res.voltage_V[~conv]],
