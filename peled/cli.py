@@ -179,7 +179,14 @@ def _slug(name: str) -> str:
 @click.option("--step-V", "step_v", type=float, default=None)
 @click.option("--mesh", type=int, default=None, help="nodes per layer (default 64)")
 @click.option("--no-plots", is_flag=True, help="skip the PNG plots")
-def simulate(device_file, out, start_v, stop_v, step_v, mesh, no_plots) -> None:
+@click.option(
+    "--profile-V",
+    "profile_v",
+    type=float,
+    multiple=True,
+    help="bias [V] for profiles/zones/band plots (repeat; default turn-on, EQE_max, last)",
+)
+def simulate(device_file, out, start_v, stop_v, step_v, mesh, no_plots, profile_v) -> None:
     """Simulate a device's J-V-L sweep and write jv.csv, summary.json, profiles.csv, plots.
 
     Without DEVICE_FILE the built-in default (green CsPbBr3 PeLED) is simulated.
@@ -199,10 +206,11 @@ def simulate(device_file, out, start_v, stop_v, step_v, mesh, no_plots) -> None:
     with tempfile.TemporaryDirectory(dir=out_dir, prefix=".peled-") as tmp:
         t = Path(tmp)
         write_jv(res, t / "jv.csv")
-        write_summary(res, t / "summary.json")
-        write_profiles(res, default_profile_biases(res), t / "profiles.csv")
+        chosen = list(profile_v) or None
+        write_summary(res, t / "summary.json", profile_biases_V=chosen)
+        write_profiles(res, default_profile_biases(res, chosen), t / "profiles.csv")
         if not no_plots:
-            res.plot(t)
+            res.plot(t, chosen)
         for f in t.iterdir():
             shutil.move(str(f), out_dir / f.name)
     summ = res.summary()
@@ -323,7 +331,8 @@ def validate(out, cases, no_scenarios, keep_metrics) -> None:
     multiple=True,
     required=True,
     help="kind[:key=value][*weight], e.g. eqe_at_luminance:luminance_cd_m2=1000 "
-    "(kinds: eqe_max, eqe_at_luminance, luminance_at_voltage, rolloff); repeat to combine",
+    "(kinds: eqe_max, eqe_at_luminance, eqe_at_voltage, luminance_at_voltage, rolloff); "
+    "repeat to combine",
 )
 @click.option(
     "--vary",

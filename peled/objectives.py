@@ -18,6 +18,7 @@ documented continuous extension (below) so that an optimizer can still move back
   bias times L_max / L_target
 * ``luminance_at_voltage``        L [cd/m^2] at ``voltage_V`` (linear in V between
   biases, in log10 L)
+* ``eqe_at_voltage``              EQE [%] at ``voltage_V`` (linear in V between biases)
 * ``rolloff``                     EQE(J_high) / EQE_max [-] at ``current_density_mA_cm2``
   (linear in log10 J); not reached: the ratio at the highest current
 * weighted combinations: sum_i w_i ln(objective_i) (scale-free, so weights are relative
@@ -154,6 +155,7 @@ OBJECTIVE_OPTIONS: dict[str, tuple[str, ...]] = {
     "eqe_max": (),
     "eqe_at_luminance": ("luminance_cd_m2",),
     "luminance_at_voltage": ("voltage_V",),
+    "eqe_at_voltage": ("voltage_V",),
     "rolloff": ("current_density_mA_cm2",),
 }
 
@@ -209,6 +211,8 @@ def objective_value(obj: Objective, fig: SweepFigures) -> tuple[jax.Array, jax.A
             fig.voltage_V, _log10_pos(fig.luminance_cd_m2), o["voltage_V"], log_x=False
         )
         return 10.0**logl, ok
+    if obj.kind == "eqe_at_voltage":
+        return first_crossing_value(fig.voltage_V, fig.eqe_percent, o["voltage_V"], log_x=False)
     if obj.kind == "rolloff":
         eqe_hi, ok = first_crossing_value(
             fig.current_density_mA_cm2, fig.eqe_percent, o["current_density_mA_cm2"], log_x=True
