@@ -44,8 +44,14 @@ def write_jv(res: SimulationResult, path) -> Path:
     return Path(path)
 
 
-def write_summary(res: SimulationResult, path, extra: dict | None = None) -> Path:
-    s = res.summary()
+def write_summary(
+    res: SimulationResult,
+    path,
+    extra: dict | None = None,
+    profile_biases_V: Sequence[float] | None = None,
+) -> Path:
+    """summary.json: ``res.summary(profile_biases_V)`` plus ``extra`` keys."""
+    s = res.summary(profile_biases_V)
     if extra:
         s.update(extra)
     clean = {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in s.items()}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import jax
@@ -56,12 +57,17 @@ def layer_edges_nm(res: SimulationResult) -> np.ndarray:
     return np.concatenate([[0.0], np.cumsum([la.thickness_nm for la in res.device.layers])])
 
 
-def profile_bias_indices(res: SimulationResult) -> list[int]:
-    """Indices of the default profile biases: turn-on (1 cd/m^2), the EQE maximum and the
-    highest converged bias (those that exist, in increasing order)."""
+def profile_bias_indices(
+    res: SimulationResult, biases_V: Sequence[float] | None = None
+) -> list[int]:
+    """Indices of the profile biases: the converged biases nearest to ``biases_V`` [V]
+    when given, else turn-on (1 cd/m^2), the EQE maximum and the highest converged bias
+    (those that exist, in increasing order)."""
     conv = np.nonzero(res.converged)[0]
     if conv.size == 0:
         return []
+    if biases_V is not None:
+        return sorted({int(conv[np.argmin(np.abs(res.voltage_V[conv] - b))]) for b in biases_V})
     s = summary_core(res)
     idx = [
         int(conv[np.argmin(np.abs(res.voltage_V[conv] - v))])
@@ -137,12 +143,15 @@ def _balance_at(res: SimulationResult, k: int) -> dict[str, float | None]:
     return {key: _finite(getattr(res, key)[k]) for key in _BALANCE_KEYS}
 
 
-def summarize(res: SimulationResult) -> dict[str, Any]:
+def summarize(
+    res: SimulationResult, profile_biases_V: Sequence[float] | None = None
+) -> dict[str, Any]:
     """Summary figures (the keys of summary.json; None where not reached).
 
     Adds to :func:`summary_core` the charge balance of the first emitter at the EQE
     maximum (J_e,in / J_h,in and gamma = min/max of the two) and ``recombination_zones``:
-    :func:`zone_summary` at the default profile biases (:func:`profile_bias_indices`).
+    :func:`zone_summary` at the profile biases (:func:`profile_bias_indices`; the
+    converged biases nearest to ``profile_biases_V`` [V] when given).
     """
     out = summary_core(res)
     at_max = {}
@@ -151,7 +160,9 @@ def summarize(res: SimulationResult) -> dict[str, Any]:
         at_max = _balance_at(res, k)
     for key in _BALANCE_KEYS:
         out[f"{key}_at_eqe_max"] = at_max.get(key)
-    out["recombination_zones"] = [zone_summary(res, k) for k in profile_bias_indices(res)]
+    out["recombination_zones"] = [
+        zone_summary(res, k) for k in profile_bias_indices(res, profile_biases_V)
+    ]
     return out
 
 

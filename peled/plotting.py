@@ -30,11 +30,14 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def default_profile_biases(res: SimulationResult) -> list[int]:
-    """Indices of the turn-on bias, the EQE maximum and the highest converged bias."""
+def default_profile_biases(
+    res: SimulationResult, biases_V: Sequence[float] | None = None
+) -> list[int]:
+    """Indices of the turn-on bias, the EQE maximum and the highest converged bias (or
+    of the converged biases nearest to ``biases_V`` [V])."""
     from peled.metrics import profile_bias_indices
 
-    return profile_bias_indices(res)
+    return profile_bias_indices(res, biases_V)
 
 
 def _layer_edges(device: Device) -> np.ndarray:
@@ -44,10 +47,9 @@ def _layer_edges(device: Device) -> np.ndarray:
 def plot_all(res: SimulationResult, out_dir, biases_V: Sequence[float] | None = None) -> list:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    if biases_V is None:
-        idx = default_profile_biases(res)
-    else:
-        idx = [int(np.argmin(np.abs(res.voltage_V - b))) for b in biases_V]
+    from peled.metrics import profile_bias_indices
+
+    idx = profile_bias_indices(res, biases_V)
     return [
         plot_jvl(res, out / "jvl.png"),
         plot_rolloff(res, out / "eqe_rolloff.png"),
@@ -103,23 +105,37 @@ def plot_rolloff(res: SimulationResult, path: Path) -> Path:
 
 
 def plot_bands(res: SimulationResult, idx: Sequence[int], path: Path) -> Path:
-    fig = _figure(figsize=(7, 4.5))
-    ax = fig.add_subplot()
+    """Band diagram with quasi-Fermi levels, one panel per profile bias (energies relative
+    to the cathode's Fermi level), layer boundaries and names marked."""
+    n = max(len(idx), 1)
+    fig = _figure(figsize=(7, 2.6 * n + 0.6))
+    axes = fig.subplots(n, 1, sharex=True, squeeze=False)[:, 0]
     x = res.position_nm
     p = res.profiles
-    for c, k in enumerate(idx):
-        col = f"C{c}"
-        lab = f"{res.voltage_V[k]:.2f} V"
-        ax.plot(x, p["conduction_band_eV"][k], col + "-", label=f"$E_c$, $E_v$ {lab}")
-        ax.plot(x, p["valence_band_eV"][k], col + "-")
-        ax.plot(x, p["electron_quasi_fermi_eV"][k], col + "--", lw=0.9)
-        ax.plot(x, p["hole_quasi_fermi_eV"][k], col + ":", lw=0.9)
-    for e in _layer_edges(res.device)[1:-1]:
-        ax.axvline(e, color="0.7", lw=0.6)
-    ax.set_xlabel("Position from anode (nm)")
-    ax.set_ylabel("Energy (eV)")
-    ax.set_title("Band diagram (dashed: $E_{Fn}$, dotted: $E_{Fp}$)")
-    ax.legend(fontsize=8)
+    edges = _layer_edges(res.device)
+    for ax, k in zip(axes, idx, strict=False):
+        ax.plot(x, p["conduction_band_eV"][k], "C0-", label="$E_c$")
+        ax.plot(x, p["valence_band_eV"][k], "C3-", label="$E_v$")
+        ax.plot(x, p["electron_quasi_fermi_eV"][k], "C0--", lw=0.9, label="$E_{Fn}$")
+        ax.plot(x, p["hole_quasi_fermi_eV"][k], "C3:", lw=1.1, label="$E_{Fp}$")
+        for e in edges[1:-1]:
+            ax.axvline(e, color="0.7", lw=0.6)
+        for i, la in enumerate(res.device.layers):
+            ax.text(
+                0.5 * (edges[i] + edges[i + 1]),
+                0.97,
+                la.material.name,
+                transform=ax.get_xaxis_transform(),
+                ha="center",
+                va="top",
+                fontsize=7,
+            )
+        ax.set_ylabel("Energy (eV)")
+        ax.set_title(f"{res.voltage_V[k]:.2f} V", fontsize=9, loc="right")
+        ax.legend(fontsize=7, loc="lower left", ncol=4)
+    axes[-1].set_xlabel("Position from anode (nm)")
+    axes[-1].set_xlim(edges[0], edges[-1])
+    fig.suptitle(f"Band diagram, {res.device.name}", fontsize=10)
     return _save(fig, path)
 
 

@@ -141,11 +141,13 @@ class SimulationResult:
 
         return zone_summary(self, bias_index)
 
-    def summary(self) -> dict[str, Any]:
-        """Device figures of merit (keys of summary.json)."""
+    def summary(self, profile_biases_V: Sequence[float] | None = None) -> dict[str, Any]:
+        """Device figures of merit (keys of summary.json); recombination zones at the
+        converged biases nearest to ``profile_biases_V`` [V] (default: turn-on, EQE_max,
+        highest bias)."""
         from peled.metrics import summarize
 
-        return summarize(self)
+        return summarize(self, profile_biases_V)
 
     def plot(self, out_dir, biases_V: Sequence[float] | None = None) -> list:
         """Write the standard PNG plots into ``out_dir``; returns their paths."""

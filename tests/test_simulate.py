@@ -142,6 +142,10 @@ def test_cli_simulate_writes_files(tmp_path):
             "0.5",
             "--mesh",
             "16",
+            "--profile-V",
+            "2.5",
+            "--profile-V",
+            "3",
         ],
     )
     assert res.exit_code == 0, res.output
@@ -182,7 +186,9 @@ def test_cli_simulate_writes_files(tmp_path):
     ):
         assert key in summ
     _check_zones(summ)
+    assert [z["voltage_V"] for z in summ["recombination_zones"]] == [2.5, 3.0]
     prof_header = (out / "profiles.csv").read_text().splitlines()[0].split(",")
+    assert "radiative_rate_cm3_s@2.500V" in prof_header
     assert "photons_per_radiative_event" in prof_header
     assert any(c.startswith("interface_recombination_rate_cm2_s@") for c in prof_header)
 
