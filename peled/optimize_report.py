@@ -40,7 +40,8 @@ def plot_convergence(result: OptimizationResult, path: Path) -> Path:
 
 def plot_comparison(before: SimulationResult, after: SimulationResult, path: Path) -> Path:
     """J-V-L (left) and EQE-J (right), before and after optimization."""
-    fig = _figure(figsize=(11, 4.2))
+    fig = _figure(figsize=(12, 4.2))
+    fig.subplots_adjust(wspace=0.45)
     ax = fig.add_subplot(121)
     axl = ax.twinx()
     for res, style, tag in ((before, "--", "before"), (after, "-", "after")):
@@ -48,6 +49,11 @@ def plot_comparison(before: SimulationResult, after: SimulationResult, path: Pat
         lum = np.where(res.luminance_cd_m2 > 0, res.luminance_cd_m2, np.nan)
         ax.semilogy(res.voltage_V, j, style, color="tab:blue", label=f"J {tag}")
         axl.semilogy(res.voltage_V, lum, style, color="tab:green", label=f"L {tag}")
+    # show the conducting range: 10 decades below the larger maximum of each quantity
+    for axis, key in ((ax, "current_density_mA_cm2"), (axl, "luminance_cd_m2")):
+        top = np.nanmax([np.nanmax(getattr(r, key), initial=0.0) for r in (before, after)])
+        if top > 0:
+            axis.set_ylim(top * 1e-10, top * 3)
     ax.set_xlabel("voltage (V)")
     ax.set_ylabel("current density (mA/cm$^2$)", color="tab:blue")
     axl.set_ylabel("luminance (cd/m$^2$)", color="tab:green")
@@ -58,6 +64,9 @@ def plot_comparison(before: SimulationResult, after: SimulationResult, path: Pat
         j = res.current_density_mA_cm2
         ok = np.isfinite(res.eqe_percent) & (j > 0)
         ax2.semilogx(j[ok], res.eqe_percent[ok], style, label=tag)
+    j_top = np.nanmax([np.nanmax(r.current_density_mA_cm2, initial=0.0) for r in (before, after)])
+    if j_top > 0:
+        ax2.set_xlim(j_top * 1e-10, j_top * 3)
     ax2.set_xlabel("current density (mA/cm$^2$)")
     ax2.set_ylabel("EQE (%)")
     ax2.legend()
