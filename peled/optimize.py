@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 from scipy.optimize import minimize
 
-from peled.core.newton import SolverSettings
+from peled.core.newton import SolverSettings, solve_sweep
 from peled.core.params import MeshSpec
 from peled.design import (
     Parameter,
@@ -41,7 +41,7 @@ from peled.design import (
 )
 from peled.device import Device, device_from_mapping, device_to_mapping
 from peled.errors import PeledInputError
-from peled.objectives import Objective, combined_log_objective, differentiable_sweep
+from peled.objectives import Objective, combined_log_objective, figures_from_states
 from peled.photometry import spectrum_metrics
 from peled.simulate import default_outcoupling, radiative_weight_inputs
 
@@ -107,6 +107,7 @@ class DesignProblem:
         with jax.enable_x64(True):
             self._arrays = self.device.to_arrays(self.mesh)
             self._weights = radiative_weight_inputs(self.device)
+        self._arrays_at = jax.jit(self._arrays_for)
         self._vg = jax.jit(jax.value_and_grad(self._log_objective, has_aux=True))
 
     # -- maps between user values, optimizer variables z and unit-box variables s --
@@ -125,17 +126,23 @@ class DesignProblem:
         z = self.z_lo + np.asarray(s) * (self.z_hi - self.z_lo)
         return np.asarray([float(p.to_value(zi)) for p, zi in zip(self.params, z, strict=True)])
 
-    def _log_objective(self, s: jax.Array):
+    def _arrays_for(self, s: jax.Array):
         z = jnp.asarray(self.z_lo) + s * jnp.asarray(self.z_hi - self.z_lo)
         vals = [p.to_value(z[i]) for i, p in enumerate(self.params)]
-        arrays, eta_out = apply_parameters(self._arrays, self.outcoupling0, self.params, vals)
-        fig = differentiable_sweep(
+        return apply_parameters(self._arrays, self.outcoupling0, self.params, vals)
+
+    def _log_objective(self, s: jax.Array, u: jax.Array, converged: jax.Array):
+        # the states come from the shared compiled sweep (see evaluate); only the
+        # implicit-gradient attachment and the observables are traced here
+        arrays, eta_out = self._arrays_for(s)
+        fig = figures_from_states(
             arrays,
             jnp.asarray(self.voltages_V),
+            u,
+            converged,
             self._weights,
             eta_out,
             self.lumens_per_photon,
-            self.settings,
         )
         total, parts = combined_log_objective(self.objectives, fig)
         return total, (parts, fig.all_converged)
@@ -149,7 +156,12 @@ class DesignProblem:
         """
         with jax.enable_x64(True):
             s = jnp.asarray(self.to_unit(values), jnp.float64)
-            (val, (parts, ok)), g = self._vg(s)
+            arrays, _ = self._arrays_at(s)
+            # forward: the module-level compiled sweep, shared by every problem, simulate()
+            # and sweep with the same mesh shape, so a new problem compiles only the
+            # (small) gradient program below
+            states = solve_sweep(arrays, jnp.asarray(self.voltages_V), self.settings)
+            (val, (parts, ok)), g = self._vg(s, states.u, states.converged)
         return {
             "log_objective": float(val),
             "gradient_unit": np.asarray(g, np.float64),
