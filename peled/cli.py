@@ -223,11 +223,13 @@ def simulate(device_file, out, start_v, stop_v, step_v, mesh, no_plots, profile_
         "voltage_at_eqe_max_V",
         "luminance_max_cd_m2",
         "current_density_at_half_eqe_mA_cm2",
+        "charge_balance_factor_at_eqe_max",
+        "emitter_electron_hole_sheet_density_ratio_at_eqe_max",
         "cie_x",
         "cie_y",
     ):
         val = summ[key]
-        click.echo(f"  {key:<38} {'-' if val is None else f'{val:.4g}'}")
+        click.echo(f"  {key:<54} {'-' if val is None else f'{val:.4g}'}")
     click.echo(f"wrote {out_dir}/")
     if summ["converged_points"] < summ["total_points"]:
         bad = res.voltage_V[~res.converged]
