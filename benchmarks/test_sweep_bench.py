@@ -59,7 +59,9 @@ def test_sweep_batched(benchmark, tmp_path, batch_size):
     sw = bench_sweep(batch_size)
     cands = sw.candidates()
     solve_batch(cands[:batch_size], _config(sw), True, batch_size)  # compile
-    out = _time(benchmark, lambda: run_sweep(sw, tmp_path, progress=False), len(cands))
+    out = _time(
+        benchmark, lambda: run_sweep(sw, tmp_path, batched=True, progress=False), len(cands)
+    )
     benchmark.extra_info["all_converged"] = int(out.results["all_converged"].sum())
 
 
@@ -86,6 +88,6 @@ def test_sweep_dask_workers(benchmark, tmp_path, workers):
         client.run(solve_batch, cands[:bs], _config(sw), True, bs)  # compile on every worker
         _time(
             benchmark,
-            lambda: run_sweep(sw, tmp_path, scheduler=client, progress=False),
+            lambda: run_sweep(sw, tmp_path, scheduler=client, batched=True, progress=False),
             len(cands),
         )

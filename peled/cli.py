@@ -244,10 +244,16 @@ def simulate(device_file, out, start_v, stop_v, step_v, mesh, no_plots, profile_
 @click.option("--out", "out", type=click.Path(), default=None, help="output folder")
 @click.option("--resume", is_flag=True, help="continue a killed sweep in the same folder")
 @click.option("--scheduler", default=None, help="Dask scheduler address, tcp://host:port")
-@click.option("--batch-size", type=int, default=None, help="candidates per vmap batch")
+@click.option("--batch-size", type=int, default=None, help="candidates per batch (chunk)")
+@click.option(
+    "--vmap/--no-vmap",
+    "vmap",
+    default=None,
+    help="solve each batch as one vmap (default: on accelerators only)",
+)
 @click.option("--csv", "csv", is_flag=True, help="also write results.csv")
 @click.option("--no-progress", is_flag=True, help="no progress bar")
-def sweep(sweep_file, out, resume, scheduler, batch_size, csv, no_progress) -> None:
+def sweep(sweep_file, out, resume, scheduler, batch_size, vmap, csv, no_progress) -> None:
     """Screen the candidates of a sweep file (docs/sweep.md): results.parquet, ranking,
     Pareto front and heat map."""
     from peled.sweep import run_sweep
@@ -262,6 +268,7 @@ def sweep(sweep_file, out, resume, scheduler, batch_size, csv, no_progress) -> N
             resume=resume,
             scheduler=scheduler,
             batch_size=batch_size,
+            batched=vmap,
             csv=csv,
             progress=not no_progress,
         )

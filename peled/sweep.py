@@ -160,12 +160,19 @@ def candidate_row(cand: Candidate, res: SimulationResult, cfg: RunConfig) -> dic
 
 
 def solve_batch(
-    cands: Sequence[Candidate], cfg: RunConfig, batched: bool = True, pad_to: int | None = None
+    cands: Sequence[Candidate],
+    cfg: RunConfig,
+    batched: bool | None = None,
+    pad_to: int | None = None,
 ) -> list[dict[str, Any]]:
     """Solve candidates (one vmap batch, padded to ``pad_to``, or one by one) -> rows.
 
-    Runs inside ``jax.enable_x64(True)``, so it is also the Dask task function.
+    ``batched=None`` decides where it runs: vmap on an accelerator, one by one on a CPU
+    (where a vmapped batch measured slower than sequential solves, docs/sweep.md). Runs
+    inside ``jax.enable_x64(True)``, so it is also the Dask task function.
     """
+    if batched is None:
+        batched = jax.default_backend() != "cpu"
     v = np.asarray(cfg.voltages_V, dtype=np.float64)
     with jax.enable_x64(True):
         devices = [device_from_mapping(c.mapping, f"candidate {c.candidate_id}") for c in cands]
@@ -271,7 +278,7 @@ def run_sweep(
     resume: bool = False,
     scheduler: Any = None,
     batch_size: int | None = None,
-    batched: bool = True,
+    batched: bool | None = None,
     csv: bool = False,
     progress: bool = True,
     settings: SolverSettings | None = None,
@@ -281,8 +288,9 @@ def run_sweep(
     """Solve every candidate not yet in ``out_dir`` and write results and analysis.
 
     ``scheduler``: None (in-process), a ``tcp://host:port`` address or a
-    ``distributed.Client``; ``batched=False`` solves the candidates one by one (the
-    reference the batched run is checked against); ``on_chunk(path, rows)`` is called after
+    ``distributed.Client``; ``batched``: True runs each batch as one vmap, False solves
+    its candidates one by one, None (default) picks vmap on accelerators and one by one on
+    CPUs, in the process that runs the batch; ``on_chunk(path, rows)`` is called after
     each chunk file is written.
     """
     if not isinstance(sweep, Sweep):
@@ -372,7 +380,7 @@ def _progress(enabled: bool, total: int, initial: int, name: str):
     return tqdm(total=total, initial=initial, unit="cand", desc=f"sweep {name}", smoothing=0.1)
 
 
-def _execute(jobs, cfg: RunConfig, batched: bool, client):
+def _execute(jobs, cfg: RunConfig, batched: bool | None, client):
     """Yield the rows of each finished batch (in-process, or as Dask futures complete)."""
     if client is None:
         for group, bs in jobs:

@@ -55,7 +55,7 @@ def sweep_file(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def batched(sweep_file, tmp_path_factory):
     out = tmp_path_factory.mktemp("batched")
-    return out, run_sweep(load_sweep(sweep_file), out, progress=False)
+    return out, run_sweep(load_sweep(sweep_file), out, batched=True, progress=False)
 
 
 def numeric_close(a: pd.DataFrame, b: pd.DataFrame, rtol: float = RTOL) -> None:
@@ -129,7 +129,9 @@ def test_batched_sequential_and_dask_agree(batched, sweep_file, tmp_path):
         ) as cluster,
         Client(cluster) as client,
     ):
-        dist = run_sweep(sw, tmp_path / "dask", scheduler=client, progress=False, analysis=False)
+        dist = run_sweep(
+            sw, tmp_path / "dask", scheduler=client, batched=True, progress=False, analysis=False
+        )
     numeric_close(ref.results, dist.results)
 
 
@@ -145,11 +147,11 @@ def test_interrupted_sweep_resumes_to_the_uninterrupted_rows(batched, sweep_file
         raise Killed(path)
 
     with pytest.raises(Killed):
-        run_sweep(sw, out, progress=False, on_chunk=kill_after_first)
+        run_sweep(sw, out, batched=True, progress=False, on_chunk=kill_after_first)
     assert len(read_chunks(out)) == 2 and not (out / "results.parquet").exists()
     with pytest.raises(PeledInputError, match="--resume"):
         run_sweep(sw, out, progress=False)
-    again = run_sweep(sw, out, resume=True, progress=False, csv=True)
+    again = run_sweep(sw, out, resume=True, batched=True, progress=False, csv=True)
     assert again.n_solved == 2
     numeric_close(ref.results, again.results, rtol=0.0)
     assert pd.read_csv(out / "results.csv")["candidate_id"].tolist() == list(
@@ -415,7 +417,7 @@ from peled.sweep_spec import load_sweep
 def die(path, rows):
     os.kill(os.getpid(), signal.SIGKILL)  # no cleanup of any kind
 
-run_sweep(load_sweep(sys.argv[1]), sys.argv[2], progress=False, on_chunk=die)
+run_sweep(load_sweep(sys.argv[1]), sys.argv[2], batched=True, progress=False, on_chunk=die)
 """
 
 
@@ -429,7 +431,7 @@ def test_sigkilled_sweep_resumes_to_the_uninterrupted_rows(batched, sweep_file, 
     p = subprocess.run([sys.executable, "-c", KILL_SCRIPT, str(sweep_file), str(out)], check=False)
     assert p.returncode == -9
     assert len(read_chunks(out)) == 2 and not (out / "results.parquet").exists()
-    again = run_sweep(load_sweep(sweep_file), out, resume=True, progress=False)
+    again = run_sweep(load_sweep(sweep_file), out, resume=True, batched=True, progress=False)
     assert again.n_solved == 2
     numeric_close(ref.results, again.results, rtol=0.0)
 
@@ -447,6 +449,11 @@ def test_dask_worker_processes_agree(batched, sweep_file, tmp_path):
         Client(cluster) as client,
     ):
         dist = run_sweep(
-            load_sweep(sweep_file), tmp_path, scheduler=client, progress=False, analysis=False
+            load_sweep(sweep_file),
+            tmp_path,
+            scheduler=client,
+            batched=True,
+            progress=False,
+            analysis=False,
         )
     numeric_close(ref.results, dist.results)
