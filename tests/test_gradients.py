@@ -47,7 +47,16 @@ VARY = {
 
 @pytest.fixture(scope="module")
 def red():
-    return peled.load_device("examples/red-cspbi3.yaml")
+    """The red example with interface exciton quenching switched on at the HTL side
+    (5 nm quenching length, poly-TPD quenching efficiency 0.5), so that thickness
+    gradients also carry the position dependence of the photon yield."""
+    import yaml
+
+    with open("examples/red-cspbi3.yaml") as fh:
+        data = yaml.safe_load(fh)
+    data["layers"][1]["overrides"] = {"exciton_quenching_efficiency": 0.5}
+    data["layers"][2]["overrides"] = {"exciton_quenching_length_nm": 5.0}
+    return peled.device_from_mapping(data, "red example with quenching")
 
 
 @pytest.fixture(scope="module")
