@@ -72,8 +72,9 @@ def test_sweep_sequential(benchmark, tmp_path):
     _time(benchmark, lambda: run_sweep(sw, tmp_path, batched=False, progress=False), len(cands))
 
 
+@pytest.mark.parametrize("vmap", [False, True], ids=["one-by-one", "vmap"])
 @pytest.mark.parametrize("workers", [1, 2])
-def test_sweep_dask_workers(benchmark, tmp_path, workers):
+def test_sweep_dask_workers(benchmark, tmp_path, workers, vmap):
     from distributed import Client, LocalCluster
 
     sw = bench_sweep(32)
@@ -85,9 +86,10 @@ def test_sweep_dask_workers(benchmark, tmp_path, workers):
         Client(cluster) as client,
     ):
         bs = balanced_batch_size(len(cands), 32, workers)  # what run_sweep will use
-        client.run(solve_batch, cands[:bs], _config(sw), True, bs)  # compile on every worker
+        warm = cands[:bs] if vmap else cands[:1]
+        client.run(solve_batch, warm, _config(sw), vmap, bs)  # compile on every worker
         _time(
             benchmark,
-            lambda: run_sweep(sw, tmp_path, scheduler=client, batched=True, progress=False),
+            lambda: run_sweep(sw, tmp_path, scheduler=client, batched=vmap, progress=False),
             len(cands),
         )
