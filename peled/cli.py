@@ -387,9 +387,14 @@ def optimize(device_file, objectives, vary, out, max_iter, mesh, start_v, stop_v
         f"{dev.name}: maximising {' + '.join(o.label() for o in objs)} over "
         f"{', '.join(bounds)} ({volts.size} biases, {mesh} nodes per layer)"
     )
-    res = run(prob, max_iterations=max_iter, progress=True)
+    from peled.optimize import OptimizationError
+
     out_dir = Path(out) if out else Path(_slug(dev.name) + "-optimized")
-    write_optimization(res, out_dir)
+    try:
+        res = run(prob, max_iterations=max_iter, progress=True)
+        write_optimization(res, out_dir)
+    except (OptimizationError, PeledInputError) as err:
+        _fail(err)
     click.echo(f"  {res.iterations} iterations, {res.evaluations} evaluations, {res.wall_s:.1f} s")
     click.echo(
         f"  objective {res.initial_log_objective:.6g} -> {res.best_log_objective:.6g} "
@@ -397,4 +402,11 @@ def optimize(device_file, objectives, vary, out, max_iter, mesh, start_v, stop_v
     )
     for row in res.parameter_table():
         click.echo(f"  {row['parameter']:<36} {row['initial']:.6g} -> {row['optimized']:.6g}")
+    for label, part in res.best_parts.items():
+        if not part["reached"]:
+            click.echo(
+                f"warning: the optimized design does not reach the operating point of {label} "
+                "within the sweep; its value is the continuation described in docs/optimize.md",
+                err=True,
+            )
     click.echo(f"wrote {out_dir}/")

@@ -182,6 +182,52 @@ def resolve_parameter(name: str, device: Device) -> Parameter:
     return Parameter(name, k, quantity, LAYER_QUANTITIES[quantity].log)
 
 
+def check_parameters(params: Sequence[Parameter], device: Device) -> None:
+    """Reject a parameter set that names one quantity twice, or a combined electron/hole
+    quantity whose two values differ in the device (it would silently change the start)."""
+    seen: dict[tuple[Any, str], str] = {}
+    for p in params:
+        key = (p.target, p.quantity)
+        if key in seen:
+            raise PeledInputError(
+                f"parameters {seen[key]!r} and {p.name!r} name the same quantity; vary it once"
+            )
+        seen[key] = p.name
+        if isinstance(p.target, int) and p.quantity in (
+            "srh_lifetime_s",
+            "auger_coefficient_cm6_s",
+        ):
+            m = device.layers[p.target].material
+            keys = LAYER_QUANTITIES[p.quantity].material_keys
+            a, b = (getattr(m, k) for k in keys)
+            if a != b:
+                raise PeledInputError(
+                    f"parameter {p.name!r} sets {keys[0]} and {keys[1]} together, but layer "
+                    f"{p.target} ({m.name}) has {a:g} and {b:g}; make them equal in the device "
+                    "file (overrides) before optimizing"
+                )
+
+
+def check_band_gaps(
+    params: Sequence[Parameter], device: Device, bounds: Mapping[str, tuple[float, float]]
+) -> None:
+    """Reject bounds on electron affinity / ionization energy that allow a band gap below
+    0.1 eV anywhere in the box (IE_min - EA_max, with the other edge held at its value)."""
+    per_layer: dict[int, dict[str, tuple[float, float]]] = {}
+    for p in params:
+        if p.quantity in ("electron_affinity_eV", "ionization_energy_eV"):
+            per_layer.setdefault(int(p.target), {})[p.quantity] = bounds[p.name]
+    for k, b in per_layer.items():
+        m = device.layers[k].material
+        ea_max = b.get("electron_affinity_eV", (0.0, m.electron_affinity_eV))[1]
+        ie_min = b.get("ionization_energy_eV", (m.ionization_energy_eV, 0.0))[0]
+        if ie_min - ea_max < 0.1:
+            raise PeledInputError(
+                f"layer {k} ({m.name}): the bounds allow a band gap of {ie_min - ea_max:.2f} eV "
+                "(lowest ionization energy minus highest electron affinity); keep it >= 0.1 eV"
+            )
+
+
 def current_value(p: Parameter, device: Device, outcoupling: float) -> float:
     """The device's present value of ``p`` in user units."""
     if p.target in ("anode", "cathode"):
@@ -260,7 +306,10 @@ def updated_device_mapping(
     for p, val in zip(params, values, strict=True):
         val = float(val)
         if p.target in ("anode", "cathode"):
-            out[str(p.target)] = {"work_function_eV": val}
+            # keep the contact's material (optics, quenching); override its work function
+            contact = dict(out.get(str(p.target)) or {})
+            contact["work_function_eV"] = val
+            out[str(p.target)] = contact
         elif p.target == "device":
             out["outcoupling"] = val
         else:

@@ -43,8 +43,10 @@ class ContactSpec(_Strict):
 
     @model_validator(mode="after")
     def _one(self) -> ContactSpec:
-        if (self.material is None) == (self.work_function_eV is None):
-            raise ValueError("give exactly one of 'material' or 'work_function_eV' (1.5-7 eV)")
+        # material alone; work_function_eV alone (a bare metal of that work function); or
+        # both: the material with its work function overridden (e.g. a treated ITO)
+        if self.material is None and self.work_function_eV is None:
+            raise ValueError("give 'material' and/or 'work_function_eV' (1.5-7 eV)")
         return self
 
 
@@ -172,7 +174,7 @@ def _contact(spec: ContactSpec, db: MaterialDatabase, where: str) -> Contact:
         )
     return Contact(
         mat.name,
-        mat.work_function_eV,
+        mat.work_function_eV if spec.work_function_eV is None else float(spec.work_function_eV),
         mat.refractive_index,
         mat.extinction_coefficient,
         mat.exciton_quenching_efficiency,
@@ -251,7 +253,7 @@ def device_to_mapping(device: Device) -> dict[str, Any]:
     def contact(c: Contact) -> dict[str, Any]:
         if c.name == "custom":
             return {"work_function_eV": c.work_function_eV}
-        return {"material": c.name}
+        return {"material": c.name, "work_function_eV": c.work_function_eV}
 
     def layer(la: Layer) -> dict[str, Any]:
         return {

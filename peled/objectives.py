@@ -14,13 +14,18 @@ documented continuous extension (below) so that an optimizer can still move back
 
 * ``eqe_max``                     max over biases of EQE [%]
 * ``eqe_at_luminance``            EQE [%] where L first reaches ``luminance_cd_m2``
-  (linear in log10 L between the bracketing biases); not reached: EQE at the highest
-  bias times L_max / L_target
+  (linear in log10 L between the bracketing biases); not reached: EQE at the bias of
+  largest L times L_max / L_target
 * ``luminance_at_voltage``        L [cd/m^2] at ``voltage_V`` (linear in V between
   biases, in log10 L)
 * ``eqe_at_voltage``              EQE [%] at ``voltage_V`` (linear in V between biases)
 * ``rolloff``                     EQE(J_high) / EQE_max [-] at ``current_density_mA_cm2``
-  (linear in log10 J); not reached: the ratio at the highest current
+  (linear in log10 J); not reached: EQE at the largest current times J_max / J_high,
+  over EQE_max (so a design is pushed towards reaching J_high)
+
+EQE is 0 (not NaN) at biases with J <= 0 here, so that max and interpolation stay
+defined at V = 0; ``peled.simulate`` reports NaN there instead (no efficiency without
+current). Both agree wherever J > 0.
 * weighted combinations: sum_i w_i ln(objective_i) (scale-free, so weights are relative
   importances; a weight of 1 on a single objective is the same optimum as the objective)
 """
@@ -122,20 +127,25 @@ def _log10_pos(x):
 def first_crossing_value(xs, ys, target, log_x: bool):
     """y where x first reaches ``target`` (linear in x or log10 x), and whether it does.
 
-    Not reached: (y at the largest x) * (max x / target) for log_x, else y at the largest x.
+    Not reached (the largest x stays below the target): y at the largest x, times
+    (largest x / target) when ``log_x``. A target below the first x gives y at the first
+    x with ``reached`` False.
     """
     fx = _log10_pos(xs) if log_x else xs
     ft = jnp.log10(target) if log_x else target
     above = fx >= ft
-    reached = jnp.any(above)
     i = jnp.argmax(above)
+    crossed = jnp.any(above)
+    # a target below the first grid point is not "reached" (the sweep starts past it):
+    # the value is y at the first point, flagged; only an exact hit of x[0] counts
+    reached = crossed & ((i > 0) | (fx[0] == ft))
     i0 = jnp.maximum(i - 1, 0)
     denom = fx[i] - fx[i0]
     t = jnp.where(i > 0, (ft - fx[i0]) / jnp.where(denom != 0, denom, 1.0), 1.0)
     inside = ys[i0] + t * (ys[i] - ys[i0])
     k = jnp.argmax(jnp.where(jnp.isfinite(fx), fx, -jnp.inf))
     short = ys[k] * (xs[k] / target) if log_x else ys[k]
-    return jnp.where(reached, inside, short), reached
+    return jnp.where(crossed, inside, short), reached
 
 
 @dataclass(frozen=True)
@@ -192,8 +202,8 @@ def parse_objective(text: str, where: str = "objective") -> Objective:
     missing = [k for k in OBJECTIVE_OPTIONS[kind] if k not in opts]
     if missing:
         raise PeledInputError(f"{where}: {kind} needs {missing} (e.g. {kind}:{missing[0]}=...)")
-    if not weight > 0:
-        raise PeledInputError(f"{where}: weight must be > 0, got {weight}")
+    if not (weight > 0 and math.isfinite(weight)):
+        raise PeledInputError(f"{where}: weight must be finite and > 0, got {weight}")
     return Objective(kind, opts, weight)
 
 

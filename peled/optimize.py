@@ -11,9 +11,11 @@ by its bounds, s = (z - z_lo) / (z_hi - z_lo), so every variable has the same sc
 The minimised loss is -sum_i w_i ln(objective_i).
 
 A sweep that does not converge at some bias makes the objective and its gradient NaN;
-the optimizer is then handed a loss of ``FAILED_LOSS`` with a zero gradient, which
-makes its line search step back, and the evaluation is flagged ``all_converged =
-False`` in the history (never a silently used number).
+the optimizer is then handed a loss worse than every finite one seen so far (best +
+``FAILED_PENALTY`` (1 + |best|)) with a zero gradient, which makes its line search step
+back, and the evaluation is flagged (``all_converged``, ``objective_finite``) in the
+history (never a silently used number). A start point that fails is an error. An
+objective of 0 (a dark device: ln 0) counts as a failure in the same way.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ from peled.core.params import MeshSpec
 from peled.design import (
     Parameter,
     apply_parameters,
+    check_band_gaps,
+    check_parameters,
     check_value,
     current_value,
     resolve_parameter,
@@ -45,7 +49,7 @@ from peled.objectives import Objective, combined_log_objective, figures_from_sta
 from peled.photometry import spectrum_metrics
 from peled.simulate import default_outcoupling, radiative_weight_inputs
 
-FAILED_LOSS = 1.0e3  # loss handed to the optimizer for a non-converged sweep [-]
+FAILED_PENALTY = 1.0e3  # relative loss penalty of a failed evaluation [-]
 
 
 def parse_bounds(text: str, where: str = "--vary") -> tuple[str, float, float]:
@@ -87,6 +91,7 @@ class DesignProblem:
         if not self.device.emitter_indices:
             raise PeledInputError(f"{self.device.name}: the device has no emitting layer")
         self.params: list[Parameter] = [resolve_parameter(n, self.device) for n in self.vary]
+        check_parameters(self.params, self.device)
         eta_out = self.device.outcoupling
         self.outcoupling0 = eta_out if eta_out is not None else default_outcoupling(self.device)
         zl, zh = [], []
@@ -99,6 +104,7 @@ class DesignProblem:
             zl.append(p.to_variable(lo))
             zh.append(p.to_variable(hi))
         self.z_lo, self.z_hi = np.asarray(zl), np.asarray(zh)
+        check_band_gaps(self.params, self.device, self.vary)
         self.voltages_V = np.asarray(self.voltages_V, np.float64)
         m = self.device.layers[self.device.emitter_indices[0]].material
         self.lumens_per_photon = spectrum_metrics(
@@ -170,6 +176,10 @@ class DesignProblem:
         }
 
 
+class OptimizationError(RuntimeError):
+    """An optimization that cannot start or produced no usable evaluation."""
+
+
 @dataclass(frozen=True)
 class OptimizationResult:
     """What an optimization did: start, best point, history (one row per evaluation)."""
@@ -184,6 +194,8 @@ class OptimizationResult:
     evaluations: int
     message: str
     wall_s: float
+    initial_parts: dict[str, Any] = field(default_factory=dict)
+    best_parts: dict[str, Any] = field(default_factory=dict)
 
     def parameter_table(self) -> list[dict[str, Any]]:
         return [
@@ -236,18 +248,21 @@ def optimize(
         bar = tqdm(total=max_iterations, desc="optimize", unit="it", leave=False)
     t0 = time.perf_counter()
 
+    best_loss = {"value": math.inf}
+
     def fun(s: np.ndarray) -> tuple[float, np.ndarray]:
         values = problem.from_unit(np.clip(s, 0.0, 1.0))
         ev = problem.evaluate(values)
-        ok = ev["all_converged"] and math.isfinite(ev["log_objective"])
         g = ev["gradient_unit"]
-        ok = ok and bool(np.all(np.isfinite(g)))
+        finite = math.isfinite(ev["log_objective"]) and bool(np.all(np.isfinite(g)))
+        ok = ev["all_converged"] and finite
         row: dict[str, Any] = {
             "evaluation": len(rows),
             "iteration": state["iteration"],
             "log_objective": ev["log_objective"],
             "gradient_norm": float(np.linalg.norm(g)) if ok else float("nan"),
             "all_converged": ev["all_converged"],
+            "objective_finite": finite,
             "wall_s": time.perf_counter() - t0,
         }
         for label, (val, reached) in ev["parts"].items():
@@ -257,8 +272,23 @@ def optimize(
             row[name] = float(val)
         rows.append(row)
         if not ok:
-            return FAILED_LOSS, np.zeros_like(s)
-        return -ev["log_objective"], -g
+            if not rows[:-1]:
+                why = (
+                    "did not converge at every bias"
+                    if not ev["all_converged"]
+                    else (
+                        f"gives a non-finite objective ({ev['log_objective']}; a dark device "
+                        "has ln 0)"
+                    )
+                )
+                raise OptimizationError(
+                    f"optimize: the start point {dict(zip(names, values, strict=True))} {why}"
+                )
+            b = best_loss["value"]
+            return b + FAILED_PENALTY * (1.0 + abs(b)), np.zeros_like(s)
+        loss = -ev["log_objective"]
+        best_loss["value"] = min(best_loss["value"], loss)
+        return loss, -g
 
     def callback(intermediate_result) -> None:
         state["iteration"] += 1
@@ -269,21 +299,28 @@ def optimize(
         if on_iteration is not None:
             on_iteration(state["iteration"], -loss, problem.from_unit(intermediate_result.x))
 
-    res = minimize(
-        fun,
-        problem.to_unit(x0),
-        jac=True,
-        method="L-BFGS-B",
-        bounds=[(0.0, 1.0)] * len(names),
-        callback=callback,
-        options={"maxiter": max_iterations, "ftol": tolerance, "gtol": tolerance},
-    )
-    if bar is not None:
-        bar.close()
+    try:
+        res = minimize(
+            fun,
+            problem.to_unit(x0),
+            jac=True,
+            method="L-BFGS-B",
+            bounds=[(0.0, 1.0)] * len(names),
+            callback=callback,
+            options={"maxiter": max_iterations, "ftol": tolerance, "gtol": tolerance},
+        )
+    finally:
+        if bar is not None:
+            bar.close()
     hist = pd.DataFrame(rows)
-    good = hist[hist["all_converged"]]
+    good = hist[hist["all_converged"] & hist["objective_finite"]]
+    reached_cols = [c for c in hist.columns if c.endswith("_reached")]
+    if reached_cols:
+        # prefer designs that reach every operating point they are judged at
+        full = good[good[reached_cols].all(axis=1)]
+        good = full if not full.empty else good
     if good.empty:
-        raise RuntimeError(
+        raise OptimizationError(
             f"optimize: no evaluation converged at every bias ({len(rows)} tried); "
             "check the device and the bias range"
         )
@@ -300,4 +337,14 @@ def optimize(
         evaluations=len(rows),
         message=str(res.message),
         wall_s=time.perf_counter() - t0,
+        initial_parts=_parts(first, problem),
+        best_parts=_parts(best, problem),
     )
+
+
+def _parts(row, problem: DesignProblem) -> dict[str, Any]:
+    """Each objective's value and whether its operating point was reached, of one row."""
+    return {
+        o.label(): {"value": float(row[o.label()]), "reached": bool(row[f"{o.label()}_reached"])}
+        for o in problem.objectives
+    }

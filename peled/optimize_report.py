@@ -24,10 +24,12 @@ def plot_convergence(result: OptimizationResult, path: Path) -> Path:
     h = result.history
     fig = _figure(figsize=(6.5, 4.2))
     ax = fig.add_subplot(111)
-    ok = h["all_converged"].to_numpy()
+    ok = (h["all_converged"] & h["objective_finite"]).to_numpy()
     ax.plot(h["evaluation"][ok], h["log_objective"][ok], "o-", ms=3, label="objective")
     if (~ok).any():
-        ax.plot(h["evaluation"][~ok], np.full((~ok).sum(), np.nan), "x", label="not converged")
+        for e in h["evaluation"][~ok]:
+            ax.axvline(e, color="0.6", lw=0.8, ls=":")
+        ax.plot([], [], ":", color="0.6", label="failed (not converged or dark)")
     ax.set_xlabel("evaluation")
     ax.set_ylabel(r"objective $\sum_i w_i \ln f_i$")
     ax2 = ax.twinx()
@@ -89,20 +91,21 @@ def write_optimization(result: OptimizationResult, out_dir: str | Path) -> list[
     """Write history.csv, convergence.png, optimized-device.yaml, comparison.png and
     optimization.json (before/after figures of merit) into ``out_dir``."""
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     prob = result.problem
+    # everything that can fail (the two simulations) runs before any file is written
+    mapping = result.optimized_mapping()
+    before = simulate(prob.device, prob.voltages_V, mesh=prob.mesh, settings=prob.settings)
+    after = simulate(
+        result.optimized_device(), prob.voltages_V, mesh=prob.mesh, settings=prob.settings
+    )
+    out.mkdir(parents=True, exist_ok=True)
     paths = []
     with atomic_path(out / "history.csv") as tmp:
         result.history.to_csv(tmp, index=False, float_format="%.10g")
     paths.append(out / "history.csv")
     paths.append(plot_convergence(result, out / "convergence.png"))
-    mapping = result.optimized_mapping()
     paths.append(
         write_text(out / "optimized-device.yaml", yaml.safe_dump(mapping, sort_keys=False))
-    )
-    before = simulate(prob.device, prob.voltages_V, mesh=prob.mesh, settings=prob.settings)
-    after = simulate(
-        result.optimized_device(), prob.voltages_V, mesh=prob.mesh, settings=prob.settings
     )
     paths.append(plot_comparison(before, after, out / "comparison.png"))
     summary = {
@@ -118,7 +121,11 @@ def write_optimization(result: OptimizationResult, out_dir: str | Path) -> list[
         "wall_s": result.wall_s,
         "optimizer_message": result.message,
         "mesh_nodes_per_layer": prob.mesh.nodes_per_layer,
-        "voltages_V": [float(prob.voltages_V[0]), float(prob.voltages_V[-1]), len(prob.voltages_V)],
+        "voltage_start_V": float(prob.voltages_V[0]),
+        "voltage_stop_V": float(prob.voltages_V[-1]),
+        "n_biases": len(prob.voltages_V),
+        "objectives_initial": result.initial_parts,
+        "objectives_optimized": result.best_parts,
         "before": before.summary(),
         "after": after.summary(),
     }

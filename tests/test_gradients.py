@@ -28,8 +28,9 @@ from peled.simulate import radiative_weight_inputs
 MESH = peled.MeshSpec(nodes_per_layer=16)
 VOLTS = np.linspace(0.0, 4.0, 17)
 
-# one parameter of each of 10 types, on the red example (ITO / PEDOT:PSS / poly-TPD /
-# CsPbI3 NCs / TPBi / LiF-Al): bounds bracket the database values
+# 11 parameters of 10 kinds (electron and hole mobility counted as one kind), on the red
+# example (ITO / PEDOT:PSS / poly-TPD / CsPbI3 NCs / TPBi / LiF-Al); bounds bracket the
+# database values
 VARY = {
     "poly-TPD.thickness_nm": (10.0, 60.0),
     "TPBi.electron_affinity_eV": (2.5, 3.0),
@@ -176,4 +177,89 @@ def test_optimized_mapping_reloads_with_the_values(red):
     )
     assert dev.layers[2].material.srh_lifetime_electron_s == 3e-8
     assert dev.cathode.work_function_eV == 3.1
+    assert dev.cathode.name == red.cathode.name  # material kept, work function overridden
     assert dev.outcoupling == 0.2
+
+
+def _figures(j, lum, eqe, v=None):
+    from peled.objectives import SweepFigures
+
+    j, lum, eqe = (jnp.asarray(x, jnp.float64) for x in (j, lum, eqe))
+    v = jnp.arange(j.size, dtype=jnp.float64) if v is None else jnp.asarray(v, jnp.float64)
+    conv = jnp.ones(j.size, bool)
+    return SweepFigures(v, j, lum, eqe, conv, jnp.all(conv))
+
+
+def test_first_crossing_interpolates_and_flags_unreached_targets():
+    from peled.objectives import first_crossing_value
+
+    xs = jnp.asarray([1.0, 10.0, 100.0, 1000.0])
+    ys = jnp.asarray([2.0, 4.0, 8.0, 3.0])
+    # log interpolation half-way between 10 and 100 (sqrt(10 * 100) = 31.62)
+    val, ok = first_crossing_value(xs, ys, 10**1.5, log_x=True)
+    assert bool(ok) and float(val) == pytest.approx(6.0, rel=1e-12)
+    # beyond the largest x: continued as y(x_max) * x_max / target, not reached
+    val, ok = first_crossing_value(xs, ys, 1e4, log_x=True)
+    assert not bool(ok) and float(val) == pytest.approx(3.0 * 0.1, rel=1e-12)
+    # below the first x: the sweep starts past the target, so it is not "reached"
+    val, ok = first_crossing_value(xs, ys, 0.5, log_x=True)
+    assert not bool(ok) and float(val) == 2.0
+    val, ok = first_crossing_value(xs, ys, 1.0, log_x=True)
+    assert bool(ok) and float(val) == 2.0
+    # linear in x, off-grid; and its gradient with respect to the ys is the hat weights
+    val, ok = first_crossing_value(jnp.asarray([0.0, 1.0, 2.0]), ys[:3], 1.25, log_x=False)
+    assert bool(ok) and float(val) == pytest.approx(4.0 + 0.25 * 4.0)
+    g = jax.grad(lambda y: first_crossing_value(jnp.asarray([0.0, 1.0, 2.0]), y, 1.25, False)[0])(
+        ys[:3]
+    )
+    np.testing.assert_allclose(np.asarray(g), [0.0, 0.75, 0.25], rtol=1e-12)
+
+
+def test_objectives_on_a_known_sweep():
+    from peled.objectives import combined_log_objective, objective_value
+
+    # J rises by decades, EQE peaks at the 3rd bias then rolls off
+    j = [0.01, 0.1, 1.0, 10.0, 100.0]
+    lum = [0.1, 1.0, 20.0, 100.0, 300.0]
+    eqe = [1.0, 3.0, 6.0, 4.0, 1.5]
+    fig = _figures(j, lum, eqe)
+    val, ok = objective_value(parse_objective("eqe_max"), fig)
+    assert float(val) == 6.0 and bool(ok)
+    # L = 10 cd/m2: between 1 and 20 at fraction log(10)/log(20) in log L
+    t = np.log10(10.0) / np.log10(20.0)
+    val, ok = objective_value(parse_objective("eqe_at_luminance:luminance_cd_m2=10"), fig)
+    assert bool(ok) and float(val) == pytest.approx(3.0 + t * 3.0, rel=1e-12)
+    val, ok = objective_value(parse_objective("rolloff:current_density_mA_cm2=100"), fig)
+    assert bool(ok) and float(val) == pytest.approx(1.5 / 6.0)
+    val, ok = objective_value(parse_objective("rolloff:current_density_mA_cm2=1000"), fig)
+    assert not bool(ok) and float(val) == pytest.approx(1.5 * 0.1 / 6.0)
+    val, ok = objective_value(parse_objective("eqe_at_voltage:voltage_V=2.5"), fig)
+    assert bool(ok) and float(val) == pytest.approx(5.0)
+    val, ok = objective_value(parse_objective("luminance_at_voltage:voltage_V=1.5"), fig)
+    assert bool(ok) and float(val) == pytest.approx(np.sqrt(20.0), rel=1e-12)
+    total, parts = combined_log_objective(
+        [parse_objective("eqe_max*2"), parse_objective("rolloff:current_density_mA_cm2=100")],
+        fig,
+    )
+    assert float(total) == pytest.approx(2 * np.log(6.0) + np.log(0.25), rel=1e-12)
+    assert set(parts) == {"eqe_max", "rolloff(current_density_mA_cm2=100)"}
+    # a failed bias anywhere makes the combined objective NaN
+    bad = fig._replace(all_converged=jnp.asarray(False))
+    assert np.isnan(float(combined_log_objective([parse_objective("eqe_max")], bad)[0]))
+
+
+def test_parameter_set_errors(red):
+    from peled.design import check_parameters
+
+    ps = [resolve_parameter(n, red) for n in ("1.thickness_nm", "poly-TPD.thickness_nm")]
+    with pytest.raises(PeledInputError, match="name the same quantity"):
+        check_parameters(ps, red)
+    with pytest.raises(PeledInputError, match="band gap of -0.40 eV"):
+        DesignProblem(
+            red,
+            {"TPBi.electron_affinity_eV": (2.5, 3.0), "TPBi.ionization_energy_eV": (2.6, 6.0)},
+            [parse_objective("eqe_max")],
+            VOLTS,
+        )
+    with pytest.raises(PeledInputError, match="weight must be finite"):
+        parse_objective("eqe_max*inf")
