@@ -42,6 +42,7 @@ from peled.core.observables import (
 )
 from peled.core.params import MeshSpec, layer_boundaries_m, node_positions_m
 from peled.device import Device
+from peled.errors import PeledInputError
 from peled.photometry import SpectrumMetrics, spectrum_metrics
 
 A_M2_TO_MA_CM2 = 0.1  # 1 A/m^2 = 0.1 mA/cm^2
@@ -282,6 +283,17 @@ def result_from_states(device: Device, arrays, voltages_V, states) -> Simulation
     spec = None
     if device.emitter_indices:
         m = device.layers[device.emitter_indices[0]].material
+        lines = {
+            (device.layers[k].material.emission_peak_nm, device.layers[k].material.emission_fwhm_nm)
+            for k in device.emitter_indices
+        }
+        if len(lines) > 1:
+            # luminance needs the photons of each spectrum apart; not modelled yet
+            raise PeledInputError(
+                f"{device.source_file or device.name}: emitting layers with different "
+                f"emission lines {sorted(lines)} (peak_nm, fwhm_nm) are not supported yet; "
+                "use one emitter material"
+            )
         spec = spectrum_metrics(float(m.emission_peak_nm), float(m.emission_fwhm_nm))
     nan = np.where(conv, 1.0, np.nan)
     j_a_m2 = obs.current_density_A_m2 * nan
@@ -305,6 +317,8 @@ def result_from_states(device: Device, arrays, voltages_V, states) -> Simulation
         "electron_current_mA_cm2": obs.electron_current_A_m2 * A_M2_TO_MA_CM2,
         "hole_current_mA_cm2": obs.hole_current_A_m2 * A_M2_TO_MA_CM2,
     }
+    # a non-converged bias carries no profile either (NaN rows, never stale numbers)
+    profiles = {k: val * nan[:, None] for k, val in profiles.items()}
     return SimulationResult(
         device=device,
         voltage_V=v,
@@ -312,7 +326,7 @@ def result_from_states(device: Device, arrays, voltages_V, states) -> Simulation
         iterations=np.asarray(states.iterations),
         residual_norm=np.asarray(states.residual_norm),
         current_density_mA_cm2=j_a_m2 * A_M2_TO_MA_CM2,
-        current_spread=obs.current_spread,
+        current_spread=obs.current_spread * nan,
         radiative_current_mA_cm2=obs.radiative_current_A_m2 * A_M2_TO_MA_CM2 * nan,
         recombination_current_mA_cm2=obs.recombination_current_A_m2 * A_M2_TO_MA_CM2 * nan,
         outcoupled_photon_flux_m2_s=phi_out,
