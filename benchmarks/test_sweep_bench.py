@@ -1,6 +1,6 @@
 """Sweep throughput (candidates/s): batched vs sequential, 1 vs 2 Dask workers.
 
-256 candidates of the green example (PVK x TPBi thickness grid, 16 x 16), 0-8 V in 0.1 V
+256 candidates of the green example (layer-1 HTL x TPBi thickness grid, 16 x 16), 0-8 V in 0.1 V
 steps (81 biases), 32 nodes per layer (the sweep default). Every mode is warmed up first
 (the jitted solvers compiled in the process or on every Dask worker), so the figures are
 warm throughput. Set PELED_SWEEP_BENCH_N to a square number (e.g. 36) for a reduced run.
