@@ -5,8 +5,10 @@ from pathlib import Path
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from test_core_solver import continuity_violations
 
 from peled.core.newton import solve_sweep
+from peled.core.observables import sweep_observables
 from peled.device import Contact, Device, Layer, load_device
 from peled.materials import Electrode, default_database
 
@@ -18,9 +20,12 @@ V_FINE = jnp.linspace(0.0, 8.0, 161)
 @pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "examples").glob("*.yaml")))
 def test_examples_converge_fine_sweep(name):
     dev = load_device(ROOT / "examples" / name)
-    st = solve_sweep(dev.to_arrays(), V_FINE)
+    arr = dev.to_arrays()
+    st = solve_sweep(arr, V_FINE)
     conv = np.asarray(st.converged)
     failed = np.asarray(V_FINE)[~conv]
+    ob = sweep_observables(st.u, arr, jnp.zeros(arr.n_layers))
+    assert continuity_violations(arr, st, ob) == []
     print(f"{name}: {conv.sum()}/{conv.size} converged; failed at {failed}")
     assert conv.all(), failed
 
@@ -52,7 +57,13 @@ def test_random_stacks():
             Contact(ca.name, ca.work_function_eV),
             layers,
         )
-        conv = np.asarray(solve_sweep(dev.to_arrays(), V_FINE).converged)
+        arr = dev.to_arrays()
+        st = solve_sweep(arr, V_FINE)
+        conv = np.asarray(st.converged)
+        # every point reported converged must be current-continuous (no wrong answers)
+        ob = sweep_observables(st.u, arr, jnp.zeros(arr.n_layers))
+        bad = continuity_violations(arr, st, ob)
+        assert bad == [], (k, bad)
         if conv.all():
             ok += 1
         else:
