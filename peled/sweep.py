@@ -18,7 +18,9 @@ Batch size (docs/sweep.md):
     batch = min(cap, max(1, floor(0.25 * available memory / B)))
 
 with M biases, N nodes, cap = 32 (a vmapped Newton loop runs until the slowest member has
-converged, so very large batches waste work on a CPU); a user ``batch_size`` overrides it.
+converged, so very large batches waste work); a user ``batch_size`` overrides it. On a CPU
+backend a batch's candidates are solved one by one by default (measured faster than vmap
+there, docs/sweep.md); the batch stays the unit of work, chunk writing and resume.
 
 Each row holds the candidate id, its inputs (axis columns, units in the names), and the
 figures of merit of :func:`peled.metrics.summarize` plus

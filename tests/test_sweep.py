@@ -151,6 +151,26 @@ def test_batched_sequential_and_dask_agree(batched, sweep_file, tmp_path):
     numeric_close(ref.results, dist.results)
 
 
+def test_default_mode_solves_one_by_one_on_cpu(batched, sweep_file, monkeypatch):
+    """batched=None on a CPU backend never builds the vmapped solver; rows as sequential."""
+    import jax
+
+    import peled.sweep as sweep_mod
+
+    assert jax.default_backend() == "cpu"
+
+    def no_vmap(*args, **kw):
+        raise AssertionError("the vmapped solver was used on a CPU backend")
+
+    monkeypatch.setattr(sweep_mod, "batched_solver", no_vmap)
+    sw = load_sweep(sweep_file)
+    cfg = sweep_mod.RunConfig(tuple(sw.voltages_V), sw.mesh, peled.SolverSettings(), (3.5, 4.0))
+    (row,) = sweep_mod.solve_batch(sw.candidates()[:1], cfg, None, 2)
+    ref = batched[1].results.iloc[0]
+    assert row["candidate_id"] == ref["candidate_id"]
+    assert row["eqe_max_percent"] == pytest.approx(ref["eqe_max_percent"], rel=RTOL)
+
+
 def test_interrupted_sweep_resumes_to_the_uninterrupted_rows(batched, sweep_file, tmp_path):
     _, ref = batched
     sw = load_sweep(sweep_file)
