@@ -410,3 +410,7 @@ def optimize(device_file, objectives, vary, out, max_iter, mesh, start_v, stop_v
                 err=True,
             )
     click.echo(f"wrote {out_dir}/")
+
+
+if __name__ == "__main__":
+    main()
