@@ -244,7 +244,9 @@ def simulate(device_file, out, start_v, stop_v, step_v, mesh, no_plots, profile_
 @click.option("--out", "out", type=click.Path(), default=None, help="output folder")
 @click.option("--resume", is_flag=True, help="continue a killed sweep in the same folder")
 @click.option("--scheduler", default=None, help="Dask scheduler address, tcp://host:port")
-@click.option("--batch-size", type=int, default=None, help="candidates per batch (chunk)")
+@click.option(
+    "--batch-size", type=click.IntRange(min=1), default=None, help="candidates per batch (chunk)"
+)
 @click.option(
     "--vmap/--no-vmap",
     "vmap",

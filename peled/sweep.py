@@ -300,6 +300,10 @@ def run_sweep(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     cands = sweep.candidates()
+    # every candidate is built (validated) before the first solve: a bad value fails now,
+    # naming the sweep file, not hours later inside a batch
+    for c in cands:
+        sweep.build(c)
     _check_manifest(out, sweep, len(cands), resume)
     done = set(read_chunks(out).get("candidate_id", []))
     pending = [c for c in cands if c.candidate_id not in done]
@@ -318,6 +322,11 @@ def run_sweep(
     client, own_client = _client(scheduler)
     try:
         n_workers = len(client.scheduler_info()["workers"]) if client is not None else 1
+        if n_workers == 0:
+            raise PeledInputError(
+                f"--scheduler: the Dask cluster at {scheduler!r} has no workers; start one "
+                "(dask worker <address>) and run again"
+            )
         size = batch_size or sweep.batch_size
         jobs: list[tuple[list[Candidate], int]] = []
         for k, group in groups.items():
@@ -436,7 +445,15 @@ def write_analysis(results, sweep: Sweep, out: Path) -> tuple[str, dict[str, Pat
     top = ranking(results, sweep.objective, sweep.objective_sense, sweep.top_n)
     show = ["candidate_id", *cols, sweep.objective]
     show += [
-        c for c in ("eqe_max_percent", "eqe_rolloff_percent", "turn_on_voltage_V") if c not in show
+        c
+        for c in (
+            "eqe_max_percent",
+            "eqe_rolloff_percent",
+            "turn_on_voltage_V",
+            "n_converged",
+            "all_converged",
+        )
+        if c not in show and c in top.columns
     ]
     with atomic_path(out / "ranking.csv") as tmp:
         top.to_csv(tmp, index=False, float_format="%.6g")

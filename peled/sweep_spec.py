@@ -458,7 +458,8 @@ def sweep_from_mapping(
     v = spec.voltages or VoltageSpec(
         start_V=base.sweep_V[0], stop_V=base.sweep_V[1], step_V=base.sweep_V[2]
     )
-    n = int(round((v.stop_V - v.start_V) / v.step_V)) + 1
+    # never past stop_V: the last bias is the largest start + k step <= stop (1e-9 slack)
+    n = int(math.floor((v.stop_V - v.start_V) / v.step_V + 1e-9)) + 1
     volts = np.linspace(v.start_V, v.start_V + (n - 1) * v.step_V, n)
     for j, lv in enumerate(spec.luminance_voltages_V):
         if not volts[0] <= lv <= volts[-1]:
