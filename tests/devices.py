@@ -62,3 +62,26 @@ def mirror(layers, wf_a, wf_c, nodes=64):
     a = build_arrays(layers, wf_a, wf_c, mesh=MeshSpec(nodes))
     b = build_arrays(mir, 2 * e0 - wf_c, 2 * e0 - wf_a, mesh=MeshSpec(nodes))
     return a, b
+
+
+def inline_material(name, role, ea, eg, mu_e, mu_h=None, eps=3.5, **kw):
+    """An inline material mapping for device files (cm-based units, like materials/*.yaml):
+    Nc = Nv = 1e20 cm^-3, SRH 1 us, B = 1e-12 cm^3/s, n = 1.7; ``kw`` overrides/extends."""
+    d = {
+        "name": name,
+        "role": role,
+        "band_gap_eV": eg,
+        "electron_affinity_eV": ea,
+        "relative_permittivity": eps,
+        "conduction_band_dos_cm3": 1e20,
+        "valence_band_dos_cm3": 1e20,
+        "electron_mobility_cm2_Vs": mu_e,
+        "hole_mobility_cm2_Vs": mu_e if mu_h is None else mu_h,
+        "srh_lifetime_electron_s": 1e-6,
+        "srh_lifetime_hole_s": 1e-6,
+        "radiative_coefficient_cm3_s": 1e-12,
+        "refractive_index": 1.7,
+    }
+    d.update(kw)
+    d["sources"] = {k: "test value" for k, v in d.items() if isinstance(v, int | float)}
+    return d

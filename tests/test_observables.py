@@ -12,6 +12,7 @@ import math
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from devices import inline_material
 from scipy import constants, special
 
 import peled
@@ -30,24 +31,7 @@ PLQY = 0.8
 
 
 def _mat(name, role, ea, eg, mu_e, mu_h, **kw):
-    d = {
-        "name": name,
-        "role": role,
-        "band_gap_eV": eg,
-        "electron_affinity_eV": ea,
-        "relative_permittivity": 3.5,
-        "conduction_band_dos_cm3": 1e20,
-        "valence_band_dos_cm3": 1e20,
-        "electron_mobility_cm2_Vs": mu_e,
-        "hole_mobility_cm2_Vs": mu_h,
-        "srh_lifetime_electron_s": 1e-6,
-        "srh_lifetime_hole_s": 1e-6,
-        "radiative_coefficient_cm3_s": 1e-12,
-        "refractive_index": 1.7,
-    }
-    d.update(kw)
-    d["sources"] = {k: "test value" for k, v in d.items() if isinstance(v, int | float)}
-    return d
+    return inline_material(name, role, ea, eg, mu_e, mu_h, **kw)
 
 
 def symmetric_led(htl_mu_h=1e-3, tau_s=1e-7, auger=5e-28, htl_quench=None, etl_quench=None):

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import yaml
 from click.testing import CliRunner
+from devices import inline_material
 from scipy import constants
 
 import peled
@@ -18,24 +19,7 @@ SRC = {"sources": {}}
 
 
 def _mat(name, role, ea, eg, mu, **kw):
-    d = {
-        "name": name,
-        "role": role,
-        "band_gap_eV": eg,
-        "electron_affinity_eV": ea,
-        "relative_permittivity": kw.pop("eps", 3.5),
-        "conduction_band_dos_cm3": 1e20,
-        "valence_band_dos_cm3": 1e20,
-        "electron_mobility_cm2_Vs": mu,
-        "hole_mobility_cm2_Vs": mu,
-        "srh_lifetime_electron_s": 1e-6,
-        "srh_lifetime_hole_s": 1e-6,
-        "radiative_coefficient_cm3_s": 1e-12,
-        "refractive_index": 1.7,
-    }
-    d.update(kw)
-    d["sources"] = {k: "test value" for k, v in d.items() if isinstance(v, int | float)}
-    return d
+    return inline_material(name, role, ea, eg, mu, **kw)
 
 
 def small_led(auger=5e-28, htl_mu=1e-3):
