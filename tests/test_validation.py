@@ -232,17 +232,27 @@ def test_scenario_a_slow_htl_crowds_zone_at_htl_interface(scenarios):
     assert n["slow_htl_fraction_within_5nm_of_htl"] > 0.5 > n["slow_etl_fraction_within_5nm_of_htl"]
 
 
-def test_scenario_b_barrier_moves_zone_and_cuts_quenching(scenarios):
+def test_scenario_b_barrier_interlayer(scenarios):
+    """peled's answer to the barrier statement: the interlayer keeps the quenching HTL away
+    from the zone, but the zone itself stays at the emitter's anode-side edge (holes still
+    arrive through one interface), so the statement is judged not reproduced."""
     n = scenarios["b"].numbers
-    assert scenarios["b"].reproduced
-    # the centroid moves away from the HTL by at least the 3 nm interlayer
+    shift = n["zone_shift_fraction_of_emitter"]
+    assert shift == pytest.approx(
+        n["barrier_centroid_fraction_from_emitter_edge"]
+        - n["no_barrier_centroid_fraction_from_emitter_edge"]
+    )
+    assert scenarios["b"].reproduced == (shift >= 0.05)
+    assert n["no_barrier_centroid_fraction_from_emitter_edge"] < 0.1
+    assert n["barrier_centroid_fraction_from_emitter_edge"] < 0.1
+    assert not scenarios["b"].reproduced
+    # the HTL is moved away by the 3 nm interlayer
     gap = n["barrier_centroid_distance_from_htl_nm"] - n["no_barrier_centroid_distance_from_htl_nm"]
     assert gap >= 2.5
-    # a zone crowded at a quenching HTL loses a large share of its excitons; the spacer
-    # (a non-quenching neighbour) removes that loss in peled's nearest-interface model
+    # a zone crowded at a quenching HTL loses a large share of its excitons; a non-quenching
+    # spacer removes that loss (by construction of the nearest-interface model)
     assert n["no_barrier_quenching_loss_fraction"] > 0.1
     assert n["barrier_quenching_loss_fraction"] == pytest.approx(0.0, abs=1e-9)
-    assert n["barrier_eqe_percent"] > n["no_barrier_eqe_percent"]
 
 
 def test_scenario_c_short_ligands(scenarios):

@@ -257,4 +257,11 @@ def load_cases(
     """Load every case file matching ``pattern`` (sorted by file name)."""
     db = db or default_database()
     table = review_table()
-    return [load_case(f, db, table) for f in find_case_files(pattern)]
+    cases = [load_case(f, db, table) for f in find_case_files(pattern)]
+    seen: dict[str, object] = {}
+    for c, f in zip(cases, find_case_files(pattern), strict=True):
+        if c.case_id in seen:
+            # metrics.json keys rows by id: a duplicate would silently overwrite a row
+            raise PeledInputError(f"{f}: case id {c.case_id!r} is also used by {seen[c.case_id]}")
+        seen[c.case_id] = f
+    return cases

@@ -279,8 +279,18 @@ def run_case(
         run.ratios["CIE_distance"] = math.hypot(sim["cie_x"] - rep.cie_x, sim["cie_y"] - rep.cie_y)
     if rep.eqe_max_percent is None and rep.luminance_max_cd_m2 is None:
         run.reasons = ["not compared: the row reports neither EQE_max nor L_max"]
-    elif not (run.within("EQE_max", BANDS[0]) and run.within("L_max", BANDS[0])):
-        run.reasons = disagreement_reasons(run)
+    else:
+        # agreement is judged on the quantities the row reports
+        judged = [
+            label
+            for label, rep_key in (
+                ("EQE_max", "eqe_max_percent"),
+                ("L_max", "luminance_max_cd_m2"),
+            )
+            if getattr(rep, rep_key) is not None
+        ]
+        if not all(run.within(label, BANDS[0]) for label in judged):
+            run.reasons = disagreement_reasons(run)
     return run
 
 

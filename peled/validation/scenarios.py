@@ -250,25 +250,37 @@ def scenario_barrier(voltages_V, mesh: MeshSpec, bias_V: float = ZONE_BIAS_V) ->
     for tag in ("no_barrier", "barrier"):
         res, ref = runs[tag], runs[f"{tag}_no_quenching"]
         k = _bias_index(res, bias_V)
-        out[f"{tag}_centroid_distance_from_htl_nm"] = emitter_zone(res, k)["distance_from_htl_nm"]
+        zone = emitter_zone(res, k)
+        out[f"{tag}_centroid_distance_from_htl_nm"] = zone["distance_from_htl_nm"]
+        out[f"{tag}_centroid_fraction_from_emitter_edge"] = zone["centroid_fraction_from_htl"]
         out[f"{tag}_eqe_percent"] = float(res.eqe_percent[k])
         out[f"{tag}_quenching_loss_fraction"] = float(1.0 - res.eqe_percent[k] / ref.eqe_percent[k])
-    ok = (
-        out["barrier_centroid_distance_from_htl_nm"]
-        > out["no_barrier_centroid_distance_from_htl_nm"]
-        and out["barrier_quenching_loss_fraction"] < out["no_barrier_quenching_loss_fraction"]
+    # Judged on the zone's position inside the emitter (fraction of its thickness from the
+    # anode-side edge): the distance from the HTL grows by the interlayer's thickness by
+    # geometry alone, and the quenching loss vanishes by construction of the nearest-
+    # neighbour quenching model (the interlayer does not quench), so neither of those can
+    # test the statement. The zone must move into the emitter by >= 5 % of its thickness.
+    shift = (
+        out["barrier_centroid_fraction_from_emitter_edge"]
+        - out["no_barrier_centroid_fraction_from_emitter_edge"]
     )
+    out["zone_shift_fraction_of_emitter"] = shift
+    ok = shift >= 0.05
     d_bar = out["barrier_centroid_distance_from_htl_nm"]
     d_plain = out["no_barrier_centroid_distance_from_htl_nm"]
     loss_bar = 100 * out["barrier_quenching_loss_fraction"]
     loss_plain = 100 * out["no_barrier_quenching_loss_fraction"]
+    moved = "moves" if ok else "does not move"
     verdict = (
-        f"at {bias_V:g} V the zone centroid lies {d_bar:.1f} nm from the HTL with the barrier "
-        f"vs {d_plain:.1f} nm without; interface quenching removes {loss_bar:.2g} % vs "
-        f"{loss_plain:.2g} % of the light; EQE {out['barrier_eqe_percent']:.3g} % vs "
-        f"{out['no_barrier_eqe_percent']:.3g} %. The zone itself stays at the emitter's "
-        "anode-side edge in both devices: the interlayer moves the HTL (and its quenching) "
-        "away from the zone, which is what the statement amounts to in a drift-diffusion model"
+        f"at {bias_V:g} V the zone {moved} into the emitter: its centroid sits at "
+        f"{out['barrier_centroid_fraction_from_emitter_edge']:.3f} of the emitter from the "
+        f"anode-side edge with the barrier vs "
+        f"{out['no_barrier_centroid_fraction_from_emitter_edge']:.3f} without. The interlayer "
+        f"moves the HTL away from the zone ({d_bar:.1f} vs {d_plain:.1f} nm), so interface "
+        f"quenching removes {loss_bar:.2g} % vs {loss_plain:.2g} % of the light (EQE "
+        f"{out['barrier_eqe_percent']:.3g} % vs {out['no_barrier_eqe_percent']:.3g} %); that "
+        "reduction follows by construction of the nearest-neighbour quenching model and is "
+        "not evidence for the statement"
     )
     return ScenarioOutcome(
         "b",
@@ -343,8 +355,10 @@ def scenario_ligands(voltages_V, mesh: MeshSpec) -> ScenarioOutcome:
 
 def run_scenarios(voltages_V, mesh: MeshSpec) -> list[ScenarioOutcome]:
     """All three scenario checks at the given sweep and mesh."""
-    return [
-        scenario_mobility(voltages_V, mesh),
-        scenario_barrier(voltages_V, mesh),
-        scenario_ligands(voltages_V, mesh),
-    ]
+    out = []
+    for key, check in (("a", scenario_mobility), ("b", scenario_barrier), ("c", scenario_ligands)):
+        try:
+            out.append(check(voltages_V, mesh))
+        except RuntimeError as err:  # a scenario bias that did not converge: say so
+            out.append(ScenarioOutcome(key, check.__doc__ or key, {}, False, f"not run: {err}"))
+    return out
