@@ -338,13 +338,15 @@ class Sweep:
                     m["layers"][a.index]["thickness_nm"] = float(val)
                 else:
                     m["layers"][a.index].setdefault("overrides", {})[a.parameter] = float(val)
-            elif a.kind == "contact":
-                if a.parameter is None:
-                    m[a.contact] = {"material": str(val)}
-                else:
-                    m[a.contact] = {"work_function_eV": float(val)}
+            elif a.kind == "contact" and a.parameter is None:
+                m[a.contact] = {"material": str(val)}
             elif a.kind == "device":
                 m[a.parameter] = float(val)
+        for a in self.axes:  # work functions last: they override a chosen contact material
+            if a.kind == "contact" and a.parameter is not None:
+                contact = {k: v for k, v in (m.get(a.contact) or {}).items() if k == "material"}
+                contact["work_function_eV"] = float(inputs[a.column])
+                m[a.contact] = contact
         return m
 
     def build(self, cand: Candidate) -> Device:

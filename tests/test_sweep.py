@@ -286,6 +286,7 @@ def test_candidates_apply_every_axis_kind():
     assert dev.layers[2].material.radiative_coefficient_cm3_s == 2e-10
     assert dev.layers[3].thickness_nm == 55.0
     assert dev.cathode.work_function_eV == 3.1
+    assert dev.cathode.name == sw.base.cathode.name  # the material is kept, WF overridden
     assert dev.anode.name == "Au" and dev.anode.work_function_eV == 4.7
     assert dev.outcoupling == 0.25
     assert dev.layers[0] == sw.base.layers[0]  # untouched layers unchanged
@@ -493,3 +494,22 @@ def test_dask_worker_processes_agree(batched, sweep_file, tmp_path):
             analysis=False,
         )
     numeric_close(ref.results, dist.results)
+
+
+def test_contact_material_and_work_function_axes_combine():
+    """A work-function axis overrides the work function of the material chosen by a
+    material axis on the same contact, whatever the order of the two axes."""
+    for axes in (
+        [
+            {"contact": "anode", "parameter": "work_function_eV", "values": [5.3]},
+            {"contact": "anode", "materials": ["Au"]},
+        ],
+        [
+            {"contact": "anode", "materials": ["Au"]},
+            {"contact": "anode", "parameter": "work_function_eV", "values": [5.3]},
+        ],
+    ):
+        sw = sweep_from_mapping(spec(axes), "t.yaml")
+        (cand,) = sw.candidates()
+        dev = sw.build(cand)
+        assert dev.anode.name == "Au" and dev.anode.work_function_eV == 5.3
