@@ -164,7 +164,11 @@ def review_table(path: str | os.PathLike[str] = REVIEW_TABLE_CSV) -> dict[str, d
     """Rows of the review's Table 2 keyed by id (raw strings; '' = not reported)."""
     path = Path(path)
     if not path.is_file():
-        return {}
+        # without it the copy-error cross-check and the composition screen would switch
+        # themselves off silently
+        raise PeledInputError(
+            f"{path}: the review's Table 2 (validation/review_table2_peled.csv) is missing"
+        )
     with open(path, newline="") as fh:
         return {row["id"]: row for row in csv.DictReader(fh)}
 
@@ -181,7 +185,12 @@ def _cross_check(case_id: str, rep: ReportedValues, row: Mapping[str, str], wher
                     f"({REVIEW_TABLE_CSV.name}, row {case_id}, column {col!r}: {theirs_raw!r})"
                 )
             continue
-        theirs = _csv_float(theirs_raw)
+        try:
+            theirs = _csv_float(theirs_raw)
+        except ValueError:
+            raise PeledInputError(
+                f"{REVIEW_TABLE_CSV}: row {case_id}, column {col!r}: {theirs_raw!r} is not a number"
+            ) from None
         if mine is None and theirs is None:
             continue
         if (mine is None) != (theirs is None) or not math.isclose(
