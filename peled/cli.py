@@ -229,7 +229,11 @@ def simulate(device_file, out, start_v, stop_v, step_v, mesh, no_plots, profile_
         "cie_y",
     ):
         val = summ[key]
-        click.echo(f"  {key:<54} {'-' if val is None else f'{val:.4g}'}")
+        text = "-" if val is None else f"{val:.4g}"
+        if key == "turn_on_voltage_V" and summ["turn_on_below_sweep_start"]:
+            first = float(res.voltage_V[res.converged][0])
+            text = f"not determined: L >= 1 cd/m2 already at {first:.4g} V (below the sweep)"
+        click.echo(f"  {key:<54} {text}")
     click.echo(f"wrote {out_dir}/")
     if summ["converged_points"] < summ["total_points"]:
         bad = res.voltage_V[~res.converged]

@@ -16,22 +16,38 @@ if TYPE_CHECKING:
     from peled.simulate import SimulationResult
 
 
-def _first_crossing(x: np.ndarray, y: np.ndarray, level: float, log_y: bool) -> float | None:
-    """x where y first rises to ``level`` (linear interpolation, in log y if asked)."""
-    ok = np.isfinite(y) & np.isfinite(x) & ((y > 0) if log_y else True)
+#: Luminance that defines the turn-on voltage [cd/m^2].
+TURN_ON_LUMINANCE_CD_M2 = 1.0
+
+
+def turn_on_voltage(
+    voltage_V: np.ndarray, luminance_cd_m2: np.ndarray, level: float = TURN_ON_LUMINANCE_CD_M2
+) -> tuple[float | None, bool]:
+    """Turn-on voltage [V] (L first rises to ``level``) and whether it lies below the sweep.
+
+    Only converged biases (finite V and L) count. The crossing is interpolated linearly in
+    log10 L between the last bias below ``level`` and the first at or above it; where that
+    last bias has no light at all (L = 0) the first bias at or above ``level`` is returned
+    (an upper bound within one step). Returns ``(None, True)`` when L >= ``level`` already
+    at the lowest converged bias: the turn-on lies below the sweep start and is not
+    determined (it used to be reported as the sweep start). ``(None, False)`` when L never
+    reaches ``level`` inside the sweep.
+    """
+    x = np.asarray(voltage_V, dtype=np.float64)
+    y = np.asarray(luminance_cd_m2, dtype=np.float64)
+    ok = np.isfinite(x) & np.isfinite(y)
     x, y = x[ok], y[ok]
-    if y.size == 0:
-        return None
-    yy = np.log10(y) if log_y else y
-    lv = math.log10(level) if log_y else level
-    above = np.nonzero(yy >= lv)[0]
+    above = np.nonzero(y >= level)[0]
     if above.size == 0:
-        return None
+        return None, False
     i = int(above[0])
     if i == 0:
-        return float(x[0])
-    t = (lv - yy[i - 1]) / (yy[i] - yy[i - 1])
-    return float(x[i - 1] + t * (x[i] - x[i - 1]))
+        return None, True
+    if y[i - 1] <= 0:
+        return float(x[i]), False
+    lo, hi, lv = math.log10(y[i - 1]), math.log10(y[i]), math.log10(level)
+    t = (lv - lo) / (hi - lo)
+    return float(x[i - 1] + t * (x[i] - x[i - 1])), False
 
 
 def recombination_zone(position_nm: np.ndarray, rate: np.ndarray) -> dict[str, float]:
@@ -79,15 +95,22 @@ def profile_bias_indices(
 
 
 def summary_core(res: SimulationResult) -> dict[str, Any]:
-    """Figures of the J-V-L curve alone (turn-on, EQE_max, roll-off, colour)."""
+    """Figures of the J-V-L curve alone (turn-on, EQE_max, roll-off, colour).
+
+    ``turn_on_voltage_V`` is None when not determined: either L stays below 1 cd/m^2, or
+    (``turn_on_below_sweep_start`` True) L is already >= 1 cd/m^2 at the lowest converged
+    bias (:func:`turn_on_voltage`).
+    """
     v, j, eqe, lum = res.voltage_V, res.current_density_mA_cm2, res.eqe_percent, res.luminance_cd_m2
+    turn_on, below_start = turn_on_voltage(v, lum)
     out: dict[str, Any] = {
         "device": res.device.name,
         "eqe_max_percent": None,
         "voltage_at_eqe_max_V": None,
         "current_density_at_eqe_max_mA_cm2": None,
         "luminance_max_cd_m2": None,
-        "turn_on_voltage_V": _first_crossing(v, lum, 1.0, log_y=True),
+        "turn_on_voltage_V": turn_on,
+        "turn_on_below_sweep_start": below_start,
         "current_density_at_half_eqe_mA_cm2": None,
         "eqe_at_100_mA_cm2_percent": None,
         "eqe_at_1000_mA_cm2_percent": None,

@@ -144,6 +144,7 @@ def candidate_row(cand: Candidate, res: SimulationResult, cfg: RunConfig) -> dic
     row.update(cand.inputs)
     for k in SUMMARY_KEYS:
         row[k] = math.nan if s[k] is None else float(s[k])
+    row["turn_on_below_sweep_start"] = bool(s["turn_on_below_sweep_start"])
     eqe = res.eqe_percent
     finite = np.nonzero(np.isfinite(eqe))[0]
     if finite.size and row["eqe_max_percent"] > 0:
@@ -411,11 +412,20 @@ def _execute(jobs, cfg: RunConfig, batched: bool | None, client):
 
 
 def ranking(results, objective: str, sense: str = "max", top_n: int = 10):
-    """The ``top_n`` rows by ``objective`` (best first; NaN rows last)."""
+    """The ``top_n`` rows by ``objective`` (best first; NaN rows last).
+
+    A turn-on voltage below the sweep start (NaN with ``turn_on_below_sweep_start``) is
+    lower than every determined one: it ranks first when minimizing turn-on, and after the
+    determined values (before the candidates that never turn on) when maximizing it.
+    """
     asc = sense == "min"
-    return results.sort_values(
-        [objective, "candidate_index"], ascending=[asc, True], na_position="last", kind="stable"
-    ).head(top_n)
+    key = results[objective]
+    if objective == "turn_on_voltage_V" and "turn_on_below_sweep_start" in results.columns:
+        key = key.where(~results["turn_on_below_sweep_start"].eq(True), -math.inf)
+    ranked = results.assign(_rank_key=key).sort_values(
+        ["_rank_key", "candidate_index"], ascending=[asc, True], na_position="last", kind="stable"
+    )
+    return ranked.drop(columns="_rank_key").head(top_n)
 
 
 def pareto_mask(x: np.ndarray, y: np.ndarray, x_sense: str = "min", y_sense: str = "max"):
@@ -450,10 +460,13 @@ def write_analysis(results, sweep: Sweep, out: Path) -> tuple[str, dict[str, Pat
             "eqe_max_percent",
             "eqe_rolloff_percent",
             "turn_on_voltage_V",
+            "turn_on_below_sweep_start",
             "n_converged",
             "all_converged",
         )
-        if c not in show and c in top.columns
+        if c not in show
+        and c in top.columns
+        and (c != "turn_on_below_sweep_start" or bool(top[c].any()))
     ]
     with atomic_path(out / "ranking.csv") as tmp:
         top.to_csv(tmp, index=False, float_format="%.6g")
@@ -479,7 +492,12 @@ def write_analysis(results, sweep: Sweep, out: Path) -> tuple[str, dict[str, Pat
         ax.set_xscale("log")
     if pa.y.startswith("luminance") or pa.y.startswith("current_density"):
         ax.set_yscale("log")
-    ax.set_title(f"{sweep.name}: {int((np.isfinite(x) & np.isfinite(y)).sum())} candidates")
+    title = f"{sweep.name}: {int((np.isfinite(x) & np.isfinite(y)).sum())} candidates"
+    if "turn_on_voltage_V" in (pa.x, pa.y) and "turn_on_below_sweep_start" in results:
+        n_below = int(results["turn_on_below_sweep_start"].sum())
+        if n_below:
+            title += f" ({n_below} with turn-on below the sweep start not shown)"
+    ax.set_title(title, fontsize=9)
     ax.legend()
     files["pareto"] = _save(fig, out / "pareto.png")
 
@@ -494,20 +512,31 @@ def _heatmap(results, sweep: Sweep, cols: list[str], out: Path) -> Path:
 
     a, b = cols[0], cols[1]
     agg = "max" if sweep.objective_sense == "max" else "min"
-    table = results.pivot_table(index=a, columns=b, values=sweep.objective, aggfunc=agg, sort=False)
+    values = results[sweep.objective]
+    if sweep.objective == "turn_on_voltage_V" and "turn_on_below_sweep_start" in results:
+        # below the sweep start: lower than any determined turn-on (-inf), shown as "< V0"
+        values = values.where(~results["turn_on_below_sweep_start"].eq(True), -math.inf)
+    table = results.assign(_value=values).pivot_table(
+        index=a, columns=b, values="_value", aggfunc=agg, sort=False
+    )
     rows = list(sweep.axes[0].grid_values(sweep.source))
     colv = list(sweep.axes[1].grid_values(sweep.source))
-    table = table.reindex(index=rows, columns=colv)
+    table = table.reindex(index=rows, columns=colv).to_numpy(float)
+    below = np.isneginf(table)
     fig = _figure(figsize=(1.2 + 0.9 * len(colv), 1.2 + 0.6 * len(rows)))
     ax = fig.add_subplot()
-    im = ax.imshow(table.to_numpy(float), aspect="auto", cmap="viridis", origin="upper")
+    shown = np.where(below, np.nan, table)
+    im = ax.imshow(shown, aspect="auto", cmap="viridis", origin="upper")
     ax.set_xticks(range(len(colv)), [_label(v) for v in colv], rotation=45, ha="right")
     ax.set_yticks(range(len(rows)), [_label(v) for v in rows])
     ax.set_xlabel(b)
     ax.set_ylabel(a)
-    for (i, j), val in np.ndenumerate(table.to_numpy(float)):
+    for (i, j), val in np.ndenumerate(shown):
         if np.isfinite(val):
             ax.text(j, i, f"{val:.3g}", ha="center", va="center", fontsize=7, color="w")
+        elif below[i, j]:
+            start = f"<{sweep.voltages_V[0]:.3g}"
+            ax.text(j, i, start, ha="center", va="center", fontsize=7, color="k")
     best = f"{agg} over the other axes" if len(cols) > 2 else ""
     ax.set_title(f"{sweep.objective} {best}".strip())
     fig.colorbar(im, ax=ax)

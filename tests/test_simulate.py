@@ -167,14 +167,56 @@ def test_cli_simulate_writes_files(tmp_path):
         "current_density_at_half_eqe_mA_cm2",
         "charge_balance_factor_at_eqe_max",
         "recombination_zones",
+        "turn_on_below_sweep_start",
     ):
         assert key in summ
+    assert summ["turn_on_below_sweep_start"] is False
     _check_zones(summ)
     assert [z["voltage_V"] for z in summ["recombination_zones"]] == [2.5, 3.0]
     prof_header = (out / "profiles.csv").read_text().splitlines()[0].split(",")
     assert "radiative_rate_cm3_s@2.500V" in prof_header
     assert "photons_per_radiative_event" in prof_header
     assert any(c.startswith("interface_recombination_rate_cm2_s@") for c in prof_header)
+
+
+def test_turn_on_voltage_interpolates_and_is_not_determined_below_the_sweep():
+    from peled.metrics import turn_on_voltage
+
+    v = np.array([0.0, 1.0, 2.0, 3.0])
+    # log-L interpolation: 0.1 -> 10 cd/m2 between 1 and 2 V crosses 1 cd/m2 half-way
+    assert turn_on_voltage(v, np.array([0.0, 0.1, 10.0, 100.0])) == (1.5, False)
+    # the bias before has no light at all: the first bias at >= 1 cd/m2 (upper bound)
+    assert turn_on_voltage(v, np.array([0.0, 0.0, 10.0, 100.0])) == (2.0, False)
+    # never reaches 1 cd/m2: not determined, and not below the sweep either
+    assert turn_on_voltage(v, np.array([0.0, 0.1, 0.5, 0.9])) == (None, False)
+    # already >= 1 cd/m2 at the first bias: below the sweep start, not the start itself
+    assert turn_on_voltage(v, np.array([2.0, 5.0, 10.0, 100.0])) == (None, True)
+    # the first converged bias counts as the start (a non-converged first bias is NaN)
+    assert turn_on_voltage(v, np.array([np.nan, 5.0, 10.0, 100.0])) == (None, True)
+    # a non-converged bias inside the sweep is skipped, not interpolated through as zero
+    assert turn_on_voltage(v, np.array([0.1, np.nan, 10.0, 100.0])) == (1.0, False)
+
+
+def test_cli_simulate_turn_on_below_sweep_start(tmp_path):
+    """A sweep that starts above 1 cd/m2: turn-on is null in summary.json with
+    turn_on_below_sweep_start true, and the CLI says it is not determined (it used to
+    report the sweep start as the turn-on voltage)."""
+    dev = tmp_path / "led.yaml"
+    from peled.device import device_to_mapping
+
+    dev.write_text(yaml.safe_dump(device_to_mapping(small_led())))
+    out = tmp_path / "out"
+    args = ["simulate", str(dev), "--out", str(out), "--start-V", "3", "--stop-V", "4"]
+    args += ["--step-V", "0.5", "--mesh", "16", "--no-plots"]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    summ = json.loads((out / "summary.json").read_text())
+    assert summ["converged_points"] == 3 and summ["luminance_max_cd_m2"] > 1.0
+    assert summ["turn_on_voltage_V"] is None
+    assert summ["turn_on_below_sweep_start"] is True
+    assert "not determined: L >= 1 cd/m2 already at 3 V" in res.output
+    # profile biases (default: turn-on, EQE_max, last) skip the undetermined turn-on
+    assert 1 <= len(summ["recombination_zones"]) <= 2
 
 
 BALANCE_COLUMNS = (

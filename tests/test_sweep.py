@@ -103,6 +103,7 @@ def test_rows_hold_inputs_and_figures_of_merit(batched, sweep_file):
         "n_converged",
         "n_biases",
         "all_converged",
+        "turn_on_below_sweep_start",
     ):
         assert col in df.columns
     assert (df["n_biases"] == 5).all()
@@ -123,6 +124,7 @@ def test_row_matches_public_simulate(batched, sweep_file):
     for key in ("eqe_max_percent", "luminance_max_cd_m2", "turn_on_voltage_V"):
         want = math.nan if s[key] is None else s[key]
         assert row[key] == pytest.approx(want, rel=RTOL, nan_ok=True), key
+    assert row["turn_on_below_sweep_start"] == s["turn_on_below_sweep_start"]
     lum = res.luminance_cd_m2
     assert row["luminance_at_4V_cd_m2"] == pytest.approx(lum[4], rel=RTOL)
     assert row["luminance_at_3.5V_cd_m2"] == pytest.approx(0.5 * (lum[3] + lum[4]), rel=RTOL)
@@ -249,6 +251,20 @@ def test_ranking_puts_nan_last():
     df = pd.DataFrame({"candidate_index": [0, 1, 2], "eqe": [1.0, np.nan, 2.0]})
     assert ranking(df, "eqe", "max", 3)["candidate_index"].tolist() == [2, 0, 1]
     assert ranking(df, "eqe", "min", 2)["candidate_index"].tolist() == [0, 2]
+
+
+def test_ranking_turn_on_below_sweep_start():
+    """A turn-on below the sweep start (NaN + flag) is lower than every determined one: first
+    when minimizing turn-on (it used to rank last, as if the candidate never turned on)."""
+    df = pd.DataFrame(
+        {
+            "candidate_index": [0, 1, 2, 3],
+            "turn_on_voltage_V": [2.5, np.nan, np.nan, 2.1],
+            "turn_on_below_sweep_start": [False, True, False, False],
+        }
+    )
+    assert ranking(df, "turn_on_voltage_V", "min", 4)["candidate_index"].tolist() == [1, 3, 0, 2]
+    assert ranking(df, "turn_on_voltage_V", "max", 4)["candidate_index"].tolist() == [0, 3, 1, 2]
 
 
 # ---------------------------------------------------------------- spec and sampling

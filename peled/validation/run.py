@@ -122,6 +122,7 @@ def simulated_figures(res: SimulationResult) -> dict[str, Any]:
         "cie_x": s["cie_x"],
         "cie_y": s["cie_y"],
         "turn_on_voltage_V": s["turn_on_voltage_V"],
+        "turn_on_below_sweep_start": s["turn_on_below_sweep_start"],
         "voltage_at_eqe_max_V": s["voltage_at_eqe_max_V"],
         "current_density_at_eqe_max_mA_cm2": s["current_density_at_eqe_max_mA_cm2"],
         "current_density_max_mA_cm2": _finite_or_none(np.nanmax(j))
