@@ -6,7 +6,9 @@
   a temporary file and renamed (a killed sweep leaves only whole chunks);
 * ``results.parquet`` (and ``results.csv`` on request): all rows, merged atomically;
 * ``ranking.csv``, ``pareto.png`` and, for grid sweeps of two or more axes, ``heatmap.png``;
-* ``sweep.json``: the sweep's fingerprint, so that ``resume`` refuses a changed sweep file.
+* ``sweep.json``: the sweep's fingerprint and its parts (base device, axes, sampling,
+  biases, mesh, solver settings, a digest of each database material used), so that
+  ``resume`` refuses a changed sweep, solver setting or material file and says what changed.
 
 Batching: candidates with the same layer count share array shapes (the mesh has
 ``nodes_per_layer`` nodes in every layer), and each shape group runs in batches through
@@ -229,15 +231,67 @@ def _write_chunk(out_dir: Path, rows: list[dict[str, Any]]) -> Path:
     return _write_parquet(pd.DataFrame(rows), path)
 
 
-def _check_manifest(out_dir: Path, sweep: Sweep, n_total: int, resume: bool) -> None:
+_PART_NAMES = {
+    "base_device": "the base device",
+    "axes": "the axes",
+    "sampling": "the sampling (method, n_samples, seed)",
+    "voltages_V": "the biases",
+    "mesh": "the mesh",
+    "luminance_voltages_V": "the luminance voltages",
+}
+
+
+def fingerprint_changes(old: dict[str, Any], new: dict[str, Any], db=None) -> list[str]:
+    """What differs between two :meth:`Sweep.fingerprint_parts` (one phrase per change)."""
+    out = []
+    for key, label in _PART_NAMES.items():
+        if old.get(key) != new.get(key):
+            if key in ("mesh", "luminance_voltages_V"):
+                out.append(f"{label} ({old.get(key)} -> {new.get(key)})")
+            else:
+                out.append(label)
+    so, sn = old.get("solver_settings") or {}, new.get("solver_settings") or {}
+    diff = [
+        f"{k} {so.get(k)} -> {sn.get(k)}"
+        for k in sorted(set(so) | set(sn))
+        if so.get(k) != sn.get(k)
+    ]
+    if diff:
+        out.append("the solver settings (" + ", ".join(diff) + ")")
+    mo, mn = old.get("materials") or {}, new.get("materials") or {}
+    for name in sorted(set(mo) | set(mn), key=str.lower):
+        if name not in mo:
+            out.append(f"material {name!r} (not used before)")
+        elif name not in mn:
+            out.append(f"material {name!r} (no longer used)")
+        elif mo[name] != mn[name]:
+            where = ""
+            if db is not None:
+                with contextlib.suppress(Exception):
+                    where = f", {db.file_of(name)}"
+            out.append(f"material {name!r} (database entry edited{where})")
+    return out
+
+
+def _check_manifest(
+    out_dir: Path, sweep: Sweep, n_total: int, resume: bool, settings: SolverSettings
+) -> None:
     manifest = out_dir / "sweep.json"
     done = list(_chunks_dir(out_dir).glob("chunk-*.parquet"))
+    parts = sweep.fingerprint_parts(settings)
+    fingerprint = sweep.fingerprint(settings)
     if manifest.is_file():
         old = json.loads(manifest.read_text())
-        if old.get("fingerprint") != sweep.fingerprint():
+        if old.get("fingerprint") != fingerprint:
+            if "fingerprint_parts" in old:
+                changes = fingerprint_changes(old["fingerprint_parts"], parts, sweep.db)
+                what = "; ".join(changes) or "its fingerprint"
+            else:
+                what = "its fingerprint (written by an older peled, which recorded no parts)"
             raise PeledInputError(
                 f"{sweep.source}: output folder {out_dir} holds results of a different sweep "
-                f"({old.get('source')}); use another output folder"
+                f"({old.get('source')}): changed since that run: {what}; its rows cannot be "
+                "mixed with new ones: use another output folder"
             )
     if done and not resume:
         raise PeledInputError(
@@ -247,7 +301,8 @@ def _check_manifest(out_dir: Path, sweep: Sweep, n_total: int, resume: bool) -> 
     info = {
         "name": sweep.name,
         "source": sweep.source,
-        "fingerprint": sweep.fingerprint(),
+        "fingerprint": fingerprint,
+        "fingerprint_parts": parts,
         "n_candidates": n_total,
         "axes": [a.column for a in sweep.axes],
         "voltages_V": [
@@ -305,13 +360,14 @@ def run_sweep(
     # naming the sweep file, not hours later inside a batch
     for c in cands:
         sweep.build(c)
-    _check_manifest(out, sweep, len(cands), resume)
+    settings = settings or SolverSettings()
+    _check_manifest(out, sweep, len(cands), resume, settings)
     done = set(read_chunks(out).get("candidate_id", []))
     pending = [c for c in cands if c.candidate_id not in done]
     cfg = RunConfig(
         tuple(float(x) for x in sweep.voltages_V),
         sweep.mesh,
-        settings or SolverSettings(),
+        settings,
         sweep.luminance_voltages_V,
     )
     n_nodes_of = {}

@@ -35,6 +35,7 @@ the candidates and their ids are a deterministic function of the file and the se
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -49,6 +50,7 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from peled.core.newton import SolverSettings
 from peled.core.params import MeshSpec
 from peled.device import Device, device_from_mapping, device_to_mapping
 from peled.errors import PeledInputError
@@ -270,25 +272,60 @@ class Sweep:
     batch_size: int | None
     db: MaterialDatabase
 
-    def fingerprint(self) -> str:
-        """SHA-256 of everything that decides the rows (base, axes, sampling, biases, mesh)."""
-        blob = json.dumps(
-            {
-                "base": self.base_mapping,
-                "axes": [
+    def material_names(self) -> list[str]:
+        """Database names behind the rows: the base device's layers and contacts and every
+        material an axis chooses from (sorted; inline materials not in the database and
+        ``custom`` contacts are left out: the base device mapping holds them whole)."""
+        names = [la.material.name for la in self.base.layers]
+        names += [c.name for c in (self.base.anode, self.base.cathode) if c.name != "custom"]
+        for a in self.axes:
+            if a.parameter is None and a.choices is not None:  # material axes
+                names += [str(v) for v in a.choices]
+        found = {}
+        for name in names:
+            try:
+                found[name.lower()] = self.db[name].name
+            except PeledInputError:
+                continue
+        return sorted(found.values(), key=str.lower)
+
+    def fingerprint_parts(self, settings: SolverSettings | None = None) -> dict[str, Any]:
+        """Everything that decides the rows, part by part: SHA-256 digests of the base device
+        mapping, the axes, the sampling and the biases; the mesh, the luminance voltages and
+        the solver settings (``settings``, default ``SolverSettings()``) as values; and per
+        database material used (:meth:`material_names`) the SHA-256 of all its resolved
+        parameters, so that a material YAML edited between two runs changes the fingerprint.
+        ``sweep.json`` stores the parts, so that a refused resume names what changed."""
+
+        def sha(obj: Any) -> str:
+            blob = json.dumps(obj, sort_keys=True, default=str)
+            return hashlib.sha256(blob.encode()).hexdigest()
+
+        return {
+            "base_device": sha(self.base_mapping),
+            "axes": sha(
+                [
                     [a.column, a.kind, a.index, a.contact, a.parameter, a.choices, repr(a.range)]
                     for a in self.axes
-                ],
-                "method": self.method,
-                "n_samples": self.n_samples,
-                "seed": self.seed,
-                "voltages_V": [float(v) for v in self.voltages_V],
-                "mesh": [self.mesh.nodes_per_layer, self.mesh.clustering],
-                "luminance_voltages_V": list(self.luminance_voltages_V),
+                ]
+            ),
+            "sampling": sha([self.method, self.n_samples, self.seed]),
+            "voltages_V": sha([float(v) for v in self.voltages_V]),
+            "mesh": {
+                "nodes_per_layer": self.mesh.nodes_per_layer,
+                "clustering": self.mesh.clustering,
             },
-            sort_keys=True,
-            default=str,
-        )
+            "luminance_voltages_V": list(self.luminance_voltages_V),
+            "solver_settings": dataclasses.asdict(settings or SolverSettings()),
+            "materials": {
+                name: sha(self.db[name].model_dump(mode="json")) for name in self.material_names()
+            },
+        }
+
+    def fingerprint(self, settings: SolverSettings | None = None) -> str:
+        """SHA-256 of :meth:`fingerprint_parts` (base device, axes, sampling, biases, mesh,
+        luminance voltages, solver settings, resolved database materials)."""
+        blob = json.dumps(self.fingerprint_parts(settings), sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()
 
     def candidates(self) -> list[Candidate]:

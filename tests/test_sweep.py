@@ -210,6 +210,45 @@ def test_resume_refuses_a_changed_sweep(batched, sweep_file, tmp_path):
         run_sweep(changed, out, resume=True, progress=False)
 
 
+def test_resume_refuses_changed_solver_settings(batched, sweep_file):
+    """The solver settings decide the rows: a resume with other settings is refused, naming
+    the setting that changed (they were left out of the fingerprint before)."""
+    out, _ = batched
+    other = peled.SolverSettings(max_iterations=80)
+    with pytest.raises(PeledInputError, match=r"solver settings \(max_iterations 60 -> 80\)"):
+        run_sweep(load_sweep(sweep_file), out, resume=True, progress=False, settings=other)
+    # the default settings still resume (nothing left to solve)
+    again = run_sweep(load_sweep(sweep_file), out, resume=True, progress=False, analysis=False)
+    assert again.n_solved == 0
+
+
+def test_resume_refuses_an_edited_material_file(batched, sweep_file, tmp_path):
+    """A material YAML edited between two runs (here TFB, a choice of the material axis,
+    known to the sweep file by name only) invalidates resume and the error names it."""
+    import shutil
+
+    from peled.materials import MaterialDatabase, default_database
+
+    out, _ = batched
+    db_dir = tmp_path / "materials"
+    src = default_database().file_of("PVK").parents[1]
+    shutil.copytree(src, db_dir)
+    tfb = db_dir / default_database().file_of("TFB").relative_to(src)
+    data = yaml.safe_load(tfb.read_text())
+    data["hole_mobility_cm2_Vs"] = 2.0e-3
+    tfb.write_text(yaml.safe_dump(data))
+    edited = load_sweep(sweep_file, MaterialDatabase.from_dir(db_dir))
+    with pytest.raises(PeledInputError, match=r"material 'TFB' \(database entry edited, .*tfb"):
+        run_sweep(edited, out, resume=True, progress=False)
+    # an unchanged copy of the database is the same sweep
+    same = load_sweep(sweep_file, MaterialDatabase.from_dir(src))
+    assert same.fingerprint() == load_sweep(sweep_file).fingerprint()
+    assert "TFB" in same.fingerprint_parts()["materials"]
+    # a material of the base device (CsPbBr3-NC) and a contact (LiF/Al) count as well
+    parts = same.fingerprint_parts()
+    assert {"CsPbBr3-NC", "LiF/Al", "ITO", "PVK", "TPBi"} <= set(parts["materials"])
+
+
 def test_analysis_outputs(batched):
     out, outcome = batched
     for key in ("results", "ranking", "pareto", "heatmap"):
