@@ -335,6 +335,12 @@ def validate(out, cases, no_scenarios, keep_metrics) -> None:
             f"{'-' if w15 is None else f'{w15:.0%}'}  "
             f"within x3 {'-' if w3 is None else f'{w3:.0%}'}"
         )
+    c = summary["cie_distance"]
+    if c["rows_compared"]:
+        click.echo(
+            f"  CIE (x,y) rows {c['rows_compared']:>2}  median distance "
+            f"{c['median_distance']:.3f}  largest {c['max_distance']:.3f} ({c['max_row']})"
+        )
     click.echo(f"{summary['rows']} rows in {summary['wall_time_s']:.0f} s; wrote {out}/")
 
 

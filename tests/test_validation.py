@@ -22,10 +22,16 @@ from scipy import constants
 from peled.errors import PeledInputError
 from peled.photometry import K_M_LM_PER_W, photopic_efficiency
 from peled.validation.cases import REPO_ROOT, load_case
-from peled.validation.report import REGRESSION_KEYS, write_report
+from peled.validation.report import (
+    METRICS_VERSION,
+    REGRESSION_KEYS,
+    metrics_document,
+    write_report,
+)
 from peled.validation.run import (
     VALIDATION_MESH,
     VALIDATION_VOLTAGES_V,
+    cie_distance_statistics,
     run_case,
     summary_statistics,
 )
@@ -99,6 +105,48 @@ def test_summary_statistics_by_hand():
     assert st["fraction_within_x1.5"] == pytest.approx(1 / 5)
     assert st["fraction_within_x3"] == pytest.approx(3 / 5)
     assert summary_statistics(runs)["L_max"]["rows_compared"] == 0
+    assert summary_statistics(runs)["L_max"]["median_abs_log10_ratio"] is None
+    assert not st["median_is_infinite"]
+
+
+def test_infinite_median_is_written_explicitly():
+    """All rows without a simulated value (dark): the median |log10 ratio| is inf, written
+    as "inf" with median_is_infinite true, not as null (= missing), and the JSON is valid."""
+    runs = [
+        SimpleNamespace(ratios={"EQE_max": r, "L_max": 0.0, "CE_max": None})
+        for r in (0.0, 0.0, 2.0)
+    ]
+    stats = summary_statistics(runs)
+    assert stats["L_max"]["median_abs_log10_ratio"] == math.inf
+    assert stats["L_max"]["median_is_infinite"] and stats["EQE_max"]["median_is_infinite"]
+    text = json.dumps(metrics_document([], stats, []), allow_nan=False)
+    assert "Infinity" not in text and "NaN" not in text
+    doc = json.loads(text)
+    assert doc["metrics_version"] == METRICS_VERSION == 2
+    assert '"inf"' in doc["json_conventions"]
+    for label in ("EQE_max", "L_max"):
+        entry = doc["summary"][label]
+        assert entry["median_abs_log10_ratio"] == "inf" and entry["median_is_infinite"] is True
+    assert doc["summary"]["L_max"]["rows_without_simulated_value"] == 3
+    assert doc["summary"]["CE_max"]["median_abs_log10_ratio"] is None  # nothing compared
+    assert doc["summary"]["CE_max"]["median_is_infinite"] is False
+
+
+def test_cie_distance_statistics_by_hand():
+    """CIE distance is a distance, not a ratio: its own statistics (median, largest)."""
+    runs = [
+        SimpleNamespace(case_id=f"T{i}", cie_distance=d)
+        for i, d in enumerate((0.01, None, 0.05, 0.02))
+    ]
+    st = cie_distance_statistics(runs)
+    assert st == {
+        "rows_compared": 3,
+        "median_distance": pytest.approx(0.02),
+        "max_distance": pytest.approx(0.05),
+        "max_row": "T2",
+    }
+    empty = cie_distance_statistics(runs[1:2])
+    assert empty["rows_compared"] == 0 and empty["median_distance"] is None
 
 
 # --------------------------------------------------------------------------------------
@@ -170,6 +218,13 @@ def test_run_case_ratios_and_photometric_identity(fixture_run):
     assert sim["converged_points"] + len(sim["failed_voltages_V"]) == sim["total_points"]
     assert run.ratios["EQE_max"] == pytest.approx(sim["eqe_max_percent"] / 7.3, rel=1e-12)
     assert run.ratios["L_max"] == pytest.approx(sim["luminance_max_cd_m2"] / 972, rel=1e-12)
+    # the colour distance is kept apart from the ratios
+    assert set(run.ratios) == {"EQE_max", "L_max", "CE_max"}
+    rep = run.case.reported
+    assert run.cie_distance == pytest.approx(
+        math.hypot(sim["cie_x"] - rep.cie_x, sim["cie_y"] - rep.cie_y), rel=1e-12
+    )
+    assert sim["turn_on_below_sweep_start"] is False  # the sweep starts at 0 V, in the dark
     # the screen's CE relation is the simulator's: CE = EQE K_ph / (q pi) at every bias
     res = run.result
     k = int(np.nanargmax(res.eqe_percent))
@@ -201,6 +256,11 @@ def test_report_files(tmp_path, fixture_run, scenarios):
     row = doc["rows"]["T2-13"]["simulated"]
     assert row["eqe_max_percent"] == pytest.approx(fixture_run.simulated["eqe_max_percent"])
     assert doc["protocol"]["fitted_parameters"] == []
+    assert "CIE_distance" not in doc["rows"]["T2-13"]["ratios_simulated_over_reported"]
+    assert doc["rows"]["T2-13"]["cie_distance"] == pytest.approx(fixture_run.cie_distance)
+    assert doc["cie_distance"]["rows_compared"] == 1
+    assert doc["cie_distance"]["max_distance"] == pytest.approx(fixture_run.cie_distance)
+    assert "CIE 1931 (x, y) distance between simulated and reported colour, 1 rows" in md
     assert not list(tmp_path.glob(".peled-report-*"))  # no temporary left behind
 
 
@@ -283,14 +343,19 @@ def _stored_rows(n_layers: int | None = 4, limit: int | None = 2):
             continue
         case = load_case(path)
         if n_layers is None or len(case.device.layers) == n_layers:
-            picked.append((case_id, case, row["simulated"]))
+            picked.append((case_id, case, row))
         if limit is not None and len(picked) == limit:
             break
     assert picked, "metrics.json holds no re-runnable row"
     return picked
 
 
-def _compare(case_id, stored, fresh):
+def _compare(case_id, row, run):
+    stored, fresh = row["simulated"], run.simulated
+    a, b = row["cie_distance"], run.cie_distance
+    assert (a is None) == (b is None), f"{case_id} cie_distance: stored {a}, now {b}"
+    if a is not None:
+        assert b == pytest.approx(a, rel=0.01, abs=1e-4), f"{case_id} cie_distance moved"
     for key in REGRESSION_KEYS:
         a, b = stored.get(key), fresh.get(key)
         if a is None or b is None:
@@ -303,14 +368,41 @@ def _compare(case_id, stored, fresh):
 
 
 def test_regression_two_stored_rows():
-    for case_id, case, stored in _stored_rows():
-        _compare(case_id, stored, run_case(case).simulated)
+    for case_id, case, row in _stored_rows():
+        _compare(case_id, row, run_case(case))
 
 
 @pytest.mark.slow
 def test_regression_all_stored_rows():
-    for case_id, case, stored in _stored_rows(n_layers=None, limit=None):
-        _compare(case_id, stored, run_case(case).simulated)
+    for case_id, case, row in _stored_rows(n_layers=None, limit=None):
+        _compare(case_id, row, run_case(case))
+
+
+def test_stored_metrics_statistics_match_stored_rows():
+    """metrics.json's statistics are those of its rows: ratio statistics recomputed from the
+    stored ratios, the CIE distance in its own section (not among the ratios), infinite
+    medians explicit ("inf"), null only where nothing is compared."""
+    doc = json.loads(METRICS.read_text())
+    assert doc["metrics_version"] == METRICS_VERSION
+    rows = doc["rows"].values()
+    runs = []
+    for row in rows:
+        ratios = row["ratios_simulated_over_reported"]
+        assert set(ratios) == {"EQE_max", "L_max", "CE_max"}
+        runs.append(SimpleNamespace(ratios=ratios))
+    for label, entry in summary_statistics(runs).items():
+        stored = doc["summary"][label]
+        assert stored["rows_compared"] == entry["rows_compared"]
+        assert stored["median_is_infinite"] == entry["median_is_infinite"]
+        med = entry["median_abs_log10_ratio"]
+        if med is None or math.isinf(med):
+            assert stored["median_abs_log10_ratio"] == (None if med is None else "inf")
+        else:
+            assert stored["median_abs_log10_ratio"] == pytest.approx(med, rel=1e-12)
+    dists = [(row["cie_distance"], k) for k, row in doc["rows"].items()]
+    cie = cie_distance_statistics([SimpleNamespace(case_id=k, cie_distance=d) for d, k in dists])
+    assert doc["cie_distance"] == pytest.approx(cie)
+    assert cie["rows_compared"] > 0
 
 
 def test_stored_report_is_self_contained():

@@ -38,9 +38,12 @@ def validate(
 ) -> dict[str, Any]:
     """Run every case (and the scenario checks) and write the report into ``out_dir``.
 
-    Returns the summary statistics (see :func:`peled.validation.run.summary_statistics`)
-    with the wall time [s] under ``wall_time_s``. Scenario device files that do not exist
-    are skipped (they are optional); case files matching ``cases_glob`` must exist.
+    Returns the ratio statistics under ``statistics``
+    (:func:`peled.validation.run.summary_statistics`), the colour distance statistics under
+    ``cie_distance`` (:func:`peled.validation.run.cie_distance_statistics`), the wall time
+    [s] under ``wall_time_s`` and the row count under ``rows``. Scenario device files that
+    do not exist are skipped (they are optional); case files matching ``cases_glob`` must
+    exist.
     """
     import glob
 
@@ -50,6 +53,7 @@ def validate(
     from peled.validation.run import (
         VALIDATION_MESH,
         VALIDATION_VOLTAGES_V,
+        cie_distance_statistics,
         run_cases,
         summary_statistics,
     )
@@ -69,7 +73,12 @@ def validate(
     stats = summary_statistics(runs)
     wall = time.perf_counter() - t0
     write_report(out_dir, runs, stats, scen, extra_runs, wall, write_metrics=write_metrics)
-    return {"statistics": stats, "wall_time_s": wall, "rows": len(runs)}
+    return {
+        "statistics": stats,
+        "cie_distance": cie_distance_statistics(runs),
+        "wall_time_s": wall,
+        "rows": len(runs),
+    }
 
 
 __all__ = [

@@ -34,10 +34,19 @@ from peled.validation.run import (
     VALIDATION_MESH,
     VALIDATION_VOLTAGES_V,
     CaseRun,
+    cie_distance_statistics,
 )
 from peled.validation.scenarios import ScenarioOutcome
 
-METRICS_VERSION = 1
+#: 2: CIE distance moved out of the ratios into ``cie_distance`` (rows and summary);
+#: infinite numbers written as the string "inf" (null only for missing values).
+METRICS_VERSION = 2
+#: How metrics.json writes numbers that JSON cannot hold (stored in the file itself).
+JSON_CONVENTIONS = (
+    'null: missing or undefined (not reported, not simulated, not compared); "inf" / "-inf": '
+    "an infinite value, e.g. median_abs_log10_ratio when half of the compared rows or more "
+    "have no simulated value (see median_is_infinite and rows_without_simulated_value)"
+)
 #: Keys of metrics.json rows compared by the regression test (1 % relative).
 REGRESSION_KEYS = (
     "eqe_max_percent",
@@ -167,15 +176,18 @@ def _relative(path: str) -> str:
 
 
 def _clean(obj: Any) -> Any:
-    """JSON-safe copy: non-finite floats -> None, numpy scalars -> Python."""
+    """JSON-safe copy (:data:`JSON_CONVENTIONS`): NaN -> None, +-inf -> "inf" / "-inf",
+    numpy scalars -> Python."""
     if isinstance(obj, dict):
         return {str(k): _clean(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
         return [_clean(v) for v in obj]
     if isinstance(obj, np.generic):
         obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
+    if isinstance(obj, float) and math.isnan(obj):
         return None
+    if isinstance(obj, float) and math.isinf(obj):
+        return "inf" if obj > 0 else "-inf"
     return obj
 
 
@@ -326,6 +338,7 @@ def metrics_document(
             "error": r.error,
             "simulated": r.simulated,
             "ratios_simulated_over_reported": r.ratios,
+            "cie_distance": r.cie_distance,
             "data_flags": r.screen.flags,
         }
 
@@ -333,6 +346,7 @@ def metrics_document(
     return _clean(
         {
             "metrics_version": METRICS_VERSION,
+            "json_conventions": JSON_CONVENTIONS,
             "protocol": {
                 "sweep_V": {"start_V": float(v[0]), "stop_V": float(v[-1]), "points": int(v.size)},
                 "mesh": {
@@ -344,6 +358,7 @@ def metrics_document(
                 "regression_rtol": 0.01,
             },
             "summary": stats,
+            "cie_distance": cie_distance_statistics(runs),
             "rows": {r.case_id: row(r) for r in runs},
             "scenario_cases": {r.case_id: row(r) for r in extra_runs},
             "scenarios": {
@@ -394,7 +409,7 @@ def _main_table(runs: Sequence[CaseRun]) -> Block:
                 _ratio_text(r.ratios.get("CE_max")),
                 cie_rep,
                 cie_sim,
-                _g(r.ratios.get("CIE_distance"), 2),
+                _g(r.cie_distance, 2),
                 "error" if r.error else f"{sim['converged_points']}/{sim['total_points']}",
                 "yes" if r.screen.flagged else "",
             ]
@@ -424,6 +439,23 @@ def _stats_table(stats: dict[str, Any], title: str) -> list[Block]:
             ]
         )
     return [Block("p", text=title), Block("table", header=header, rows=rows)]
+
+
+def _cie_block(runs: Sequence[CaseRun]) -> Block:
+    """The colour agreement (a distance, not a ratio: its own statistics)."""
+    c = cie_distance_statistics(runs)
+    if not c["rows_compared"]:
+        return Block(
+            "p", text="CIE 1931 (x, y) distance: no row has both a reported and a simulated colour."
+        )
+    return Block(
+        "p",
+        text=(
+            f"CIE 1931 (x, y) distance between simulated and reported colour, "
+            f"{c['rows_compared']} rows with both: median {c['median_distance']:.3f}, "
+            f"largest {c['max_distance']:.3f} ({c['max_row']})."
+        ),
+    )
 
 
 def _screen_blocks(runs: Sequence[CaseRun]) -> list[Block]:
@@ -579,6 +611,7 @@ def build_blocks(
     )
     b.append(Block("h2", "1. Summary"))
     b.extend(_stats_table(stats, "Simulated vs reported, all rows (no fitted parameter):"))
+    b.append(_cie_block(runs))
     both = [r for r in runs if r.within("EQE_max", BANDS[0]) and r.within("L_max", BANDS[0])]
     eqe_only = [r for r in runs if r.within("EQE_max", BANDS[0]) and r not in both]
     l_only = [r for r in runs if r.within("L_max", BANDS[0]) and r not in both]
@@ -637,6 +670,7 @@ def build_blocks(
                 f"The same statistics on the {len(clean)} rows without a data flag:",
             )
         )
+        b.append(_cie_block(clean))
 
     b.append(Block("h2", "2. Reported vs simulated"))
     b.append(_main_table(runs))

@@ -64,6 +64,8 @@ class CaseRun:
     wall_time_s: float
     error: str | None = None
     ratios: dict[str, float | None] = field(default_factory=dict)
+    #: Distance in CIE 1931 (x, y) between simulated and reported colour (None: not compared).
+    cie_distance: float | None = None
     reasons: list[str] = field(default_factory=list)
 
     @property
@@ -277,7 +279,7 @@ def run_case(
     for label, sim_key, rep_key in COMPARED:
         run.ratios[label] = _ratio(sim.get(sim_key), getattr(rep, rep_key))
     if rep.cie_x is not None and rep.cie_y is not None and sim.get("cie_x") is not None:
-        run.ratios["CIE_distance"] = math.hypot(sim["cie_x"] - rep.cie_x, sim["cie_y"] - rep.cie_y)
+        run.cie_distance = math.hypot(sim["cie_x"] - rep.cie_x, sim["cie_y"] - rep.cie_y)
     if rep.eqe_max_percent is None and rep.luminance_max_cd_m2 is None:
         run.reasons = ["not compared: the row reports neither EQE_max nor L_max"]
     else:
@@ -317,7 +319,10 @@ def summary_statistics(runs: Sequence[CaseRun]) -> dict[str, dict[str, Any]]:
     """Per compared quantity: rows compared, median |log10 ratio|, fractions within bands.
 
     Rows where the quantity is not reported are not compared; rows reported but without a
-    simulated value have |log10 ratio| = inf (they count against every band).
+    simulated value have |log10 ratio| = inf (they count against every band), so the median
+    is inf when half of the compared rows or more have none: ``median_is_infinite`` says so
+    explicitly (metrics.json writes the median as the string "inf"); the median is None
+    only when no row is compared.
     """
     out: dict[str, dict[str, Any]] = {}
     for label, _sim_key, _rep_key in COMPARED:
@@ -329,6 +334,8 @@ def summary_statistics(runs: Sequence[CaseRun]) -> dict[str, dict[str, Any]]:
             "rows_without_simulated_value": sum(1 for v in vals if v <= 0),
             "median_abs_log10_ratio": float(np.median(errs)) if errs else None,
         }
+        med = entry["median_abs_log10_ratio"]
+        entry["median_is_infinite"] = med is not None and math.isinf(med)
         for band in BANDS:
             lim = math.log10(band) + 1e-12
             entry[f"fraction_within_x{band:g}"] = (
@@ -336,3 +343,21 @@ def summary_statistics(runs: Sequence[CaseRun]) -> dict[str, dict[str, Any]]:
             )
         out[label] = entry
     return out
+
+
+def cie_distance_statistics(runs: Sequence[CaseRun]) -> dict[str, Any]:
+    """Colour agreement: rows compared (both CIE reported and simulated), the median and the
+    largest CIE 1931 (x, y) distance and the row it belongs to (None when no row compares).
+
+    A distance, not a ratio: kept apart from :func:`summary_statistics`.
+    """
+    vals = [(r.cie_distance, r.case_id) for r in runs if r.cie_distance is not None]
+    if not vals:
+        return {"rows_compared": 0, "median_distance": None, "max_distance": None, "max_row": None}
+    worst = max(vals, key=lambda t: t[0])
+    return {
+        "rows_compared": len(vals),
+        "median_distance": float(np.median([d for d, _ in vals])),
+        "max_distance": float(worst[0]),
+        "max_row": worst[1],
+    }
