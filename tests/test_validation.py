@@ -261,7 +261,33 @@ def test_report_files(tmp_path, fixture_run, scenarios):
     assert doc["cie_distance"]["rows_compared"] == 1
     assert doc["cie_distance"]["max_distance"] == pytest.approx(fixture_run.cie_distance)
     assert "CIE 1931 (x, y) distance between simulated and reported colour, 1 rows" in md
-    assert not list(tmp_path.glob(".peled-report-*"))  # no temporary left behind
+    assert not list(tmp_path.parent.glob(".peled-report-*"))  # no temporary left behind
+
+
+def test_report_folder_is_replaced_whole(tmp_path, fixture_run):
+    """Figures of an earlier run (another colour, a scenario) disappear: the folder holds
+    exactly this run's files. --keep-metrics carries metrics.json over unchanged, and a
+    folder with foreign files is refused untouched."""
+    runs = [fixture_run]
+    out = tmp_path / "report"
+    (out / "figures").mkdir(parents=True)
+    for stale in ("zone_blue.png", "rolloff_green.png", "scenario_c.png"):
+        (out / "figures" / stale).write_bytes(b"old")
+    (out / "report.md").write_text("old report")
+    (out / "metrics.json").write_text('{"reference": true}')
+    written = write_report(out, runs, summary_statistics(runs), write_metrics=False)
+    figs = sorted(p.name for p in (out / "figures").iterdir())
+    assert figs == ["parity_eqe.png", "parity_l.png", "rolloff_red.png", "zone_red.png"]
+    on_disk = {p for p in out.rglob("*") if p.is_file()}
+    assert on_disk == set(written)
+    assert json.loads((out / "metrics.json").read_text()) == {"reference": True}
+    assert (out / "report.md").read_text() != "old report"
+    assert not list(tmp_path.glob(".peled-report-*"))
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(PeledInputError, match=r"no part of a report: \['notes.txt'\]"):
+        write_report(out, runs, summary_statistics(runs))
+    assert (out / "notes.txt").read_text() == "mine"
+    assert json.loads((out / "metrics.json").read_text()) == {"reference": True}
 
 
 def test_cli_validate(tmp_path, fixture_run):

@@ -2,9 +2,10 @@
 
 The report is built once as a list of blocks (headings, paragraphs, lists, tables,
 figures) and rendered twice: Markdown (figures linked from ``figures/``) and HTML
-(figures embedded as base64 PNG, so the file stands alone). Every file is written into a
-temporary folder inside the output folder and moved into place only when all of them
-exist, so a failed run never leaves a half-written report (peled.io.atomic_path).
+(figures embedded as base64 PNG, so the file stands alone). The whole output folder is
+built as a temporary folder beside it and then swapped in (:func:`replace_folder`), so
+the folder holds exactly the files of one run: no half-written report after a failure,
+and no figure left over from an earlier run.
 
 Plots use :class:`matplotlib.figure.Figure` on an Agg canvas (peled.plotting helpers),
 never pyplot's global state.
@@ -16,6 +17,7 @@ import base64
 import html
 import json
 import math
+import os
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -25,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from peled.errors import PeledInputError
 from peled.io import write_text
 from peled.plotting import _figure, _save
 from peled.validation import screen as screen_mod
@@ -762,6 +765,53 @@ def build_blocks(
     return b
 
 
+#: What a report folder may hold (anything else makes :func:`write_report` refuse it).
+REPORT_FILES = ("report.md", "report.html", "metrics.json", "figures")
+_TMP_PREFIX = ".peled-report-"
+
+
+def _check_report_folder(out: Path) -> None:
+    """Refuse to replace a folder that holds anything but an earlier report."""
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise PeledInputError(f"report folder {out}: exists and is not a folder")
+    foreign = sorted(
+        p.name
+        for p in out.iterdir()
+        if p.name not in REPORT_FILES and not p.name.startswith(_TMP_PREFIX)
+    )
+    fig = out / "figures"
+    if fig.is_dir():
+        foreign += sorted(f"figures/{p.name}" for p in fig.iterdir() if p.suffix != ".png")
+    if foreign:
+        raise PeledInputError(
+            f"report folder {out}: the report replaces the whole folder, which holds files "
+            f"that are no part of a report: {foreign[:5]}{' ...' if len(foreign) > 5 else ''}; "
+            "choose an "
+            "empty or new folder, or one written by peled validate"
+        )
+
+
+def replace_folder(new: Path, out: Path) -> None:
+    """Put folder ``new`` in the place of ``out`` (same parent): ``out`` is renamed aside,
+    ``new`` renamed to ``out``, the old one deleted. ``out`` holds either the old or the new
+    files, never a mix; a crash between the two renames leaves the old folder beside it as
+    ``.peled-report-<name>-old-*`` (and no ``out``)."""
+    if not out.exists():
+        os.rename(new, out)
+        return
+    old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f"{_TMP_PREFIX}{out.name}-old-"))
+    os.rmdir(old)
+    os.rename(out, old)
+    try:
+        os.rename(new, out)
+    except OSError:
+        os.rename(old, out)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
 def write_report(
     out_dir: str | Path,
     runs: Sequence[CaseRun],
@@ -771,11 +821,21 @@ def write_report(
     wall_time_s: float = 0.0,
     write_metrics: bool = True,
 ) -> list[Path]:
-    """Write report.md, report.html, figures/*.png (and metrics.json) into ``out_dir``."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=out, prefix=".peled-report-") as tmp:
-        t = Path(tmp)
+    """Write ``out_dir`` anew: report.md, report.html, figures/*.png and metrics.json.
+
+    The folder is built beside ``out_dir`` and swapped in whole (:func:`replace_folder`),
+    so it holds only this run's files (no stale figure of an earlier run). With
+    ``write_metrics=False`` the existing metrics.json (the regression reference) is carried
+    over unchanged. A folder holding other files is refused (:class:`PeledInputError`).
+    """
+    out = Path(out_dir).absolute()
+    _check_report_folder(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    t = Path(tempfile.mkdtemp(dir=out.parent, prefix=f"{_TMP_PREFIX}{out.name}-new-"))
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(t, 0o777 & ~umask)  # mkdtemp makes it 0700; a folder's usual mode
         fig_dir = t / "figures"
         fig_dir.mkdir()
         figures: dict[str, str] = {}
@@ -802,15 +862,11 @@ def write_report(
         if write_metrics:
             doc = metrics_document(runs, stats, scenarios, extra_runs)
             write_text(t / "metrics.json", json.dumps(doc, indent=1, allow_nan=False) + "\n")
-        # everything exists: move it into place (figures first, the report last)
-        final_fig = out / "figures"
-        final_fig.mkdir(exist_ok=True)
-        written = []
-        for f in sorted(fig_dir.iterdir()):
-            shutil.move(str(f), final_fig / f.name)
-            written.append(final_fig / f.name)
-        for name in ("metrics.json", "report.html", "report.md"):
-            if (t / name).exists():
-                shutil.move(str(t / name), out / name)
-                written.append(out / name)
-    return written
+        elif (out / "metrics.json").is_file():
+            shutil.copy2(out / "metrics.json", t / "metrics.json")
+        names = sorted(p.relative_to(t) for p in t.rglob("*") if p.is_file())
+        replace_folder(t, out)
+    except BaseException:
+        shutil.rmtree(t, ignore_errors=True)
+        raise
+    return [out / n for n in names]
