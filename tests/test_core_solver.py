@@ -181,3 +181,22 @@ def test_surface_recombination_contacts():
     # S = 1e-5 m/s caps the electron supply: J <= q S N_c = 160 A/m2
     assert np.all(slow[1:] < 0.1 * ideal[1:])
     np.testing.assert_allclose(slow[1:], constants.e * 1e-5 * 1e26, rtol=1e-2)
+
+
+def test_physically_resolved_accepts_only_invisible_corrections(pin_sweep):
+    """The floor rule's physical test: a zero correction passes; a correction that moves
+    one quasi-Fermi level by 1e-3 V_t in the conducting p-i-n at 1.4 V changes the edge
+    fluxes by far more than 1e-6 of the current and fails; so does a psi kink that moves
+    the space charge."""
+    from peled.core.newton import SolverSettings, physically_resolved
+    from peled.core.residual import residual_and_scale
+
+    arr, v, st, _ = pin_sweep
+    u = st.u[-1]
+    _, m = residual_and_scale(u, arr, v[-1])
+    s = SolverSettings()
+    z = jnp.zeros_like(u)
+    assert bool(physically_resolved(u, z, arr, m, s))
+    mid = u.shape[0] // 2
+    assert not bool(physically_resolved(u, z.at[mid, 2].set(1e-3), arr, m, s))
+    assert not bool(physically_resolved(u, z.at[mid, 0].set(1e-2), arr, m, s))

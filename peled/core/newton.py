@@ -25,7 +25,13 @@ import jax.numpy as jnp
 
 from peled.core.linalg import BlockTridiagonal, block_jacobian, solve_block_tridiagonal
 from peled.core.params import DeviceArrays
-from peled.core.residual import contact_values, residual_and_scale
+from peled.core.residual import (
+    contact_values,
+    edge_fluxes,
+    geometry,
+    node_state,
+    residual_and_scale,
+)
 from peled.core.scaling import scaling_for
 
 
@@ -58,6 +64,18 @@ class SolverSettings:
         ~1 eV (condition numbers beyond 1e15) the quasi-Fermi level of the trapped
         carrier is not determined better than round-off allows and keeps jittering
         inside [0, V] without changing any residual
+    physical_rtol, charge_rtol: the second way to reach the floor. At a stalled residual
+        below floor_rtol, the point is also accepted when the full Newton correction
+        changes no physical quantity beyond tolerance, even if it still moves potentials:
+        every edge flux, and the summed recombination, by less than physical_rtol of the
+        device current or than the round-off floor of the current (one ulp of the
+        quasi-Fermi potential on the best-conducting edge), whichever is larger, and
+        every cell's space charge by less than charge_rtol of its Poisson row. In dark
+        devices whose carriers float behind ~1 eV steps, psi and the floating
+        quasi-Fermi level move together along a valley of physically identical states
+        (the carrier densities stay fixed to 4 digits over thousands of iterations)
+        while the current lies 5 decades below what float64 can resolve; see
+        docs/numerics.md
     continuity_regularization: relative amount sigma added to the continuity diagonal,
         J_ii (1 + sigma) [-]. Off by default: on the example stacks every sigma >= 1e-8
         tried slowed Newton in weakly coupled directions until bias points failed; the
@@ -80,6 +98,8 @@ class SolverSettings:
     quasi_fermi_margin: float = 1e-6
     floor_rtol: float = 1e-6
     floor_update_atol: float = 1e-5
+    physical_rtol: float = 1e-6
+    charge_rtol: float = 1e-5
 
 
 class NewtonResult(NamedTuple):
@@ -93,6 +113,39 @@ class NewtonResult(NamedTuple):
 def _fun_and_jacobian(u, arrays, voltage):
     """(F, row magnitudes, block Jacobian) at u."""
     return block_jacobian(lambda v: residual_and_scale(v, arrays, voltage), u, has_aux=True)
+
+
+def _physical_quantities(u, arrays):
+    """Space charge per cell, edge particle fluxes, recombination per cell (scaled), and
+    the largest cancelling flux term per edge (for the round-off floor of the current)."""
+    sc = scaling_for(arrays.temperature_K)
+    geo = geometry(arrays, sc)
+    st = node_state(u, arrays, sc)
+    fx = edge_fluxes(st, arrays, geo, sc)
+    charge = sc.poisson_lambda * geo.vol * (st.p - st.n)
+    f_n = fx.n_over_l * st.n[:-1]
+    f_p = fx.p_over_l * st.p[:-1]
+    rec = geo.vol * st.rec.total * st.n * st.p
+    g_mag = jnp.maximum(fx.n_mag_l * st.n[:-1], fx.p_mag_l * st.p[:-1])
+    return charge, f_n, f_p, rec, g_mag
+
+
+def physically_resolved(u, du, arrays, m, settings: SolverSettings):
+    """Whether the Newton correction ``du`` at ``u`` leaves every physical quantity unchanged
+    to tolerance (linearized): edge fluxes and summed recombination within
+    ``physical_rtol`` of the device current or within its round-off floor, space charge within
+    ``charge_rtol`` of each Poisson row's magnitude ``m[:, 0]``."""
+    (_, f_n, f_p, _, g_mag), (d_charge, d_fn, d_fp, d_rec, _) = jax.jvp(
+        lambda w: _physical_quantities(w, arrays), (u,), (du,)
+    )
+    j_scale = jnp.max(jnp.abs(f_p - f_n))
+    # one ulp of the quasi-Fermi potential on the best-conducting edge, as a current
+    floor = 16.0 * jnp.finfo(u.dtype).eps * jnp.max(g_mag) * jnp.max(jnp.abs(u))
+    tol = jnp.maximum(settings.physical_rtol * j_scale, floor)
+    flux_ok = (jnp.max(jnp.abs(d_fn)) < tol) & (jnp.max(jnp.abs(d_fp)) < tol)
+    rec_ok = jnp.sum(jnp.abs(d_rec)) < tol
+    charge_ok = jnp.max(jnp.abs(d_charge) / jnp.maximum(m[:, 0], 1e-300)) < settings.charge_rtol
+    return flux_ok & rec_ok & charge_ok
 
 
 def relative_residual(f, m):
@@ -137,6 +190,7 @@ def newton_solve(
             jac = jac._replace(diag=jac.diag.at[:, 1, 1].set(d[:, 0]).at[:, 2, 2].set(d[:, 1]))
         res = relative_residual(f, m)
         du = solve_block_tridiagonal(jac, -f)
+        du_newton = du
         # optional: potential updates beyond 1 V_t compressed logarithmically (1 + ln|d|);
         # then the whole update is scaled to the step limit, so a 1e4 V_t first step on a
         # bad initial guess cannot over-/underflow every density
@@ -194,11 +248,14 @@ def newton_solve(
             & (upd_phi < settings.quasi_fermi_update_atol)
             & finite
         )
-        at_floor = (
-            (res < settings.floor_rtol)
-            & (res > 0.5 * res_prev)
-            & (upd_psi < settings.floor_update_atol)
-            & finite
+        stalled = (res < settings.floor_rtol) & (res > 0.5 * res_prev) & finite
+        at_floor = stalled & (
+            (upd_psi < settings.floor_update_atol)
+            | jax.lax.cond(
+                stalled,
+                lambda: physically_resolved(u, du_newton, arrays, m, settings),
+                lambda: jnp.array(False),
+            )
         )
         done = done | at_floor
         return (jnp.where(finite, u_new, u), it + 1, res, done, ~finite, jac)
