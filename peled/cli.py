@@ -178,6 +178,14 @@ def _slug(name: str) -> str:
 @click.option("--stop-V", "stop_v", type=float, default=None)
 @click.option("--step-V", "step_v", type=float, default=None)
 @click.option("--mesh", type=int, default=None, help="nodes per layer (default 64)")
+@click.option(
+    "--mesh-grading",
+    type=click.Choice(["sine", "loglinear"]),
+    default="sine",
+    show_default=True,
+    help="node placement in each layer; loglinear resolves interface sheets far thinner "
+    "(docs/numerics.md, mesh convergence)",
+)
 @click.option("--no-plots", is_flag=True, help="skip the PNG plots")
 @click.option(
     "--profile-V",
@@ -186,7 +194,9 @@ def _slug(name: str) -> str:
     multiple=True,
     help="bias [V] for profiles/zones/band plots (repeat; default turn-on, EQE_max, last)",
 )
-def simulate(device_file, out, start_v, stop_v, step_v, mesh, no_plots, profile_v) -> None:
+def simulate(
+    device_file, out, start_v, stop_v, step_v, mesh, mesh_grading, no_plots, profile_v
+) -> None:
     """Simulate a device's J-V-L sweep and write jv.csv, summary.json, profiles.csv, plots.
 
     Without DEVICE_FILE the built-in default (green CsPbBr3 PeLED) is simulated.
@@ -200,14 +210,26 @@ def simulate(device_file, out, start_v, stop_v, step_v, mesh, no_plots, profile_
     dev = _load(device_file or str(default_device_path()))
     volts = _voltages(dev, start_v, stop_v, step_v)
     out_dir = Path(out) if out else Path(_slug(dev.name))
-    res = run(dev, volts, mesh=MeshSpec(mesh) if mesh else None, progress=True)
+    spec = None
+    if mesh or mesh_grading != "sine":
+        spec = MeshSpec(mesh or MeshSpec().nodes_per_layer, grading=mesh_grading)
+    res = run(dev, volts, mesh=spec, progress=True)
     # write everything into a fresh folder, then move the files over: nothing half-written
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out_dir, prefix=".peled-") as tmp:
         t = Path(tmp)
         write_jv(res, t / "jv.csv")
         chosen = list(profile_v) or None
-        write_summary(res, t / "summary.json", profile_biases_V=chosen)
+        used = spec or MeshSpec()
+        write_summary(
+            res,
+            t / "summary.json",
+            profile_biases_V=chosen,
+            extra={
+                "mesh_nodes_per_layer": used.nodes_per_layer,
+                "mesh_grading": used.grading,
+            },
+        )
         write_profiles(res, default_profile_biases(res, chosen), t / "profiles.csv")
         if not no_plots:
             res.plot(t, chosen)

@@ -131,10 +131,40 @@ class MeshSpec:
     g(t) = t - beta sin(2 pi t) / (2 pi), whose spacing at a layer's ends is (1 - beta)
     times the mean spacing (interfaces and contacts need fine spacing: accumulation
     layers there are a few Debye lengths, ~0.2-2 nm, thick).
+
+    ``grading = "loglinear"`` replaces the sine map by a node density proportional to
+    1 + b / (d + eps) in d, the distance to the nearer layer end as a fraction of the
+    layer (``loglinear_b``, ``loglinear_eps`` [-]): spacings grow geometrically from an
+    eps-scale first spacing into a uniform bulk. It resolves boundary layers far thinner
+    than the sine map can (docs/numerics.md, "Mesh convergence on the default device");
+    ``clustering`` is then unused.
     """
 
     nodes_per_layer: int = 64
     clustering: float = field(default=0.9)
+    grading: str = "sine"
+    loglinear_b: float = 0.03
+    loglinear_eps: float = 1e-6
+
+
+def _loglinear_map(t: np.ndarray, b: float, eps: float) -> np.ndarray:
+    """Map t in [0, 1] -> g in [0, 1] with node density 1 + b/(d + eps), d = min(g, 1 - g).
+
+    Integrating the density from the nearer end gives the uniform coordinate
+    tau(s) = (s + b ln(1 + s/eps)) / (2 T), T = 1/2 + b ln(1 + 1/(2 eps)), for s in
+    [0, 1/2]; tau is monotone, so s = tau^-1(min(t, 1 - t)) is found by bisection
+    (64 halvings: exact to round-off) and mirrored about the layer centre.
+    """
+    total = 0.5 + b * np.log1p(0.5 / eps)
+    u = np.minimum(t, 1.0 - t)
+    lo, hi = np.zeros_like(u), np.full_like(u, 0.5)
+    for _ in range(64):
+        mid = 0.5 * (lo + hi)
+        above = 0.5 * (mid + b * np.log1p(mid / eps)) / total > u
+        hi = np.where(above, mid, hi)
+        lo = np.where(above, lo, mid)
+    s = 0.5 * (lo + hi)
+    return np.where(t <= 0.5, s, 1.0 - s)
 
 
 def reference_mesh(n_layers: int, spec: MeshSpec) -> tuple[np.ndarray, np.ndarray]:
@@ -149,6 +179,13 @@ def reference_mesh(n_layers: int, spec: MeshSpec) -> tuple[np.ndarray, np.ndarra
         raise ValueError(f"nodes_per_layer must be >= 4, got {m}")
     if not 0.0 <= spec.clustering < 1.0:
         raise ValueError(f"clustering must be in [0, 1), got {spec.clustering}")
+    if spec.grading not in ("sine", "loglinear"):
+        raise ValueError(f"grading must be 'sine' or 'loglinear', got {spec.grading!r}")
+    if spec.grading == "loglinear" and not (spec.loglinear_b > 0 and spec.loglinear_eps > 0):
+        raise ValueError(
+            f"loglinear_b and loglinear_eps must be > 0, got {spec.loglinear_b}, "
+            f"{spec.loglinear_eps}"
+        )
     layers, fractions = [], []
     j = np.arange(m, dtype=np.float64)
     for k in range(n_layers):
@@ -161,7 +198,10 @@ def reference_mesh(n_layers: int, spec: MeshSpec) -> tuple[np.ndarray, np.ndarra
             t = (j + 0.5) / (m - 0.5)
         else:
             t = (j + 0.5) / m
-        g = t - spec.clustering * np.sin(2.0 * np.pi * t) / (2.0 * np.pi)
+        if spec.grading == "loglinear":
+            g = _loglinear_map(t, spec.loglinear_b, spec.loglinear_eps)
+        else:
+            g = t - spec.clustering * np.sin(2.0 * np.pi * t) / (2.0 * np.pi)
         layers.append(np.full(m, k, dtype=np.int32))
         fractions.append(g)
     return np.concatenate(layers), np.concatenate(fractions)
