@@ -239,6 +239,14 @@ def simulate(
     click.echo(
         f"{dev.name}: {summ['converged_points']}/{summ['total_points']} bias points converged"
     )
+    if summ["zone_unresolved_points"]:
+        click.echo(
+            f"warning: from {summ['zone_unresolved_from_V']:g} V ({summ['zone_unresolved_points']}"
+            " biases) the recombination zone is a sheet thinner than the mesh spacing, so L and"
+            " EQE there depend on the mesh; rerun with --mesh-grading loglinear and/or a larger"
+            " --mesh to check (docs/numerics.md, mesh convergence)",
+            err=True,
+        )
     for key in (
         "turn_on_voltage_V",
         "eqe_max_percent",

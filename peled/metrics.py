@@ -186,6 +186,32 @@ def summarize(
     out["recombination_zones"] = [
         zone_summary(res, k) for k in profile_bias_indices(res, profile_biases_V)
     ]
+    unresolved = unresolved_zone_voltages(res)
+    out["zone_unresolved_points"] = len(unresolved)
+    out["zone_unresolved_from_V"] = unresolved[0] if unresolved else None
+    return out
+
+
+def unresolved_zone_voltages(res: SimulationResult) -> list[float]:
+    """Converged biases [V] at which the mesh does not resolve the recombination zone.
+
+    A zone is unresolved when at most one node of the first emitter has a radiative rate
+    of at least half the emitter's maximum: the zone is then a sheet thinner than the
+    local node spacing, and L, EQE and the zone's width change with the mesh (on the
+    default device at 64 nodes per layer the sine mesh overstates L ~10x at 8 V;
+    docs/numerics.md, "Mesh convergence on the default device"). Biases without
+    radiative recombination are not counted.
+    """
+    if not res.device.emitter_indices:
+        return []
+    inside = res.node_layer == res.device.emitter_indices[0]
+    rates = np.nan_to_num(np.asarray(res.profiles["radiative_rate_cm3_s"]))[:, inside]
+    out = []
+    for k in np.flatnonzero(res.converged):
+        r = rates[k]
+        peak = r.max()
+        if peak > 0 and int(np.sum(r >= 0.5 * peak)) <= 1:
+            out.append(float(res.voltage_V[k]))
     return out
 
 

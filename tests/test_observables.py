@@ -255,3 +255,13 @@ def test_quenching_keys_validated():
             },
             "bad_quench",
         )
+
+
+def test_balanced_zone_is_resolved_by_the_mesh(balanced):
+    """The symmetric LED's zone spans the emitter centre: no bias is flagged as a sheet
+    thinner than the mesh (peled.metrics.unresolved_zone_voltages)."""
+    from peled.metrics import unresolved_zone_voltages
+
+    res = balanced[0]
+    assert np.any(_emitting(res))
+    assert unresolved_zone_voltages(res) == []
