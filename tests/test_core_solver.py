@@ -99,25 +99,33 @@ def test_equilibrium_zero_current_flat_fermi_and_mass_action(pin_sweep):
     np.testing.assert_allclose(npx, ni2, rtol=1e-8)
 
 
+def current_floor(arr, u) -> float:
+    """The precision floor of the current [A/m^2] at state ``u``: an edge of conductance
+    G (A/m^2 per V_t) turns one ulp of the quasi-Fermi potential into G * ulp of current
+    (docs/numerics.md, "Accuracy floor of the current"); 64 ulps on the best-conducting
+    edge."""
+    from peled.core.residual import edge_fluxes, geometry, node_state
+    from peled.core.scaling import scaling_for
+
+    sc = scaling_for(arr.temperature_K)
+    s = node_state(u, arr, sc)
+    fx = edge_fluxes(s, arr, geometry(arr, sc), sc)
+    cond = sc.current_A_m2(fx.n_mag_l * s.n[:-1] + fx.p_mag_l * s.p[:-1])
+    return 64 * float(jnp.max(cond)) * float(np.spacing(np.max(np.abs(np.asarray(u)))))
+
+
 def continuity_violations(arr, st, ob) -> list:
     """Converged biases k where Jn + Jp is not constant across the device to 1e-6
     relative, or to the precision the unknowns can carry where that is coarser: an edge
     of conductance G (A/m^2 per V_t) turns one ulp of the quasi-Fermi potential into
     G * ulp of current (docs/numerics.md, "Accuracy floor of the current").
     Returns [(k, spread_A_m2, allowed_A_m2), ...]."""
-    from peled.core.residual import edge_fluxes, geometry, node_state
-    from peled.core.scaling import scaling_for
 
-    sc = scaling_for(arr.temperature_K)
     tot = np.asarray(ob.electron_current_A_m2) + np.asarray(ob.hole_current_A_m2)
     conv = np.asarray(st.converged)
     bad = []
     for k in np.flatnonzero(conv):
-        s = node_state(st.u[k], arr, sc)
-        fx = edge_fluxes(s, arr, geometry(arr, sc), sc)
-        cond = sc.current_A_m2(fx.n_mag_l * s.n[:-1] + fx.p_mag_l * s.p[:-1])
-        floor = 64 * float(jnp.max(cond)) * np.spacing(np.max(np.abs(np.asarray(st.u[k]))))
-        allowed = 1e-6 * abs(np.mean(tot[k])) + floor
+        allowed = 1e-6 * abs(np.mean(tot[k])) + current_floor(arr, st.u[k])
         if not np.ptp(tot[k]) < allowed:
             bad.append((int(k), float(np.ptp(tot[k])), allowed))
     return bad
@@ -155,7 +163,14 @@ def test_mirror_symmetry():
     assert np.all(np.asarray(sa.converged)) and np.all(np.asarray(sb.converged))
     ja = np.asarray(sweep_observables(sa.u, a, jnp.zeros(3)).current_density_A_m2)
     jb = np.asarray(sweep_observables(sb.u, b, jnp.zeros(3)).current_density_A_m2)
-    np.testing.assert_allclose(ja[1:], jb[1:], rtol=1e-6)
+    # 1e-6 relative; at the dark biases (J < 1e-8 A/m^2: 0.25 and 0.5 V) 1e-5, measured
+    # 3.7e-6 at 0.5 V (J = 6.4e-11 A/m^2) on the log-linear mesh. There 1e-6 of J is
+    # 1e-10 of the current's precision floor (64 ulps of a quasi-Fermi potential on the
+    # best-conducting edge, 5e-3 A/m^2 here), so agreement to 1e-5 is already far inside it
+    bright = np.abs(ja) > 1e-8
+    assert bright.sum() >= 4
+    np.testing.assert_allclose(ja[bright], jb[bright], rtol=1e-6)
+    np.testing.assert_allclose(ja[~bright], jb[~bright], rtol=1e-5, atol=1e-300)
 
 
 def test_surface_recombination_contacts():
@@ -200,3 +215,72 @@ def test_physically_resolved_accepts_only_invisible_corrections(pin_sweep):
     mid = u.shape[0] // 2
     assert not bool(physically_resolved(u, z.at[mid, 2].set(1e-3), arr, m, s))
     assert not bool(physically_resolved(u, z.at[mid, 0].set(1e-2), arr, m, s))
+
+
+def test_levenberg_marquardt_step_solves_regularized_least_squares():
+    """The augmented block-tridiagonal solve gives (A^T A + lam D^2) x = A^T b and the
+    residual r = b - A x, against dense linear algebra; column norms likewise."""
+    from peled.core.linalg import column_norms_squared, levenberg_marquardt_step
+
+    rng = np.random.default_rng(3)
+    for n, lam in ((37, 0.3), (37, 1e-8)):
+        blocks = [rng.normal(size=(n, 3, 3)) for _ in range(3)]
+        blocks[0][0] = 0
+        blocks[2][-1] = 0
+        m = BlockTridiagonal(*(jnp.array(b) for b in blocks))
+        a = np.asarray(m.dense())
+        b = rng.normal(size=(n, 3))
+        d2 = rng.uniform(0.5, 2.0, size=(n, 3))
+        x, r = levenberg_marquardt_step(m, jnp.array(b), lam, jnp.array(d2))
+        ref = np.linalg.solve(a.T @ a + lam * np.diag(d2.ravel()), a.T @ b.ravel())
+        scale = np.abs(ref).max()
+        np.testing.assert_allclose(np.asarray(x).ravel(), ref, atol=1e-9 * scale)
+        np.testing.assert_allclose(np.asarray(r).ravel(), b.ravel() - a @ ref, atol=1e-9 * scale)
+        np.testing.assert_allclose(
+            np.asarray(column_norms_squared(m)).ravel(), (a**2).sum(axis=0), rtol=1e-13
+        )
+
+
+def test_resolved_to_round_off_needs_a_continuous_current(pin_sweep):
+    """The trust-region acceptance: the converged p-i-n at 1.4 V passes; moving the hole
+    quasi-Fermi level of one node by 1e-4 V_t breaks current continuity there and fails;
+    a psi kink of 1e-2 V_t leaves Poisson unresolved and fails."""
+    from peled.core.newton import SolverSettings, resolved_to_round_off
+
+    arr, v, st, _ = pin_sweep
+    s = SolverSettings()
+    u = st.u[-1]
+
+    @jax.jit
+    def resolved(w):
+        f, m, jac = _fun_and_jacobian(w, arr, v[-1])
+        poisson_ok, current_ok = resolved_to_round_off(w, f, m, jac, arr, s)
+        return poisson_ok & current_ok
+
+    check = lambda w: bool(resolved(w))  # noqa: E731
+
+    mid = u.shape[0] // 2
+    assert check(u)
+    assert not check(u.at[mid, 2].add(1e-4))
+    assert not check(u.at[mid, 0].add(1e-2))
+
+
+def test_trust_region_fallback_rescues_what_newton_cannot(pin_sweep):
+    """Jumping two bias steps at once on the p-i-n with Newton cut to 2 iterations fails;
+    the Levenberg-Marquardt fallback then converges to the continuation answer (J to
+    1e-8)."""
+    from functools import partial
+
+    from peled.core.newton import SolverSettings, newton_solve
+
+    arr, v, st, ob = pin_sweep
+    k = int(np.argmin(np.abs(np.asarray(v) - 1.0)))
+    solve = jax.jit(partial(newton_solve, arr, v[k + 2], st.u[k]), static_argnums=0)
+    newton_only = solve(SolverSettings(max_iterations=2, trust_region_iterations=0))
+    assert not bool(newton_only.converged)
+    rescued = solve(SolverSettings(max_iterations=2, trust_region_iterations=100))
+    assert bool(rescued.converged)
+    assert int(rescued.iterations) > 2
+    j = sweep_observables(rescued.u[None], arr, jnp.zeros(arr.n_layers)).current_density_A_m2
+    j_ref = float(ob.current_density_A_m2[k + 2])
+    assert abs(float(j[0]) - j_ref) <= 1e-8 * abs(j_ref)

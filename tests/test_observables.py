@@ -210,14 +210,16 @@ def test_quenching_neighbour_lowers_eqe_and_barrier_removes_it(balanced):
     dx = np.diff(np.concatenate([x_nm[:1], face, x_nm[-1:]])) * 1e-7  # cm
     inside = res0.node_layer == 1
     x_in = res0.position_nm[inside]
-    q_x = 1.0 - np.exp(-(x_in - 30.0) / 5.0)
+    q_x = -np.expm1(-(x_in - 30.0) / 5.0)
     for k in np.nonzero(ok)[0]:
         r = res_q.profiles["radiative_rate_cm3_s"][k][inside]
         phi_cm2 = np.sum(dx[inside] * PLQY * q_x * r)
         expect = phi_cm2 * 1e4 * res_q.outcoupling
         assert res_q.outcoupled_photon_flux_m2_s[k] == pytest.approx(expect, rel=1e-9)
     # quenching only from the HTL side (x = 30 nm): PLQY (1 - exp(-d / 5 nm))
-    np.testing.assert_allclose(res_q.radiative_weight[inside], PLQY * q_x, rtol=1e-12)
+    # rtol 1e-8: the first nodes sit 1e-5..1e-6 nm from the interface on the log-linear
+    # mesh, so x - 30 nm carries ~1e-10 relative round-off from the positions
+    np.testing.assert_allclose(res_q.radiative_weight[inside], PLQY * q_x, rtol=1e-8)
     assert res_q.radiative_weight[inside][0] < 0.5 * PLQY
 
 

@@ -54,14 +54,14 @@ class BlockTridiagonal(NamedTuple):
         return BlockTridiagonal(lower, t(self.diag), upper)
 
     def dense(self) -> jax.Array:
-        """Dense (3N, 3N) matrix (tests and debugging only)."""
-        n = self.diag.shape[0]
-        m = jnp.zeros((n, 3, n, 3), self.diag.dtype)
+        """Dense (kN, kN) matrix (tests and debugging only)."""
+        n, k = self.diag.shape[0], self.diag.shape[-1]
+        m = jnp.zeros((n, k, n, k), self.diag.dtype)
         i = jnp.arange(n)
         m = m.at[i, :, i, :].set(self.diag)
         m = m.at[i[1:], :, i[:-1], :].set(self.lower[1:])
         m = m.at[i[:-1], :, i[1:], :].set(self.upper[:-1])
-        return m.reshape(3 * n, 3 * n)
+        return m.reshape(k * n, k * n)
 
 
 def blocks_from_linear_map(lin, n: int, dtype) -> BlockTridiagonal:
@@ -99,7 +99,7 @@ def block_jacobian(fun, u: jax.Array, has_aux: bool = False):
 
 
 def _cr_solve(a, b, c, d):
-    """Cyclic reduction for size 2^k - 1 systems (a[0] = c[-1] = 0)."""
+    """Cyclic reduction for 2^m - 1 blocks of any size k (a[0] = c[-1] = 0)."""
     n = b.shape[0]
     if n == 1:
         return jnp.linalg.solve(b, d[..., None])[..., 0]
@@ -109,9 +109,10 @@ def _cr_solve(a, b, c, d):
     ae, be, ce, de = a[ev], b[ev], c[ev], d[ev]
     ao, bo, co, do = a[od], b[od], c[od], d[od]
     # solve with even diagonal blocks once: B_e^{-1} [A_e, C_e, d_e]
-    rhs = jnp.concatenate([ae, ce, de[..., None]], axis=-1)  # (ne, 3, 7)
+    k = b.shape[-1]
+    rhs = jnp.concatenate([ae, ce, de[..., None]], axis=-1)  # (ne, k, 2k + 1)
     sol = jnp.linalg.solve(be, rhs)
-    inv_a, inv_c, inv_d = sol[..., :3], sol[..., 3:6], sol[..., 6]
+    inv_a, inv_c, inv_d = sol[..., :k], sol[..., k : 2 * k], sol[..., 2 * k]
     # odd row j (global 2j+1) has neighbours even j (left) and even j+1 (right)
     la, lc, ld = inv_a[:-1], inv_c[:-1], inv_d[:-1]
     ra, rc, rd = inv_a[1:], inv_c[1:], inv_d[1:]
@@ -125,12 +126,13 @@ def _cr_solve(a, b, c, d):
     x_left = jnp.concatenate([z, xo])
     x_right = jnp.concatenate([xo, z])
     xe = inv_d - jnp.einsum("nij,nj->ni", inv_a, x_left) - jnp.einsum("nij,nj->ni", inv_c, x_right)
-    x = jnp.zeros((n, 3), d.dtype)
+    x = jnp.zeros((n, k), d.dtype)
     return x.at[ev].set(xe).at[od].set(xo)
 
 
 def solve_block_tridiagonal(mat: BlockTridiagonal, rhs: jax.Array) -> jax.Array:
-    """Solve ``mat @ x = rhs`` for x of shape (N, 3) in O(N) work, log2(N) depth.
+    """Solve ``mat @ x = rhs`` for x of shape (N, k) in O(N) work, log2(N) depth (blocks
+    of any size k; the drift-diffusion Jacobian has k = 3).
 
     Rows are first scaled by their largest entry (row equilibration: the continuity and
     Poisson rows differ by orders of magnitude), then the system is padded with
@@ -149,10 +151,62 @@ def solve_block_tridiagonal(mat: BlockTridiagonal, rhs: jax.Array) -> jax.Array:
         size *= 2
     pad = size - 1 - n
     if pad:
-        eye = jnp.broadcast_to(jnp.eye(3, dtype=b.dtype), (pad, 3, 3))
-        zb = jnp.zeros((pad, 3, 3), b.dtype)
+        k = b.shape[-1]
+        eye = jnp.broadcast_to(jnp.eye(k, dtype=b.dtype), (pad, k, k))
+        zb = jnp.zeros((pad, k, k), b.dtype)
         a = jnp.concatenate([a, zb])
         b = jnp.concatenate([b, eye])
         c = jnp.concatenate([c, zb])
-        d = jnp.concatenate([d, jnp.zeros((pad, 3), d.dtype)])
+        d = jnp.concatenate([d, jnp.zeros((pad, k), d.dtype)])
     return _cr_solve(a, b, c, d)[:n]
+
+
+def column_norms_squared(mat: BlockTridiagonal) -> jax.Array:
+    """sum_i M_ij^2 for every column j, shape (N, k): column i of the matrix has entries in
+    the upper block of row i-1, the diagonal block of row i and the lower block of row i+1."""
+    sq = lambda m: jnp.sum(m**2, axis=-2)  # noqa: E731  (N, k): per block column
+    z = jnp.zeros_like(mat.diag[:1, 0])
+    from_above = jnp.concatenate([z, sq(mat.upper[:-1])])
+    from_below = jnp.concatenate([sq(mat.lower[1:]), z])
+    return sq(mat.diag) + from_above + from_below
+
+
+def levenberg_marquardt_step(
+    mat: BlockTridiagonal, rhs: jax.Array, lam: jax.Array, col_scale2: jax.Array
+) -> tuple[jax.Array, jax.Array]:
+    """The Levenberg-Marquardt step for A x ~ b and its residual r = b - A x.
+
+    x minimizes |A x - b|^2 + lam |D x|^2 with D^2 = diag(``col_scale2``) (shape (N, k)),
+    i.e. (A^T A + lam D^2) x = A^T b. The normal equations would square A's condition
+    number (1e17 and more on stiff stacks), so the equivalent augmented system
+
+        [ I    A      ] [r]   [b]
+        [ A^T  -lam D^2] [x] = [0]
+
+    is solved instead. Interleaving (r_i, x_i) per node keeps it block tridiagonal with
+    2k x 2k blocks; it is symmetric quasi-definite for lam > 0, so every symmetric
+    elimination order, cyclic reduction's included, exists without pivoting across blocks
+    (Vanderbei, SIAM J. Optim. 5, 100 (1995)).
+    """
+    n, k = mat.diag.shape[0], mat.diag.shape[-1]
+    t = lambda m: jnp.swapaxes(m, -1, -2)  # noqa: E731
+    eye = jnp.broadcast_to(jnp.eye(k, dtype=rhs.dtype), (n, k, k))
+    zero = jnp.zeros((n, k, k), rhs.dtype)
+    zb = jnp.zeros((1, k, k), rhs.dtype)
+    reg = -lam * col_scale2[..., None] * jnp.eye(k, dtype=rhs.dtype)[None]
+    # block (i, i-1) of A^T is (A_{i-1,i})^T = upper_{i-1}^T; (i, i+1) is lower_{i+1}^T
+    at_lower = jnp.concatenate([zb, t(mat.upper[:-1])])
+    at_upper = jnp.concatenate([t(mat.lower[1:]), zb])
+
+    def blocks(top_left, top_right, bottom_left, bottom_right):
+        top = jnp.concatenate([top_left, top_right], axis=-1)
+        bottom = jnp.concatenate([bottom_left, bottom_right], axis=-1)
+        return jnp.concatenate([top, bottom], axis=-2)
+
+    aug = BlockTridiagonal(
+        blocks(zero, mat.lower, at_lower, zero),
+        blocks(eye, mat.diag, t(mat.diag), reg),
+        blocks(zero, mat.upper, at_upper, zero),
+    )
+    sol = solve_block_tridiagonal(aug, jnp.concatenate([rhs, jnp.zeros_like(rhs)], axis=-1))
+    return sol[:, k:], sol[:, :k]

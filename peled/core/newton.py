@@ -16,14 +16,20 @@ corresponding density is negligible.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 
-from peled.core.linalg import BlockTridiagonal, block_jacobian, solve_block_tridiagonal
+from peled.core.linalg import (
+    BlockTridiagonal,
+    block_jacobian,
+    column_norms_squared,
+    levenberg_marquardt_step,
+    solve_block_tridiagonal,
+)
 from peled.core.params import DeviceArrays
 from peled.core.residual import (
     contact_values,
@@ -76,6 +82,12 @@ class SolverSettings:
         (the carrier densities stay fixed to 4 digits over thousands of iterations)
         while the current lies 5 decades below what float64 can resolve; see
         docs/numerics.md
+    trust_region_iterations: iterations of the Levenberg-Marquardt fallback run when
+        Newton fails a point, before continuation halves the step (0, the default: off;
+        100 is what was measured, docs/numerics.md "Robustness, third round"). It accepts
+        a point by Newton's tests or when, stalled, Poisson is resolved to round-off; and
+        in either case only if the current is continuous to ``physical_rtol`` or its
+        round-off floor (:func:`resolved_to_round_off`)
     continuity_regularization: relative amount sigma added to the continuity diagonal,
         J_ii (1 + sigma) [-]. Off by default: on the example stacks every sigma >= 1e-8
         tried slowed Newton in weakly coupled directions until bias points failed; the
@@ -100,6 +112,7 @@ class SolverSettings:
     floor_update_atol: float = 1e-5
     physical_rtol: float = 1e-6
     charge_rtol: float = 1e-5
+    trust_region_iterations: int = 0
 
 
 class NewtonResult(NamedTuple):
@@ -130,6 +143,12 @@ def _physical_quantities(u, arrays):
     return charge, f_n, f_p, rec, g_mag
 
 
+def _device_current(f_n, f_p, g_mag):
+    """|J| (scaled particle flux) read on the edge where the cancelling drift and diffusion
+    terms are smallest, i.e. where round-off disturbs it least (as the observables do)."""
+    return jnp.abs((f_p - f_n)[jnp.argmin(g_mag)])
+
+
 def physically_resolved(u, du, arrays, m, settings: SolverSettings):
     """Whether the Newton correction ``du`` at ``u`` leaves every physical quantity unchanged
     to tolerance (linearized): edge fluxes and summed recombination within
@@ -138,7 +157,7 @@ def physically_resolved(u, du, arrays, m, settings: SolverSettings):
     (_, f_n, f_p, _, g_mag), (d_charge, d_fn, d_fp, d_rec, _) = jax.jvp(
         lambda w: _physical_quantities(w, arrays), (u,), (du,)
     )
-    j_scale = jnp.max(jnp.abs(f_p - f_n))
+    j_scale = _device_current(f_n, f_p, g_mag)
     # one ulp of the quasi-Fermi potential on the best-conducting edge, as a current
     floor = 16.0 * jnp.finfo(u.dtype).eps * jnp.max(g_mag) * jnp.max(jnp.abs(u))
     tol = jnp.maximum(settings.physical_rtol * j_scale, floor)
@@ -146,6 +165,38 @@ def physically_resolved(u, du, arrays, m, settings: SolverSettings):
     rec_ok = jnp.sum(jnp.abs(d_rec)) < tol
     charge_ok = jnp.max(jnp.abs(d_charge) / jnp.maximum(m[:, 0], 1e-300)) < settings.charge_rtol
     return flux_ok & rec_ok & charge_ok
+
+
+def resolved_to_round_off(u, f, m, jac, arrays, settings: SolverSettings):
+    """(Poisson resolved, current continuous) for the state ``u`` with residual ``f`` (row
+    magnitudes ``m``, Jacobian ``jac``): both true means ``u`` is a solution as far as
+    float64 and the physics can tell, whatever Newton's next step would be.
+
+    - Poisson: every row within ``floor_rtol`` of its terms or within the round-off of
+      its potential differences, 64 eps sum_j |J_ij| |u_j| (on a graded mesh adjacent
+      potentials differ by 1e-6 V_t, so the field terms carry 1e-9 relative round-off);
+    - continuity: the total current J = q (F_p - F_n) is the same on every edge within
+      ``physical_rtol`` of |J| or within its round-off floor, 32 eps max|u| G_max (G_max
+      the largest edge conductance: one ulp of a quasi-Fermi potential read as a
+      current), the criterion docs/numerics.md "Accuracy floor of the current" states.
+    """
+    eps = jnp.finfo(u.dtype).eps
+    abs_jac = BlockTridiagonal(*(jnp.abs(b) for b in jac))
+    round_off = 64.0 * eps * abs_jac.matvec(jnp.abs(u))
+    poisson_ok = jnp.all(
+        jnp.abs(f[:, 0]) <= jnp.maximum(settings.floor_rtol * m[:, 0], round_off[:, 0])
+    )
+    sc = scaling_for(arrays.temperature_K)
+    geo = geometry(arrays, sc)
+    st = node_state(u, arrays, sc)
+    fx = edge_fluxes(st, arrays, geo, sc)
+    j_edge = fx.p_over_l * st.p[:-1] - fx.n_over_l * st.n[:-1]
+    g_sum = fx.n_mag_l * st.n[:-1] + fx.p_mag_l * st.p[:-1]
+    j = jnp.abs(j_edge[jnp.argmin(g_sum)])
+    floor = 32.0 * eps * jnp.max(g_sum) * jnp.max(jnp.abs(u))
+    spread = jnp.max(j_edge) - jnp.min(j_edge)
+    current_ok = spread <= jnp.maximum(settings.physical_rtol * j, floor)
+    return poisson_ok, current_ok
 
 
 def relative_residual(f, m):
@@ -271,7 +322,128 @@ def newton_solve(
         BlockTridiagonal(z, z, z),
     )
     u, it, res, done, _, jac = jax.lax.while_loop(cond, body, init)
-    return NewtonResult(u, done, it, res, jac)
+    if poisson_only or settings.trust_region_iterations == 0:
+        return NewtonResult(u, done, it, res, jac)
+    # restart from the predictor's start, not from where Newton wandered to
+    tr = _trust_region_solve(arrays, voltage, u0, settings, done)
+    return NewtonResult(
+        jnp.where(done, u, tr.u),
+        done | tr.converged,
+        it + tr.iterations,
+        jnp.where(done, res, tr.residual_norm),
+        jax.tree_util.tree_map(lambda a, b: jnp.where(done, a, b), jac, tr.jacobian),
+    )
+
+
+def _trust_region_solve(arrays, voltage, u0, settings: SolverSettings, skip) -> NewtonResult:
+    """Levenberg-Marquardt on the row-scaled residual, the fallback when damped Newton
+    fails (``skip``: Newton converged, nothing to do; under vmap the loop then exits at
+    once for that device).
+
+    Minimizes |W F(u)|^2 with W = 1/(row magnitudes), fixed per iteration as in Newton's
+    line search. The step solves (A^T A + lam D^2) du = -A^T W F with A = W J and D^2 the
+    running maximum of A's squared column norms (More, Lecture Notes in Math. 630 (1978)),
+    so directions the residual barely sees (the near-null modes of carriers trapped behind
+    barriers) are damped instead of taken at full length, while lam -> 0 recovers Newton.
+    lam follows the gain ratio rho = actual / predicted reduction (Nielsen's update:
+    lam *= max(1/3, 1 - (2 rho - 1)^3) on success, lam *= nu, nu *= 2 on failure).
+    Convergence is judged exactly as in Newton, on the residual and on the size of the
+    undamped Newton step.
+    """
+    vt_v = voltage / scaling_for(arrays.temperature_K).thermal_voltage_V
+    lo = jnp.minimum(0.0, vt_v) - settings.quasi_fermi_margin
+    hi = jnp.maximum(0.0, vt_v) + settings.quasi_fermi_margin
+
+    def cond(state):
+        it, done, failed = state[1], state[5], state[6]
+        return (~done) & (~failed) & (it < settings.trust_region_iterations)
+
+    def body(state):
+        u, it, lam, nu, res_prev, _, _, _, d2, _ = state
+        f, m, jac = _fun_and_jacobian(u, arrays, voltage)
+        res = relative_residual(f, m)
+        w = 1.0 / jnp.maximum(m, 1e-300)
+        a = BlockTridiagonal(*(blk * w[:, :, None] for blk in jac))
+        b = -f * w
+        d2 = jnp.maximum(d2, column_norms_squared(a))
+        du, _ = levenberg_marquardt_step(a, b, lam, d2)
+        # Newton's psi step cap, as a uniform scaling: the model's predicted reduction
+        # stays positive along the LM direction. (Newton's componentwise projection of
+        # phi onto [0, V] is left out: it can turn the step uphill on the model; the
+        # damping keeps floating quasi-Fermi levels from running away instead.)
+        factor = jnp.minimum(
+            1.0, settings.max_potential_step / jnp.maximum(jnp.max(jnp.abs(du[:, 0])), 1e-300)
+        )
+        du = du * factor
+        base = jnp.sum(b**2)
+        pred = base - jnp.sum((b - a.matvec(du)) ** 2)
+        u_try = u + du
+        f_try = residual_and_scale(u_try, arrays, voltage)[0]
+        actual = base - jnp.sum((f_try * w) ** 2)
+        rho = actual / jnp.maximum(pred, 1e-300)
+        ok = (rho > 1e-4) & jnp.isfinite(actual) & jnp.all(jnp.isfinite(u_try)) & (pred > 0)
+        lam = jnp.where(ok, lam * jnp.maximum(1.0 / 3.0, 1.0 - (2.0 * rho - 1.0) ** 3), lam * nu)
+        nu = jnp.where(ok, 2.0, 2.0 * nu)
+        # the undamped Newton step (capped and projected as in Newton): convergence is
+        # judged on it, and it is taken instead of the LM step whenever it halves the
+        # merit. On ill-conditioned stacks (condition 1e7 even for a p-i-n) the LM step
+        # only turns into Newton's once lam is below the smallest squared singular value,
+        # so without this the fallback converges linearly where Newton is quadratic.
+        du_raw = solve_block_tridiagonal(jac, -f)
+        du_newton = du_raw.at[:, 1:].set(jnp.clip(u[:, 1:] + du_raw[:, 1:], lo, hi) - u[:, 1:])
+        dn = du_newton * jnp.minimum(
+            1.0,
+            settings.max_potential_step / jnp.maximum(jnp.max(jnp.abs(du_newton[:, 0])), 1e-300),
+        )
+        f_newton = residual_and_scale(u + dn, arrays, voltage)[0]
+        merit_newton = jnp.sum((f_newton * w) ** 2)
+        newton_ok = (
+            jnp.isfinite(merit_newton) & (merit_newton < 0.5 * base) & jnp.all(jnp.isfinite(dn))
+        )
+        u_try = jnp.where(newton_ok, u + dn, u_try)
+        ok = ok | newton_ok
+        upd_psi = jnp.max(jnp.abs(du_newton[:, 0]))
+        upd_phi = jnp.max(jnp.abs(du_newton[:, 1:]))
+        done = (
+            (res < settings.residual_rtol)
+            & (upd_psi < settings.potential_update_atol)
+            & (upd_phi < settings.quasi_fermi_update_atol)
+        )
+        stalled_lm = res > 0.5 * res_prev
+        stalled = (res < settings.floor_rtol) & stalled_lm
+        at_floor = stalled & (
+            (upd_psi < settings.floor_update_atol)
+            | jax.lax.cond(
+                stalled,
+                lambda: physically_resolved(u, du_raw, arrays, m, settings),
+                lambda: jnp.array(False),
+            )
+        )
+        poisson_ok, current_ok = resolved_to_round_off(u, f, m, jac, arrays, settings)
+        # whatever rule accepts a point here, its current must be continuous: the
+        # fallback runs exactly where Newton's own tests were not met
+        done = (done | at_floor | (stalled_lm & poisson_ok)) & current_ok & jnp.isfinite(res)
+        u_next = jnp.where(ok & ~done, u_try, u)
+        failed = ~jnp.isfinite(res) | (lam > 1e16)
+        res_prev = jnp.where(ok, res, res_prev)
+        return (u_next, it + 1, lam, nu, res_prev, done, failed, jac, d2, res)
+
+    n = u0.shape[0]
+    z = jnp.zeros((n, 3, 3), u0.dtype)
+    init = (
+        u0,
+        jnp.array(0),
+        jnp.array(1e-2),
+        jnp.array(2.0),
+        jnp.array(jnp.inf),
+        skip,
+        jnp.array(False),
+        BlockTridiagonal(z, z, z),
+        jnp.zeros((n, 3), u0.dtype),
+        jnp.array(jnp.inf),
+    )
+    u, it, _, _, _, done, _, jac, _, res = jax.lax.while_loop(cond, body, init)
+    return NewtonResult(u, done & ~skip, it, res, jac)
 
 
 def initial_guess(arrays: DeviceArrays) -> jax.Array:
@@ -358,7 +530,9 @@ def solve_sweep(
     zero = jnp.asarray(0.0, jnp.float64)
     # equilibrium: Poisson alone (flat Fermi level), then the coupled system from there
     eq0 = newton_solve(arrays, zero, initial_guess(arrays), settings, poisson_only=True)
-    eq = newton_solve(arrays, zero, eq0.u, settings)
+    # (no trust-region fallback at equilibrium: it has never been needed there, and each
+    # copy of its loop adds to the compile time of the sweep)
+    eq = newton_solve(arrays, zero, eq0.u, replace(settings, trust_region_iterations=0))
     eq = eq._replace(converged=eq.converged & eq0.converged)
     t0 = jnp.where(eq.converged, _tangent(arrays, zero, eq.u, eq.jacobian), 0.0)
 
