@@ -76,11 +76,15 @@ def test_thermionic_emission_limit():
     J = q v n_A exp(-0.5 eV / kT), v = sqrt(kT / (2 pi m0)), with n_A the electron
     density accumulated on the A side of the interface (within 10 %), where emission
     back from B is small (n_B < 0.1 n_A exp(-0.5 eV / kT): 1 and 2 V; at 0.5 V it is 12 %
-    of the forward flux, and the two-way law q v (n_A exp(-0.5 eV / kT) - n_B) holds)."""
+    of the forward flux, and the two-way law q v (n_A exp(-0.5 eV / kT) - n_B) holds).
+    On the log-linear mesh, which resolves the accumulation layer at the interface: the
+    sine map at 64 nodes per layer is 7 % high at 2 V (1 % at 128) and fails the two-way
+    comparison there by 14 % (docs/numerics.md)."""
     nc = 1e26
     a = layer(30, 4.0, 3.0, 100.0, 1e-12, nc_cm3=nc * 1e-6, donor_density_m3=1e25)
     b = layer(50, 3.5, 3.5, 100.0, 1e-12, nc_cm3=nc * 1e-6)
-    arr = build_arrays([b, a], 3.5, 4.0 + VT * np.log(nc / 1e25), mesh=MeshSpec(64))
+    mesh = MeshSpec(64, grading="loglinear")
+    arr = build_arrays([b, a], 3.5, 4.0 + VT * np.log(nc / 1e25), mesh=mesh)
     v = np.array([0.0, 0.5, 1.0, 2.0])
     j, ob = _j(arr, v)
     first_a = int(np.argmax(np.asarray(arr.node_layer) == 1))
