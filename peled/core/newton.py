@@ -347,8 +347,11 @@ def _trust_region_solve(arrays, voltage, u0, settings: SolverSettings, skip) -> 
     barriers) are damped instead of taken at full length, while lam -> 0 recovers Newton.
     lam follows the gain ratio rho = actual / predicted reduction (Nielsen's update:
     lam *= max(1/3, 1 - (2 rho - 1)^3) on success, lam *= nu, nu *= 2 on failure).
-    Convergence is judged exactly as in Newton, on the residual and on the size of the
-    undamped Newton step.
+    Convergence: Newton's tests (residual and size of the undamped Newton step, or its
+    floor rules), or, once stalled, Poisson resolved to round-off; and in every case a
+    current that is continuous across the device to ``physical_rtol`` or its round-off
+    floor (:func:`resolved_to_round_off`), because the fallback runs exactly where
+    Newton's own tests were not met.
     """
     vt_v = voltage / scaling_for(arrays.temperature_K).thermal_voltage_V
     lo = jnp.minimum(0.0, vt_v) - settings.quasi_fermi_margin
@@ -386,7 +389,7 @@ def _trust_region_solve(arrays, voltage, u0, settings: SolverSettings, skip) -> 
         nu = jnp.where(ok, 2.0, 2.0 * nu)
         # the undamped Newton step (capped and projected as in Newton): convergence is
         # judged on it, and it is taken instead of the LM step whenever it halves the
-        # merit. On ill-conditioned stacks (condition 1e7 even for a p-i-n) the LM step
+        # merit. On ill-conditioned stacks (condition 6e6 even for a p-i-n) the LM step
         # only turns into Newton's once lam is below the smallest squared singular value,
         # so without this the fallback converges linearly where Newton is quadratic.
         du_raw = solve_block_tridiagonal(jac, -f)
