@@ -192,11 +192,17 @@ def resolved_to_round_off(u, f, m, jac, arrays, settings: SolverSettings):
     fx = edge_fluxes(st, arrays, geo, sc)
     j_edge = fx.p_over_l * st.p[:-1] - fx.n_over_l * st.n[:-1]
     g_sum = fx.n_mag_l * st.n[:-1] + fx.p_mag_l * st.p[:-1]
-    j = jnp.abs(j_edge[jnp.argmin(g_sum)])
+    j = _device_current(fx.n_over_l * st.n[:-1], fx.p_over_l * st.p[:-1], g_sum)
     floor = 32.0 * eps * jnp.max(g_sum) * jnp.max(jnp.abs(u))
     spread = jnp.max(j_edge) - jnp.min(j_edge)
     current_ok = spread <= jnp.maximum(settings.physical_rtol * j, floor)
     return poisson_ok, current_ok
+
+
+def _cap_potential_step(du, settings: SolverSettings):
+    """``du`` scaled as a whole so that no psi update exceeds ``max_potential_step`` [V_t]."""
+    dpsi_max = jnp.max(jnp.abs(du[:, 0]))
+    return du * jnp.minimum(1.0, settings.max_potential_step / jnp.maximum(dpsi_max, 1e-300))
 
 
 def relative_residual(f, m):
@@ -253,9 +259,7 @@ def newton_solve(
         if settings.compress_potential_updates:
             ratio = jnp.where(jnp.abs(dpsi) > 0, comp / jnp.where(dpsi == 0, 1.0, dpsi), 1.0)
             du = du * ratio[:, None]
-        dpsi_max = jnp.max(jnp.abs(du[:, 0]))
-        factor = jnp.minimum(1.0, settings.max_potential_step / jnp.maximum(dpsi_max, 1e-300))
-        du = du * factor
+        du = _cap_potential_step(du, settings)
         du = du.at[:, 1:].set(
             jnp.clip(du[:, 1:], -settings.max_quasi_fermi_step, settings.max_quasi_fermi_step)
         )
@@ -374,10 +378,7 @@ def _trust_region_solve(arrays, voltage, u0, settings: SolverSettings, skip) -> 
         # stays positive along the LM direction. (Newton's componentwise projection of
         # phi onto [0, V] is left out: it can turn the step uphill on the model; the
         # damping keeps floating quasi-Fermi levels from running away instead.)
-        factor = jnp.minimum(
-            1.0, settings.max_potential_step / jnp.maximum(jnp.max(jnp.abs(du[:, 0])), 1e-300)
-        )
-        du = du * factor
+        du = _cap_potential_step(du, settings)
         base = jnp.sum(b**2)
         pred = base - jnp.sum((b - a.matvec(du)) ** 2)
         u_try = u + du
@@ -394,10 +395,7 @@ def _trust_region_solve(arrays, voltage, u0, settings: SolverSettings, skip) -> 
         # so without this the fallback converges linearly where Newton is quadratic.
         du_raw = solve_block_tridiagonal(jac, -f)
         du_newton = du_raw.at[:, 1:].set(jnp.clip(u[:, 1:] + du_raw[:, 1:], lo, hi) - u[:, 1:])
-        dn = du_newton * jnp.minimum(
-            1.0,
-            settings.max_potential_step / jnp.maximum(jnp.max(jnp.abs(du_newton[:, 0])), 1e-300),
-        )
+        dn = _cap_potential_step(du_newton, settings)
         f_newton = residual_and_scale(u + dn, arrays, voltage)[0]
         merit_newton = jnp.sum((f_newton * w) ** 2)
         newton_ok = (
