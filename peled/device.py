@@ -38,7 +38,9 @@ class _Strict(BaseModel):
 
 
 class ContactSpec(_Strict):
-    material: str | None = None
+    # a database name, or an inline electrode mapping (as layers allow), so that a device
+    # written out by device_to_mapping reloads without the database it was built from
+    material: str | dict[str, Any] | None = None
     work_function_eV: float | None = Field(default=None, ge=1.5, le=7.0)
 
     @model_validator(mode="after")
@@ -163,10 +165,13 @@ class Device:
 def _contact(spec: ContactSpec, db: MaterialDatabase, where: str) -> Contact:
     if spec.material is None:
         return Contact("custom", float(spec.work_function_eV))
-    try:
-        mat = db[spec.material]
-    except PeledInputError as err:
-        raise PeledInputError(f"{where}: {err}") from None
+    if isinstance(spec.material, dict):
+        mat = parse_material(spec.material, f"{where}.material (inline)")
+    else:
+        try:
+            mat = db[spec.material]
+        except PeledInputError as err:
+            raise PeledInputError(f"{where}: {err}") from None
     if not isinstance(mat, Electrode):
         raise PeledInputError(
             f"{where}: material {mat.name!r} has role {mat.role!r}; "
@@ -253,7 +258,23 @@ def device_to_mapping(device: Device) -> dict[str, Any]:
     def contact(c: Contact) -> dict[str, Any]:
         if c.name == "custom":
             return {"work_function_eV": c.work_function_eV}
-        return {"material": c.name, "work_function_eV": c.work_function_eV}
+        # inline, like the layers: a database name would be looked up again in whatever
+        # database the reader has (sweep workers have only the default one)
+        electrode = {
+            "name": c.name,
+            "role": "electrode",
+            "work_function_eV": c.work_function_eV,
+            "refractive_index": c.refractive_index,
+            "extinction_coefficient": c.extinction_coefficient,
+            "exciton_quenching_efficiency": c.exciton_quenching_efficiency,
+        }
+        # a Contact keeps the numbers, not their citations (those stay in the database file)
+        electrode["sources"] = {
+            key: f"electrode {c.name!r} as resolved into the device {device.name!r}"
+            for key in electrode
+            if key not in ("name", "role")
+        }
+        return {"material": electrode, "work_function_eV": c.work_function_eV}
 
     def layer(la: Layer) -> dict[str, Any]:
         return {

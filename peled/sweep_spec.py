@@ -376,7 +376,8 @@ class Sweep:
                 else:
                     m["layers"][a.index].setdefault("overrides", {})[a.parameter] = float(val)
             elif a.kind == "contact" and a.parameter is None:
-                m[a.contact] = {"material": str(val)}
+                # inline, as for layers: workers resolve candidates without self.db
+                m[a.contact] = {"material": self.db[val].model_dump(exclude_unset=True)}
             elif a.kind == "device":
                 m[a.parameter] = float(val)
         for a in self.axes:  # work functions last: they override a chosen contact material

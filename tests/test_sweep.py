@@ -568,3 +568,44 @@ def test_contact_material_and_work_function_axes_combine():
         (cand,) = sw.candidates()
         dev = sw.build(cand)
         assert dev.anode.name == "Au" and dev.anode.work_function_eV == 5.3
+
+
+def test_contact_axis_uses_the_sweeps_database_in_workers():
+    """A contact material chosen from a custom database reaches the solver as that
+    database's entry: candidates carry the electrode inline, so the worker path
+    (``device_from_mapping`` without a database, as ``solve_batch`` calls it) cannot fall
+    back to the default database's entry of the same name."""
+    from peled.device import device_from_mapping, device_to_mapping
+    from peled.materials import Electrode, MaterialDatabase, default_database
+
+    base = default_database()
+    mats = {name: base[name] for name in base}
+    mats["Au"] = Electrode(
+        name="Au",
+        role="electrode",
+        work_function_eV=5.05,
+        refractive_index=0.5,
+        extinction_coefficient=3.0,
+        exciton_quenching_efficiency=0.4,
+        sources={
+            k: "test value"
+            for k in (
+                "work_function_eV",
+                "refractive_index",
+                "extinction_coefficient",
+                "exciton_quenching_efficiency",
+            )
+        },
+    )
+    db = MaterialDatabase(mats, {})
+    sw = sweep_from_mapping(spec([{"contact": "anode", "materials": ["Au"]}]), "t.yaml", db=db)
+    (cand,) = sw.candidates()
+    for dev in (sw.build(cand), device_from_mapping(cand.mapping, "worker")):
+        assert dev.anode.work_function_eV == 5.05
+        assert dev.anode.exciton_quenching_efficiency == 0.4
+        assert dev.anode.refractive_index == 0.5
+    # the default database's Au differs, so the check above can fail
+    assert base["Au"].work_function_eV != 5.05
+    # a device written out reloads equal without the database it came from
+    dev = sw.build(cand)
+    assert device_from_mapping(device_to_mapping(dev), "reloaded") == dev
