@@ -277,3 +277,28 @@ def test_trust_region_fallback_rescues_what_newton_cannot(pin_sweep):
     j = sweep_observables(rescued.u[None], arr, jnp.zeros(arr.n_layers)).current_density_A_m2
     j_ref = float(ob.current_density_A_m2[k + 2])
     assert abs(float(j[0]) - j_ref) <= 1e-8 * abs(j_ref)
+
+
+def test_failed_step_is_retried_without_the_predictor():
+    """MoO3 / PTAA / CsPbBrI-NC / BCP / Mg:Ag (random stack 30 of the robustness test):
+    from 0.95 V on, Newton started from the tangent predictor's guess fails at every step
+    size; retried from the last converged state itself it converges. Without the retry
+    the sweep stops there, with it every bias converges (docs/numerics.md, "Robustness,
+    fourth round")."""
+    from peled.core.newton import SolverSettings
+    from peled.device import Contact, Device, Layer
+    from peled.materials import default_database
+
+    db = default_database()
+    dev = Device(
+        "random-30",
+        Contact("MoO3", db["MoO3"].work_function_eV),
+        Contact("Mg:Ag", db["Mg:Ag"].work_function_eV),
+        (Layer(db["PTAA"], 87.7), Layer(db["CsPbBrI-NC"], 102.8), Layer(db["BCP"], 36.7)),
+    )
+    arr = dev.to_arrays()
+    v = jnp.linspace(0.0, 1.3, 27)
+    without = solve_sweep(arr, v, SolverSettings(predictor_retry=False))
+    assert not bool(without.converged.all())
+    with_retry = solve_sweep(arr, v)
+    assert bool(with_retry.converged.all()), np.asarray(v)[~np.asarray(with_retry.converged)]
