@@ -58,10 +58,11 @@ class SolverSettings:
     max_halvings: consecutive continuation step halvings before a bias point is declared
         failed
     max_substeps: continuation sub-steps allowed per target bias
-    predictor: use the tangent du/dV to predict the next bias point's start
-    predictor_retry: retry a step that fails from the prediction once from the last
-        converged state itself before halving it (docs/numerics.md, "Robustness, fourth
-        round": random stack 30 converges everywhere with it, fails 20 biases without)
+    predictor: start each continuation step from the tangent du/dV's prediction (else
+        from the last converged state itself)
+    predictor_retry: retry a failed step once from the other start before halving it
+        (docs/numerics.md, "Robustness, fourth round": with the predictor, random stack 30
+        converges everywhere with the retry and fails 20 biases without)
     quasi_fermi_margin: slack of the projection of phi onto [min(0, V), max(0, V)] [V_t]
     compress_potential_updates: compress psi updates above 1 V_t to 1 + ln|d| (off: it
         bends the Newton direction, and with the line search a p-n junction's
@@ -568,6 +569,8 @@ def solve_sweep(
     eq = eq._replace(converged=eq.converged & eq0.converged)
     t0 = jnp.where(eq.converged, _tangent(arrays, zero, eq.u, eq.jacobian), 0.0)
 
+    with_tangent = settings.predictor or settings.predictor_retry
+
     def to_target(carry, target):
         u_c, v_c, t_c, ok_c = carry
 
@@ -581,19 +584,20 @@ def solve_sweep(
             step = jnp.where(jnp.abs(step) > jnp.abs(remaining), remaining, step)
             step = jnp.where(step * remaining <= 0, remaining, step)
             v_try = jnp.where(jnp.abs(remaining - step) < 1e-12, target, v + step)
-            u_start = u + jnp.where(use_tan, v_try - v, 0.0) * tan if settings.predictor else u
+            u_start = u + jnp.where(use_tan, v_try - v, 0.0) * tan if with_tangent else u
             r = newton_solve(arrays, v_try, u_start, settings)
             ok = r.converged
             new_tan = (
                 jnp.where(ok, _tangent(arrays, v_try, r.u, r.jacobian), tan)
-                if settings.predictor
+                if with_tangent
                 else tan
             )
-            # a step that fails from the tangent's prediction is first retried from the
-            # last converged state itself (the clipped tangent can point off the branch:
-            # random stack 34 fails from 1.6 V on with it and converges without it), and
-            # only then halved
-            retry = (settings.predictor and settings.predictor_retry) & ~ok & use_tan
+            # a failed first attempt is retried once from the other start (with the
+            # tangent's prediction if it was made without, and vice versa) before the
+            # step is halved: the clipped tangent can point off the branch (random stack
+            # 30 fails from 0.95 V on with it alone), and without it the red example
+            # loses two biases
+            retry = settings.predictor_retry & ~ok & (use_tan == settings.predictor)
             return (
                 jnp.where(ok, r.u, u),
                 jnp.where(ok, v_try, v),
@@ -605,7 +609,7 @@ def solve_sweep(
                 its + r.iterations,
                 subs + 1,
                 jnp.where(ok, r.residual_norm, res),
-                ~retry,
+                jnp.where(retry, not settings.predictor, settings.predictor),
             )
 
         init = (
@@ -617,7 +621,7 @@ def solve_sweep(
             jnp.array(0),
             jnp.array(0),
             jnp.array(0.0),
-            jnp.array(True),
+            jnp.array(settings.predictor),
         )
         u, v, tan, _, _, its, subs, res, _ = jax.lax.while_loop(cond, body, init)
         reached = (v == target) & ok_c
