@@ -162,16 +162,20 @@ class Device:
         )
 
 
+def _resolve_material(material: str | dict[str, Any], db: MaterialDatabase, where: str):
+    """A layer's or contact's material: an inline mapping, or a name looked up in ``db``."""
+    if isinstance(material, dict):
+        return parse_material(material, f"{where}.material (inline)")
+    try:
+        return db[material]
+    except PeledInputError as err:
+        raise PeledInputError(f"{where}: {err}") from None
+
+
 def _contact(spec: ContactSpec, db: MaterialDatabase, where: str) -> Contact:
     if spec.material is None:
         return Contact("custom", float(spec.work_function_eV))
-    if isinstance(spec.material, dict):
-        mat = parse_material(spec.material, f"{where}.material (inline)")
-    else:
-        try:
-            mat = db[spec.material]
-        except PeledInputError as err:
-            raise PeledInputError(f"{where}: {err}") from None
+    mat = _resolve_material(spec.material, db, where)
     if not isinstance(mat, Electrode):
         raise PeledInputError(
             f"{where}: material {mat.name!r} has role {mat.role!r}; "
@@ -187,13 +191,7 @@ def _contact(spec: ContactSpec, db: MaterialDatabase, where: str) -> Contact:
 
 
 def _layer(spec: LayerSpec, db: MaterialDatabase, where: str) -> Layer:
-    if isinstance(spec.material, dict):
-        base = parse_material(spec.material, f"{where}.material (inline)")
-    else:
-        try:
-            base = db[spec.material]
-        except PeledInputError as err:
-            raise PeledInputError(f"{where}: {err}") from None
+    base = _resolve_material(spec.material, db, where)
     if isinstance(base, Electrode):
         raise PeledInputError(
             f"{where}: material {base.name!r} is an electrode; use it as anode or cathode"
