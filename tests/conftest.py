@@ -1,5 +1,7 @@
 """Strict test settings: float64 on, rank promotion raises, warnings are errors."""
 
+import gc
+
 import jax
 import pytest
 
@@ -25,7 +27,5 @@ def _release_compiled_code():
     need a function again recompile it (docs/numerics.md, "Compiled-code memory maps").
     """
     yield
-    import gc
-
     jax.clear_caches()
     gc.collect()

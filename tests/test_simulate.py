@@ -316,9 +316,8 @@ def test_cli_simulate_loglinear_grading(tmp_path):
 def test_unresolved_zone_is_flagged(green_device):
     """The green default's recombination sheet at the TFB/CsPbBr3 interface is thinner
     than the sine mesh's spacing once it forms (at 16 nodes per layer from ~2.5 V; the
-    default log-linear mesh resolves it): those
-    biases are flagged in summary.json (the negative case, a broad zone, is in
-    test_observables)."""
+    opt-in log-linear mesh resolves it): those biases are flagged in summary.json (the
+    negative case, a broad zone, is in test_observables)."""
     from peled.metrics import unresolved_zone_voltages
 
     v = np.round(np.arange(0.0, 4.0001, 0.5), 10)

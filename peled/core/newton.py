@@ -90,9 +90,11 @@ class SolverSettings:
     trust_region_iterations: iterations of the Levenberg-Marquardt fallback run when
         Newton fails a point, before continuation halves the step (0, the default: off;
         100 is what was measured, docs/numerics.md "Robustness, third round"). It accepts
-        a point by Newton's tests or when, stalled, Poisson is resolved to round-off; and
-        in either case only if the current is continuous to ``physical_rtol`` or its
-        round-off floor (:func:`resolved_to_round_off`)
+        a point by Newton's tests, or when, stalled, Poisson is resolved to round-off, the
+        continuity rows are below ``floor_rtol`` and the Newton correction changes no edge
+        flux beyond that edge's own round-off; and in every case only if the current is
+        continuous to ``physical_rtol`` or its round-off floor
+        (:func:`resolved_to_round_off`)
     continuity_regularization: relative amount sigma added to the continuity diagonal,
         J_ii (1 + sigma) [-]. Off by default: on the example stacks every sigma >= 1e-8
         tried slowed Newton in weakly coupled directions until bias points failed; the
