@@ -247,6 +247,14 @@ def simulate(
             " --mesh to check (docs/numerics.md, mesh convergence)",
             err=True,
         )
+    if summ["current_unresolved_points"]:
+        click.echo(
+            f"note: up to {summ['current_unresolved_up_to_V']:g} V"
+            f" ({summ['current_unresolved_points']} biases) |J| is below the float64"
+            " resolution of the current (jv.csv current_floor_mA_cm2), so EQE, CE and PE"
+            " are left empty there (docs/numerics.md, accuracy floor of the current)",
+            err=True,
+        )
     for key in (
         "turn_on_voltage_V",
         "eqe_max_percent",

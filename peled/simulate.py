@@ -100,6 +100,19 @@ class SimulationResult:
     emitter_electron_hole_sheet_density_ratio: np.ndarray | None = None
     emitter_recombination_fraction: np.ndarray | None = None
     radiative_weight: np.ndarray | None = field(default=None, repr=False)  # (N,) photons/event
+    # |J| below this [mA/cm^2] is round-off (peled.core.observables); NaN where not converged
+    current_floor_mA_cm2: np.ndarray | None = None
+
+    @property
+    def current_resolved(self) -> np.ndarray:
+        """Per bias: converged and |J| above the float64 resolution of the current
+        (``current_floor_mA_cm2``). Where False, J is round-off and EQE, current and power
+        efficiency are left NaN."""
+        if self.current_floor_mA_cm2 is None:
+            return self.converged.copy()
+        with np.errstate(invalid="ignore"):
+            above = np.abs(self.current_density_mA_cm2) > self.current_floor_mA_cm2
+        return self.converged & above
 
     def to_dataframe(self):
         """The J-V-L table as a pandas DataFrame (columns of jv.csv)."""
@@ -116,6 +129,12 @@ class SimulationResult:
                 "radiative_current_mA_cm2": self.radiative_current_mA_cm2,
                 "recombination_current_mA_cm2": self.recombination_current_mA_cm2,
                 **self._balance_columns(),
+                "current_floor_mA_cm2": (
+                    self.current_floor_mA_cm2
+                    if self.current_floor_mA_cm2 is not None
+                    else np.full_like(self.voltage_V, np.nan)
+                ),
+                "current_resolved": self.current_resolved,
                 "converged": self.converged,
                 "newton_iterations": self.iterations,
                 "residual_norm": self.residual_norm,
@@ -297,12 +316,17 @@ def result_from_states(device: Device, arrays, voltages_V, states) -> Simulation
         spec = spectrum_metrics(float(m.emission_peak_nm), float(m.emission_fwhm_nm))
     nan = np.where(conv, 1.0, np.nan)
     j_a_m2 = obs.current_density_A_m2 * nan
+    floor_a_m2 = obs.current_floor_A_m2 * nan
     phi_out = eta_out * obs.internal_photon_flux_m2_s * nan
     lum = phi_out * (spec.lumens_per_photon_per_s if spec else 0.0) / math.pi
+    # ratios to J only where J is resolved: below its round-off floor J's value (even its
+    # sign) depends on Newton's path, and photons / J would be a number without meaning
+    with np.errstate(invalid="ignore"):
+        j_ok = j_a_m2 > floor_a_m2
     with np.errstate(divide="ignore", invalid="ignore"):
-        eqe = np.where(j_a_m2 > 0, 100.0 * constants.e * phi_out / j_a_m2, np.nan)
-        ce = np.where(j_a_m2 > 0, lum / j_a_m2, np.nan)
-        pe = np.where((j_a_m2 > 0) & (v > 0), math.pi * lum / (j_a_m2 * v), np.nan)
+        eqe = np.where(j_ok, 100.0 * constants.e * phi_out / j_a_m2, np.nan)
+        ce = np.where(j_ok, lum / j_a_m2, np.nan)
+        pe = np.where(j_ok & (v > 0), math.pi * lum / (j_a_m2 * v), np.nan)
     profiles = {
         "conduction_band_eV": obs.conduction_band_eV,
         "valence_band_eV": obs.valence_band_eV,
@@ -327,6 +351,7 @@ def result_from_states(device: Device, arrays, voltages_V, states) -> Simulation
         residual_norm=np.asarray(states.residual_norm),
         current_density_mA_cm2=j_a_m2 * A_M2_TO_MA_CM2,
         current_spread=obs.current_spread * nan,
+        current_floor_mA_cm2=floor_a_m2 * A_M2_TO_MA_CM2,
         radiative_current_mA_cm2=obs.radiative_current_A_m2 * A_M2_TO_MA_CM2 * nan,
         recombination_current_mA_cm2=obs.recombination_current_A_m2 * A_M2_TO_MA_CM2 * nan,
         outcoupled_photon_flux_m2_s=phi_out,

@@ -302,3 +302,43 @@ def test_failed_step_is_retried_without_the_predictor():
     assert not bool(without.converged.all())
     with_retry = solve_sweep(arr, v)
     assert bool(with_retry.converged.all()), np.asarray(v)[~np.asarray(with_retry.converged)]
+
+
+def test_failed_bias_is_filled_from_the_next_converged_one():
+    """MoO3 / PTAA / CsPbBrI-NC / PO-T2T / Al (random stack 34 of the robustness test),
+    started without the predictor: the forward sweep fails 1.60 V alone, yet continues
+    from 1.55 to 1.65 V. The backward fill approaches 1.60 V from 1.65 V and converges;
+    the forward results are untouched and the filled point lies on the J-V curve
+    (current-continuous, J between its neighbours)."""
+    from dataclasses import replace
+
+    from peled.core.newton import SolverSettings
+    from peled.device import Contact, Device, Layer
+    from peled.materials import default_database
+
+    db = default_database()
+    dev = Device(
+        "random-34",
+        Contact("MoO3", db["MoO3"].work_function_eV),
+        Contact("Al", db["Al"].work_function_eV),
+        (
+            Layer(db["PTAA"], 93.57776854083201),
+            Layer(db["CsPbBrI-NC"], 14.012884066051411),
+            Layer(db["PO-T2T"], 107.9692781202514),
+        ),
+    )
+    arr = dev.to_arrays()
+    v = jnp.linspace(0.0, 1.7, 35)
+    settings = SolverSettings(predictor=False)
+    forward = solve_sweep(arr, v, replace(settings, backward_fill=False))
+    conv_fwd = np.asarray(forward.converged)
+    np.testing.assert_allclose(np.asarray(v)[~conv_fwd], [1.6])
+    filled = solve_sweep(arr, v, settings)
+    assert bool(filled.converged.all())
+    np.testing.assert_array_equal(np.asarray(filled.u)[conv_fwd], np.asarray(forward.u)[conv_fwd])
+    ob = sweep_observables(filled.u, arr, jnp.zeros(arr.n_layers))
+    assert continuity_violations(arr, filled, ob) == []
+    j = np.asarray(ob.current_density_A_m2)
+    k = int(np.flatnonzero(~conv_fwd)[0])
+    assert j[k - 1] < j[k] < j[k + 1], j[k - 1 : k + 2]
+    assert float(filled.voltage_reached_V[k]) == float(v[k])

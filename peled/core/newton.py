@@ -63,6 +63,9 @@ class SolverSettings:
     predictor_retry: retry a failed step once from the other start before halving it
         (docs/numerics.md, "Robustness, fourth round": with the predictor, random stack 30
         converges everywhere with the retry and fails 20 biases without)
+    backward_fill: after the forward sweep, approach each failed bias whose next bias
+        converged once more, downward from that bias's state (docs/numerics.md,
+        "Robustness, fifth round")
     quasi_fermi_margin: slack of the projection of phi onto [min(0, V), max(0, V)] [V_t]
     compress_potential_updates: compress psi updates above 1 V_t to 1 + ln|d| (off: it
         bends the Newton direction, and with the line search a p-n junction's
@@ -112,6 +115,7 @@ class SolverSettings:
     max_substeps: int = 200
     predictor: bool = True
     predictor_retry: bool = True
+    backward_fill: bool = True
     continuity_regularization: float = 0.0
     line_search_steps: int = 8
     compress_potential_updates: bool = False
@@ -529,8 +533,11 @@ def _tangent(arrays, voltage, u, jac):
 _PROGRESS_HOOKS: list = []
 
 
-def _report_progress(voltage) -> None:
-    """Host callback after each bias point: calls the registered progress hooks."""
+def _report_progress(voltage, forward=True) -> None:
+    """Host callback after each bias point of the forward pass: calls the registered
+    progress hooks (the backward fill of failed points reports nothing)."""
+    if not bool(forward):
+        return
     for hook in _PROGRESS_HOOKS:
         hook(float(voltage))
 
@@ -630,11 +637,65 @@ def solve_sweep(
         out = (u, reached, its, res, subs, v)
         return (u, v, tan, ok_c), out
 
-    def step(carry, target):
-        carry, out = to_target(carry, target)
-        jax.debug.callback(_report_progress, out[5])
-        return carry, out
+    # One loop of tasks reuses one compiled copy of the continuation: first every target
+    # in order (forward), then the backward fill: a bias that failed while the next one
+    # converged is approached again from that next bias's state, downward. The forward
+    # pass can fail a point that is reachable from above (random stack 34 fails 1.60 V
+    # only, while the 1.55 -> 1.65 V step converges). With no failed point the fill does
+    # no work, and under vmap it runs only as long as the batch's neediest member.
+    m_bias = voltages_V.shape[0]
+    n_node = eq.u.shape[0]
+    index = jnp.arange(m_bias)
 
-    carry = (eq.u, zero, t0, eq.converged)
-    _, (u, conv, its, res, subs, v) = jax.lax.scan(step, carry, voltages_V)
+    def fill_candidates(conv, k):
+        # failed bias j with a converged j + 1, at or below the fill pointer k
+        nxt = jnp.concatenate([conv[1:], jnp.zeros((1,), bool)])
+        return (~conv) & nxt & (index <= k) & settings.backward_fill
+
+    def task_cond(s):
+        i, k, _, outs, _ = s
+        return (i < m_bias) | jnp.any(fill_candidates(outs[1], k))
+
+    def task_body(s):
+        i, k, carry, outs, tans = s
+        u_o, conv_o, its_o, res_o, subs_o, v_o = outs
+        fwd = i < m_bias
+        j = jnp.max(jnp.where(fill_candidates(conv_o, k), index, -1))
+        src = jnp.minimum(j + 1, m_bias - 1)
+        fill_start = (u_o[src], v_o[src], tans[src], jnp.array(True))
+        start = jax.tree_util.tree_map(lambda a, b: jnp.where(fwd, a, b), carry, fill_start)
+        at = jnp.where(fwd, jnp.minimum(i, m_bias - 1), j)
+        new_carry, (u_t, reached, its_t, res_t, subs_t, v_t) = to_target(start, voltages_V[at])
+        # forward: every result is recorded (a failed point keeps the last state reached);
+        # fill: only a success replaces the forward record, and its work is added
+        write = fwd | reached
+        outs = (
+            u_o.at[at].set(jnp.where(write, u_t, u_o[at])),
+            conv_o.at[at].set(jnp.where(write, reached, conv_o[at])),
+            its_o.at[at].set(jnp.where(fwd, its_t, its_o[at] + its_t)),
+            res_o.at[at].set(jnp.where(write, res_t, res_o[at])),
+            subs_o.at[at].set(jnp.where(fwd, subs_t, subs_o[at] + subs_t)),
+            v_o.at[at].set(jnp.where(write, v_t, v_o[at])),
+        )
+        tans = tans.at[at].set(jnp.where(write, new_carry[2], tans[at]))
+        jax.debug.callback(_report_progress, v_t, fwd)
+        carry = jax.tree_util.tree_map(lambda a, b: jnp.where(fwd, a, b), new_carry, carry)
+        return (i + fwd, jnp.where(fwd, k, j - 1), carry, outs, tans)
+
+    outs0 = (
+        jnp.zeros((m_bias, n_node, 3), eq.u.dtype),
+        jnp.zeros((m_bias,), bool),
+        jnp.zeros((m_bias,), jnp.array(0).dtype),
+        jnp.zeros((m_bias,), eq.u.dtype),
+        jnp.zeros((m_bias,), jnp.array(0).dtype),
+        jnp.zeros((m_bias,), eq.u.dtype),
+    )
+    init = (
+        jnp.array(0),
+        jnp.array(m_bias - 1),
+        (eq.u, zero, t0, eq.converged),
+        outs0,
+        jnp.zeros((m_bias, n_node, 3), eq.u.dtype),
+    )
+    _, _, _, (u, conv, its, res, subs, v), _ = jax.lax.while_loop(task_cond, task_body, init)
     return SweepStates(u, conv, its, res, subs, v)

@@ -10,6 +10,13 @@ differentiated. Units are SI inside; the names carry them.
   the cancelling terms are smallest (the device's bottleneck, where J is resolved to
   ~1e-14 relative), and ``current_spread_A_m2`` reports how far the other edges differ
   relative to their own terms.
+* Resolution of J [A/m^2]: a converged state fixes each quasi-Fermi potential only to
+  its last bits, and on the best-conducting edge (conductance G_max, A/m^2 per V_t) one
+  ulp of it is G_max ulp of current. Continuity, which Newton enforces, therefore ties J
+  down to ``current_floor_A_m2`` = q 64 eps max|u| G_max (the bound the continuity tests
+  use); a smaller |J| is round-off whose value depends on the path Newton took (two
+  converged solvers differ there by 10x, docs/numerics.md "Accuracy floor of the
+  current").
 * Photon generation (excitonic model, docs/light_output_photometry.md): an electron and a
   hole that meet in an emitting layer form an exciton at the bimolecular rate
   R_rad = B (n p - n_i^2); SRH and Auger are free-carrier losses that compete with that
@@ -38,6 +45,7 @@ class BiasObservables(NamedTuple):
     electron_current_A_m2: jax.Array  # (N-1,) per edge
     hole_current_A_m2: jax.Array  # (N-1,)
     current_spread: jax.Array  # max relative deviation of edge currents from J
+    current_floor_A_m2: jax.Array  # |J| below this is round-off (module docstring)
     radiative_rate_m3_s: jax.Array  # (N,)
     srh_rate_m3_s: jax.Array
     auger_rate_m3_s: jax.Array
@@ -93,6 +101,9 @@ def bias_observables(
         electron_current_A_m2=sc.current_A_m2(-f_n),
         hole_current_A_m2=sc.current_A_m2(f_p),
         current_spread=spread,
+        current_floor_A_m2=sc.current_A_m2(
+            64.0 * jnp.finfo(u.dtype).eps * jnp.max(jnp.abs(u)) * jnp.max(mag)
+        ),
         radiative_rate_m3_s=r_rad,
         srh_rate_m3_s=r_srh,
         auger_rate_m3_s=r_aug,
