@@ -32,7 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 from scipy import constants
 
-from peled.core.newton import _PROGRESS_HOOKS, SolverSettings, solve_sweep
+from peled.core.newton import _PROGRESS_HOOKS, _RETRY_HOOKS, SolverSettings, solve_sweep
 from peled.core.observables import (
     charge_balance,
     emitter_injection_currents,
@@ -44,6 +44,7 @@ from peled.core.params import MeshSpec, layer_boundaries_m, node_positions_m
 from peled.device import Device
 from peled.errors import PeledInputError
 from peled.photometry import SpectrumMetrics, spectrum_metrics
+from peled.runtime import release_compiled_code_if_near_limit
 
 A_M2_TO_MA_CM2 = 0.1  # 1 A/m^2 = 0.1 mA/cm^2
 M3_TO_CM3 = 1e-6
@@ -60,13 +61,19 @@ def default_outcoupling(device: Device) -> float:
 
 
 @contextlib.contextmanager
-def progress_hook(callback) -> Iterator[None]:
-    """Call ``callback(voltage_V)`` after each solved bias inside the compiled sweep."""
+def progress_hook(callback, on_retry=None) -> Iterator[None]:
+    """Call ``callback(voltage_V)`` after each solved bias of the forward pass inside the
+    compiled sweep, and ``on_retry(voltage_V)`` after each task of the passes that revisit
+    failed biases (docs/numerics.md, "Robustness, fifth round")."""
     _PROGRESS_HOOKS.append(callback)
+    if on_retry is not None:
+        _RETRY_HOOKS.append(on_retry)
     try:
         yield
     finally:
         _PROGRESS_HOOKS.remove(callback)
+        if on_retry is not None:
+            _RETRY_HOOKS.remove(on_retry)
 
 
 @dataclass(frozen=True)
@@ -188,13 +195,19 @@ def simulate(
     if v.ndim != 1 or v.size == 0 or not np.all(np.isfinite(v)):
         raise ValueError("voltages_V must be a non-empty 1-D array of finite biases [V]")
     settings = settings or SolverSettings()
+    # a loop over many stack shapes compiles a sweep for each: stay clear of the
+    # process's memory-map limit (peled.runtime)
+    release_compiled_code_if_near_limit()
     with jax.enable_x64(True):
         arrays = device.to_arrays(mesh)
         if progress:
             from tqdm import tqdm
 
             bar = tqdm(total=v.size, desc=f"sweep {device.name}", unit="bias", leave=False)
-            ctx = progress_hook(lambda _v: bar.update(1))
+            ctx = progress_hook(
+                lambda _v: bar.update(1),
+                on_retry=lambda v_: bar.set_postfix_str(f"retrying failed biases: {v_:.3g} V"),
+            )
         else:
             bar, ctx = None, contextlib.nullcontext()
         with ctx:

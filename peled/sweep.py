@@ -55,6 +55,7 @@ from peled.core.params import MeshSpec, stack_arrays
 from peled.device import device_from_mapping
 from peled.errors import PeledInputError
 from peled.io import atomic_path, write_text
+from peled.runtime import release_compiled_code_if_near_limit
 from peled.simulate import SimulationResult, result_from_states
 from peled.sweep_spec import Candidate, Sweep, eqe_column, load_sweep, luminance_column
 
@@ -178,6 +179,8 @@ def solve_batch(
     """
     if batched is None:
         batched = jax.default_backend() != "cpu"
+    # each new shape compiles a sweep: stay clear of the memory-map limit (peled.runtime)
+    release_compiled_code_if_near_limit()
     v = np.asarray(cfg.voltages_V, dtype=np.float64)
     with jax.enable_x64(True):
         devices = [device_from_mapping(c.mapping, f"candidate {c.candidate_id}") for c in cands]

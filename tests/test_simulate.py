@@ -351,3 +351,27 @@ def test_unresolved_zone_is_flagged(green_device):
     summ = res.summary()
     assert summ["zone_unresolved_points"] == len(flagged) > 0
     assert summ["zone_unresolved_from_V"] == flagged[0] and flagged[-1] == 4.0
+
+
+def test_compiled_code_is_released_near_the_memory_map_limit(monkeypatch, tmp_path):
+    """peled.runtime reads the process's memory regions and the kernel's limit; below the
+    threshold it keeps the compiled sweep, above it it clears JAX's caches (the next
+    solve recompiles instead of XLA aborting the process at the limit)."""
+    from peled import runtime
+    from peled.core.newton import solve_sweep
+
+    usage = runtime.memory_map_usage()
+    if usage is None:
+        pytest.skip("no /proc/self/maps here (not Linux)")
+    used, limit = usage
+    assert 0 < used < limit
+    peled.simulate(small_led(), np.linspace(0, 0.5, 3), mesh=MeshSpec(8))
+    assert solve_sweep._cache_size() >= 1
+    assert not runtime.release_compiled_code_if_near_limit(fraction=1.0)
+    assert solve_sweep._cache_size() >= 1
+    assert runtime.release_compiled_code_if_near_limit(fraction=0.0)
+    assert solve_sweep._cache_size() == 0
+    # where /proc cannot be read, nothing is cleared
+    monkeypatch.setattr(runtime, "MAPS", tmp_path / "missing")
+    assert runtime.memory_map_usage() is None
+    assert not runtime.release_compiled_code_if_near_limit(fraction=0.0)

@@ -63,6 +63,10 @@ class SolverSettings:
     predictor_retry: retry a failed step once from the other start before halving it
         (docs/numerics.md, "Robustness, fourth round": with the predictor, random stack 30
         converges everywhere with the retry and fails 20 biases without)
+    alternate_order_pass: after the forward sweep, if it failed a point, run forward again
+        from the last converged state before the first failure with the other start
+        order (see ``predictor``), keeping only its successes (docs/numerics.md,
+        "Robustness, fifth round")
     backward_fill: after the forward sweep, approach each failed bias whose next bias
         converged once more, downward from that bias's state (docs/numerics.md,
         "Robustness, fifth round")
@@ -115,6 +119,7 @@ class SolverSettings:
     max_substeps: int = 200
     predictor: bool = True
     predictor_retry: bool = True
+    alternate_order_pass: bool = True
     backward_fill: bool = True
     continuity_regularization: float = 0.0
     line_search_steps: int = 8
@@ -531,14 +536,14 @@ def _tangent(arrays, voltage, u, jac):
 
 
 _PROGRESS_HOOKS: list = []
+_RETRY_HOOKS: list = []
 
 
 def _report_progress(voltage, forward=True) -> None:
-    """Host callback after each bias point of the forward pass: calls the registered
-    progress hooks (the backward fill of failed points reports nothing)."""
-    if not bool(forward):
-        return
-    for hook in _PROGRESS_HOOKS:
+    """Host callback after each continuation task: calls the registered progress hooks
+    with the bias [V] after each point of the forward pass, the retry hooks after each
+    task of the passes that revisit failed points."""
+    for hook in _PROGRESS_HOOKS if bool(forward) else _RETRY_HOOKS:
         hook(float(voltage))
 
 
@@ -580,7 +585,9 @@ def solve_sweep(
 
     with_tangent = settings.predictor or settings.predictor_retry
 
-    def to_target(carry, target):
+    def to_target(carry, target, first):
+        # first: whether the first attempt of each step starts from the tangent's
+        # prediction (traced, so that the passes below share one compiled continuation)
         u_c, v_c, t_c, ok_c = carry
 
         def cond(s):
@@ -606,7 +613,7 @@ def solve_sweep(
             # step is halved: the clipped tangent can point off the branch (random stack
             # 30 fails from 0.95 V on with it alone), and without it the red example
             # loses two biases
-            retry = settings.predictor_retry & ~ok & (use_tan == settings.predictor)
+            retry = settings.predictor_retry & ~ok & (use_tan == first)
             return (
                 jnp.where(ok, r.u, u),
                 jnp.where(ok, v_try, v),
@@ -618,7 +625,7 @@ def solve_sweep(
                 its + r.iterations,
                 subs + 1,
                 jnp.where(ok, r.residual_norm, res),
-                jnp.where(retry, not settings.predictor, settings.predictor),
+                jnp.where(retry, ~first, first),
             )
 
         init = (
@@ -630,45 +637,76 @@ def solve_sweep(
             jnp.array(0),
             jnp.array(0),
             jnp.array(0.0),
-            jnp.array(settings.predictor),
+            first,
         )
         u, v, tan, _, _, its, subs, res, _ = jax.lax.while_loop(cond, body, init)
         reached = (v == target) & ok_c
         out = (u, reached, its, res, subs, v)
         return (u, v, tan, ok_c), out
 
-    # One loop of tasks reuses one compiled copy of the continuation: first every target
-    # in order (forward), then the backward fill: a bias that failed while the next one
-    # converged is approached again from that next bias's state, downward. The forward
-    # pass can fail a point that is reachable from above (random stack 34 fails 1.60 V
-    # only, while the 1.55 -> 1.65 V step converges). With no failed point the fill does
-    # no work, and under vmap it runs only as long as the batch's neediest member.
+    # One loop of tasks reuses one compiled copy of the continuation for three passes:
+    # 1. forward: every target in order from equilibrium;
+    # 2. alternate (only when pass 1 failed a point): from the last converged state
+    #    before the first failure, forward again over the rest of the targets with the
+    #    other start order (prediction first <-> last state first), keeping only
+    #    successes. The two orders reach different states near walls: random stack 34
+    #    sticks from 1.60 V with the predictor first and converges without it; stack 47
+    #    the other way round;
+    # 3. backward fill: a bias still failed while the next one converged is approached
+    #    again from that next bias's state, downward (stack 34 without the predictor
+    #    fails 1.60 V alone, while the 1.55 -> 1.65 V step converges).
+    # With no failed point passes 2 and 3 do no work, and under vmap they run only as
+    # long as the batch's neediest member.
     m_bias = voltages_V.shape[0]
     n_node = eq.u.shape[0]
     index = jnp.arange(m_bias)
+    eq_start = (eq.u, zero, t0, eq.converged)
+    pick = lambda c, a, b: jax.tree_util.tree_map(lambda x, y: jnp.where(c, x, y), a, b)  # noqa: E731
 
     def fill_candidates(conv, k):
         # failed bias j with a converged j + 1, at or below the fill pointer k
         nxt = jnp.concatenate([conv[1:], jnp.zeros((1,), bool)])
         return (~conv) & nxt & (index <= k) & settings.backward_fill
 
+    def alternate_pending(conv, i2):
+        # i2 < 0: pass 2 not started (it starts at the first failed bias, if any)
+        return settings.alternate_order_pass & (
+            ((i2 < 0) & jnp.any(~conv)) | ((i2 >= 0) & (i2 < m_bias))
+        )
+
     def task_cond(s):
-        i, k, _, outs, _ = s
-        return (i < m_bias) | jnp.any(fill_candidates(outs[1], k))
+        i, i2, k, _, _, outs, _ = s
+        conv = outs[1]
+        return (i < m_bias) | alternate_pending(conv, i2) | jnp.any(fill_candidates(conv, k))
+
+    def stored(outs, tans, j):
+        # the recorded state of bias j as a continuation start (equilibrium for j < 0)
+        jj = jnp.clip(j, 0, m_bias - 1)
+        rec = (outs[0][jj], outs[5][jj], tans[jj], outs[1][jj])
+        return pick(j < 0, eq_start, rec)
 
     def task_body(s):
-        i, k, carry, outs, tans = s
+        i, i2, k, carry, carry2, outs, tans = s
         u_o, conv_o, its_o, res_o, subs_o, v_o = outs
         fwd = i < m_bias
-        j = jnp.max(jnp.where(fill_candidates(conv_o, k), index, -1))
-        src = jnp.minimum(j + 1, m_bias - 1)
-        fill_start = (u_o[src], v_o[src], tans[src], jnp.array(True))
-        start = jax.tree_util.tree_map(lambda a, b: jnp.where(fwd, a, b), carry, fill_start)
-        at = jnp.where(fwd, jnp.minimum(i, m_bias - 1), j)
-        new_carry, (u_t, reached, its_t, res_t, subs_t, v_t) = to_target(start, voltages_V[at])
-        # forward: every result is recorded (a failed point keeps the last state reached);
-        # fill: only a success replaces the forward record, and its work is added
-        write = fwd | reached
+        alt = ~fwd & alternate_pending(conv_o, i2)
+        # pass 2: its next target, and its start (a target that already converged only
+        # hands its state on: the continuation returns at once when v == target)
+        j2 = jnp.where(i2 < 0, jnp.argmax(~conv_o), i2)
+        start2 = pick(i2 < 0, stored(outs, tans, j2 - 1), carry2)
+        start2 = pick(conv_o[jnp.minimum(j2, m_bias - 1)], stored(outs, tans, j2), start2)
+        # pass 3: the highest fill candidate, started from the bias above it
+        j3 = jnp.max(jnp.where(fill_candidates(conv_o, k), index, -1))
+        start = pick(fwd, carry, pick(alt, start2, stored(outs, tans, j3 + 1)))
+        at = jnp.where(fwd, jnp.minimum(i, m_bias - 1), jnp.where(alt, j2, j3))
+        at = jnp.clip(at, 0, m_bias - 1)
+        first = jnp.where(alt, not settings.predictor, settings.predictor)
+        new_carry, (u_t, reached, its_t, res_t, subs_t, v_t) = to_target(
+            start, voltages_V[at], first
+        )
+        # pass 1 records every result (a failed point keeps the last state reached);
+        # passes 2 and 3 replace only a failed record, only by a success, and add their work
+        write = fwd | (reached & ~conv_o[at])
         outs = (
             u_o.at[at].set(jnp.where(write, u_t, u_o[at])),
             conv_o.at[at].set(jnp.where(write, reached, conv_o[at])),
@@ -679,8 +717,15 @@ def solve_sweep(
         )
         tans = tans.at[at].set(jnp.where(write, new_carry[2], tans[at]))
         jax.debug.callback(_report_progress, v_t, fwd)
-        carry = jax.tree_util.tree_map(lambda a, b: jnp.where(fwd, a, b), new_carry, carry)
-        return (i + fwd, jnp.where(fwd, k, j - 1), carry, outs, tans)
+        return (
+            i + fwd,
+            jnp.where(alt, j2 + 1, i2),
+            jnp.where(fwd | alt, k, j3 - 1),
+            pick(fwd, new_carry, carry),
+            pick(alt, new_carry, carry2),
+            outs,
+            tans,
+        )
 
     outs0 = (
         jnp.zeros((m_bias, n_node, 3), eq.u.dtype),
@@ -692,10 +737,12 @@ def solve_sweep(
     )
     init = (
         jnp.array(0),
+        jnp.array(-1),
         jnp.array(m_bias - 1),
-        (eq.u, zero, t0, eq.converged),
+        eq_start,
+        eq_start,
         outs0,
         jnp.zeros((m_bias, n_node, 3), eq.u.dtype),
     )
-    _, _, _, (u, conv, its, res, subs, v), _ = jax.lax.while_loop(task_cond, task_body, init)
+    _, _, _, _, _, (u, conv, its, res, subs, v), _ = jax.lax.while_loop(task_cond, task_body, init)
     return SweepStates(u, conv, its, res, subs, v)
