@@ -63,10 +63,18 @@ class SolverSettings:
     predictor_retry: retry a failed step once from the other start before halving it
         (docs/numerics.md, "Robustness, fourth round": with the predictor, random stack 30
         converges everywhere with the retry and fails 20 biases without)
+    near_null_deflation: when the line search cuts a Newton step below 1/16, also try the
+        step with the Jacobian's near-null direction projected out, and take it if it
+        lowers the merit tenfold and more than the cut step; a solve that took one may
+        then finish by the residual test only. Used only where the sweep revisits failed
+        points (round 2 of the alternate pass, and the backward fill), so points that
+        converge without it keep their states (docs/numerics.md, "Robustness, fifth
+        round")
     alternate_order_pass: after the forward sweep, if it failed a point, run forward again
         from the last converged state before the first failure with the other start
-        order (see ``predictor``), keeping only its successes (docs/numerics.md,
-        "Robustness, fifth round")
+        order (see ``predictor``), then, if points are still failed, once more from the
+        first of them in the usual order with deflated Newton steps allowed, keeping only
+        successes (docs/numerics.md, "Robustness, fifth round")
     backward_fill: after the forward sweep, approach each failed bias whose next bias
         converged once more, downward from that bias's state (docs/numerics.md,
         "Robustness, fifth round")
@@ -119,6 +127,7 @@ class SolverSettings:
     max_substeps: int = 200
     predictor: bool = True
     predictor_retry: bool = True
+    near_null_deflation: bool = True
     alternate_order_pass: bool = True
     backward_fill: bool = True
     continuity_regularization: float = 0.0
@@ -240,19 +249,23 @@ def newton_solve(
     u0: jax.Array,
     settings: SolverSettings,
     poisson_only: bool = False,
+    deflate=True,
 ) -> NewtonResult:
     """Damped Newton for F(u; arrays, voltage) = 0 from ``u0`` (scaled, shape (N, 3)).
+
+    ``deflate`` (bool, may be traced): allow the near-null deflated step when
+    ``settings.near_null_deflation`` is on.
 
     ``poisson_only``: keep the quasi-Fermi potentials fixed and solve Poisson's equation
     alone (the equilibrium problem, where the continuity rows hold identically).
     """
 
     def cond(state):
-        _, it, _, done, failed, _ = state
+        _, it, _, done, failed, _, _ = state
         return (~done) & (~failed) & (it < settings.max_iterations)
 
     def body(state):
-        u, it, res_prev, _, _, _ = state
+        u, it, res_prev, _, _, _, deflated_before = state
         f, m, jac = _fun_and_jacobian(u, arrays, voltage)
         if poisson_only:
             eye_rows = jnp.zeros((3, 3), u.dtype).at[1, 1].set(1.0).at[2, 2].set(1.0)
@@ -294,22 +307,67 @@ def newton_solve(
         w = 1.0 / jnp.maximum(m, 1e-300)
         merit0 = jnp.sum((f * w) ** 2)
 
-        def merit(alpha):
-            fa = residual_and_scale(u + alpha * du, arrays, voltage)[0]
-            val = jnp.sum((fa * w) ** 2)
-            return jnp.where(jnp.isfinite(val), val, jnp.inf)
+        def line_search(direction):
+            def merit(alpha):
+                fa = residual_and_scale(u + alpha * direction, arrays, voltage)[0]
+                val = jnp.sum((fa * w) ** 2)
+                return jnp.where(jnp.isfinite(val), val, jnp.inf)
 
-        def ls_cond(c):
-            alpha, val, k = c
-            return (val > (1.0 - 1e-4 * alpha) * merit0) & (k < settings.line_search_steps)
+            def ls_cond(c):
+                alpha, val, k = c
+                return (val > (1.0 - 1e-4 * alpha) * merit0) & (k < settings.line_search_steps)
 
-        def ls_body(c):
-            alpha, _, k = c
-            a2 = 0.5 * alpha
-            return a2, merit(a2), k + 1
+            def ls_body(c):
+                alpha, _, k = c
+                a2 = 0.5 * alpha
+                return a2, merit(a2), k + 1
 
-        alpha, _, _ = jax.lax.while_loop(ls_cond, ls_body, (1.0, merit(1.0), 0))
-        du = alpha * du
+            alpha, val, _ = jax.lax.while_loop(ls_cond, ls_body, (1.0, merit(1.0), 0))
+            return alpha * direction, val
+
+        du_ls, merit_ls = line_search(du)
+        if settings.near_null_deflation:
+            # When the line search had to cut the step below 1/16, the usual cause is a
+            # near-null mode (the floating quasi-Fermi levels of carriers trapped behind
+            # barriers): the step moves along it by 1e4 times the residual, the dilute
+            # rows turn nonlinear, and every row, the linear contact rows included, then
+            # gets only 1/128-1/512 of its correction (random stack 33 stuck at 1.1348 V
+            # for 60 iterations). The step with that mode projected out, v from two steps
+            # of inverse iteration started on the Newton step, is tried as well and taken
+            # when it lowers the merit more: it leaves the physically irrelevant mode
+            # where it is and converges the rest (there, to a relative residual of 8e-12
+            # in two iterations). docs/numerics.md, "Robustness, fifth round".
+            def deflated():
+                def unit(x):
+                    return x / jnp.maximum(jnp.sqrt(jnp.sum(x**2)), 1e-300)
+
+                v = unit(du_newton)
+                for _ in range(2):
+                    v = unit(solve_block_tridiagonal(jac, v))
+                dp = du_newton - jnp.sum(v * du_newton) * v
+                dp = _cap_potential_step(dp, settings)
+                cap = settings.max_quasi_fermi_step
+                dp = dp.at[:, 1:].set(jnp.clip(dp[:, 1:], -cap, cap))
+                step, val = line_search(dp)
+                # taken only when it cuts the merit tenfold (at stack 33's wall: 5.8e-10 ->
+                # 1.6e-20); a deflated step that merely beats the cut one bars the floor
+                # rules for nothing (the blue example took 100x the Newton iterations)
+                better = (val < merit_ls) & (val < 0.1 * merit0)
+                return jnp.where(better, step, du_ls), jnp.where(better, val, merit_ls), better
+
+            cut = (jnp.sum(jnp.abs(du_ls)) < 0.0625 * jnp.sum(jnp.abs(du))) & deflate
+            du_ls, merit_ls, deflated_now = jax.lax.cond(
+                cut, deflated, lambda: (du_ls, merit_ls, jnp.array(False))
+            )
+        else:
+            deflated_now = jnp.array(False)
+        # a solve that took a deflated step may finish by the residual test alone: the
+        # floor rules below judge the state against a floor read off the state itself,
+        # and a state whose near-null mode was left unconverged can pass them while its
+        # floating densities are off (random stack 17 at 3-6 V: accepted at a residual of
+        # 2e-7 with a 2700x lower conductance floor and current continuity 2x outside it)
+        deflated_any = deflated_before | deflated_now
+        du = du_ls
         # maximum principle: without generation the quasi-Fermi potentials lie between
         # the contacts' Fermi potentials (0 and V/V_t); projecting onto that interval
         # removes the wild excursions of weakly coupled (floating) quasi-Fermi levels
@@ -327,7 +385,7 @@ def newton_solve(
             & (upd_phi < settings.quasi_fermi_update_atol)
             & finite
         )
-        stalled = (res < settings.floor_rtol) & (res > 0.5 * res_prev) & finite
+        stalled = (res < settings.floor_rtol) & (res > 0.5 * res_prev) & finite & ~deflated_any
         at_floor = stalled & (
             (upd_psi < settings.floor_update_atol)
             | jax.lax.cond(
@@ -337,7 +395,7 @@ def newton_solve(
             )
         )
         done = done | at_floor
-        return (jnp.where(finite, u_new, u), it + 1, res, done, ~finite, jac)
+        return (jnp.where(finite, u_new, u), it + 1, res, done, ~finite, jac, deflated_any)
 
     n = u0.shape[0]
     z = jnp.zeros((n, 3, 3), u0.dtype)
@@ -348,8 +406,9 @@ def newton_solve(
         jnp.array(False),
         jnp.array(False),
         BlockTridiagonal(z, z, z),
+        jnp.array(False),
     )
-    u, it, res, done, _, jac = jax.lax.while_loop(cond, body, init)
+    u, it, res, done, _, jac, _ = jax.lax.while_loop(cond, body, init)
     if poisson_only or settings.trust_region_iterations == 0:
         return NewtonResult(u, done, it, res, jac)
     # restart from the predictor's start, not from where Newton wandered to
@@ -576,18 +635,23 @@ def solve_sweep(
     voltages_V = jnp.asarray(voltages_V, jnp.float64)
     zero = jnp.asarray(0.0, jnp.float64)
     # equilibrium: Poisson alone (flat Fermi level), then the coupled system from there
-    eq0 = newton_solve(arrays, zero, initial_guess(arrays), settings, poisson_only=True)
+    eq0 = newton_solve(
+        arrays, zero, initial_guess(arrays), settings, poisson_only=True, deflate=False
+    )
     # (no trust-region fallback at equilibrium: it has never been needed there, and each
     # copy of its loop adds to the compile time of the sweep)
-    eq = newton_solve(arrays, zero, eq0.u, replace(settings, trust_region_iterations=0))
+    eq = newton_solve(
+        arrays, zero, eq0.u, replace(settings, trust_region_iterations=0), deflate=False
+    )
     eq = eq._replace(converged=eq.converged & eq0.converged)
     t0 = jnp.where(eq.converged, _tangent(arrays, zero, eq.u, eq.jacobian), 0.0)
 
     with_tangent = settings.predictor or settings.predictor_retry
 
-    def to_target(carry, target, first):
+    def to_target(carry, target, first, deflate):
         # first: whether the first attempt of each step starts from the tangent's
-        # prediction (traced, so that the passes below share one compiled continuation)
+        # prediction; deflate: whether Newton may take deflated steps (both traced, so
+        # that the passes below share one compiled continuation)
         u_c, v_c, t_c, ok_c = carry
 
         def cond(s):
@@ -601,7 +665,7 @@ def solve_sweep(
             step = jnp.where(step * remaining <= 0, remaining, step)
             v_try = jnp.where(jnp.abs(remaining - step) < 1e-12, target, v + step)
             u_start = u + jnp.where(use_tan, v_try - v, 0.0) * tan if with_tangent else u
-            r = newton_solve(arrays, v_try, u_start, settings)
+            r = newton_solve(arrays, v_try, u_start, settings, deflate=deflate)
             ok = r.converged
             new_tan = (
                 jnp.where(ok, _tangent(arrays, v_try, r.u, r.jacobian), tan)
@@ -668,16 +732,18 @@ def solve_sweep(
         nxt = jnp.concatenate([conv[1:], jnp.zeros((1,), bool)])
         return (~conv) & nxt & (index <= k) & settings.backward_fill
 
-    def alternate_pending(conv, i2):
-        # i2 < 0: pass 2 not started (it starts at the first failed bias, if any)
+    def alternate_pending(conv, i2, rnd):
+        # i2 < 0: round rnd of pass 2 not started (it starts at the first failed bias, if
+        # any); round 1 runs in the other start order, round 2 in the usual one with
+        # deflated Newton steps allowed
         return settings.alternate_order_pass & (
-            ((i2 < 0) & jnp.any(~conv)) | ((i2 >= 0) & (i2 < m_bias))
+            ((i2 < 0) & jnp.any(~conv) & (rnd <= 2)) | ((i2 >= 0) & (i2 < m_bias))
         )
 
     def task_cond(s):
-        i, i2, k, _, _, outs, _ = s
+        i, i2, rnd, k, _, _, outs, _ = s
         conv = outs[1]
-        return (i < m_bias) | alternate_pending(conv, i2) | jnp.any(fill_candidates(conv, k))
+        return (i < m_bias) | alternate_pending(conv, i2, rnd) | jnp.any(fill_candidates(conv, k))
 
     def stored(outs, tans, j):
         # the recorded state of bias j as a continuation start (equilibrium for j < 0)
@@ -686,10 +752,10 @@ def solve_sweep(
         return pick(j < 0, eq_start, rec)
 
     def task_body(s):
-        i, i2, k, carry, carry2, outs, tans = s
+        i, i2, rnd, k, carry, carry2, outs, tans = s
         u_o, conv_o, its_o, res_o, subs_o, v_o = outs
         fwd = i < m_bias
-        alt = ~fwd & alternate_pending(conv_o, i2)
+        alt = ~fwd & alternate_pending(conv_o, i2, rnd)
         # pass 2: its next target, and its start (a target that already converged only
         # hands its state on: the continuation returns at once when v == target)
         j2 = jnp.where(i2 < 0, jnp.argmax(~conv_o), i2)
@@ -700,9 +766,13 @@ def solve_sweep(
         start = pick(fwd, carry, pick(alt, start2, stored(outs, tans, j3 + 1)))
         at = jnp.where(fwd, jnp.minimum(i, m_bias - 1), jnp.where(alt, j2, j3))
         at = jnp.clip(at, 0, m_bias - 1)
-        first = jnp.where(alt, not settings.predictor, settings.predictor)
+        # deflated steps only in round 2 of pass 2 and in the fill: taken anywhere they
+        # change the path of points that converge without them (random stack 34 then
+        # fails from 1.6 V)
+        round2 = (alt & (rnd == 2)) | (~fwd & ~alt)
+        first = jnp.where(alt & (rnd == 1), not settings.predictor, settings.predictor)
         new_carry, (u_t, reached, its_t, res_t, subs_t, v_t) = to_target(
-            start, voltages_V[at], first
+            start, voltages_V[at], first, round2
         )
         # pass 1 records every result (a failed point keeps the last state reached);
         # passes 2 and 3 replace only a failed record, only by a success, and add their work
@@ -717,9 +787,12 @@ def solve_sweep(
         )
         tans = tans.at[at].set(jnp.where(write, new_carry[2], tans[at]))
         jax.debug.callback(_report_progress, v_t, fwd)
+        # a finished round of pass 2 hands over to the next one (or to pass 3)
+        round_done = alt & (j2 + 1 >= m_bias)
         return (
             i + fwd,
-            jnp.where(alt, j2 + 1, i2),
+            jnp.where(round_done, -1, jnp.where(alt, j2 + 1, i2)),
+            rnd + round_done,
             jnp.where(fwd | alt, k, j3 - 1),
             pick(fwd, new_carry, carry),
             pick(alt, new_carry, carry2),
@@ -738,11 +811,14 @@ def solve_sweep(
     init = (
         jnp.array(0),
         jnp.array(-1),
+        jnp.array(1),
         jnp.array(m_bias - 1),
         eq_start,
         eq_start,
         outs0,
         jnp.zeros((m_bias, n_node, 3), eq.u.dtype),
     )
-    _, _, _, _, _, (u, conv, its, res, subs, v), _ = jax.lax.while_loop(task_cond, task_body, init)
+    _, _, _, _, _, _, (u, conv, its, res, subs, v), _ = jax.lax.while_loop(
+        task_cond, task_body, init
+    )
     return SweepStates(u, conv, its, res, subs, v)
