@@ -356,8 +356,18 @@ def newton_solve(
                 return jnp.where(better, step, du_ls), jnp.where(better, val, merit_ls), better
 
             cut = (jnp.sum(jnp.abs(du_ls)) < 0.0625 * jnp.sum(jnp.abs(du))) & deflate
-            du_ls, merit_ls, deflated_now = jax.lax.cond(
-                cut, deflated, lambda: (du_ls, merit_ls, jnp.array(False))
+
+            # gated by a while loop that runs at most once rather than lax.cond: under
+            # vmap a cond with a batched predicate evaluates both branches for every
+            # device at every iteration, the loop only when some device needs it
+            def once(c):
+                return ~c[0] & cut
+
+            def run_deflated(c):
+                return (jnp.array(True), *deflated())
+
+            _, du_ls, merit_ls, deflated_now = jax.lax.while_loop(
+                once, run_deflated, (jnp.array(False), du_ls, merit_ls, jnp.array(False))
             )
         else:
             deflated_now = jnp.array(False)
