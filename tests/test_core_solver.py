@@ -400,3 +400,23 @@ def test_near_null_mode_is_deflated_from_a_cut_step():
     np.testing.assert_array_equal(np.asarray(st.u)[:-3], np.asarray(plain.u)[:-3])
     ob = sweep_observables(st.u, arr, jnp.zeros(arr.n_layers))
     assert continuity_violations(arr, st, ob) == []
+
+
+def test_vmapped_sweep_reports_progress_per_device():
+    """Under vmap the progress callback receives batched arguments; it reports each
+    device's biases (and must not raise: an exception in the host callback stalled the
+    compiled sweep, which is how a first version of the task loop hung under vmap)."""
+    from peled.core.params import stack_arrays
+    from peled.simulate import progress_hook
+
+    devs = [pin(nodes=12), pin(nodes=12, mu=3e-3)]
+    v = jnp.array([0.0, 0.5, 1.0])
+    seen: list[float] = []
+    with progress_hook(seen.append):
+        st = jax.vmap(solve_sweep, in_axes=(0, None))(stack_arrays(devs), v)
+        jax.block_until_ready(st.u)
+    assert bool(st.converged.all())
+    assert sorted(seen) == sorted([0.0, 0.5, 1.0] * 2)
+    for d, k in ((devs[0], 0), (devs[1], 1)):
+        one = solve_sweep(d, v)
+        np.testing.assert_allclose(np.asarray(st.u[k]), np.asarray(one.u), rtol=0, atol=1e-9)

@@ -23,6 +23,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from peled.core.linalg import (
     BlockTridiagonal,
@@ -611,9 +612,16 @@ _RETRY_HOOKS: list = []
 def _report_progress(voltage, forward=True) -> None:
     """Host callback after each continuation task: calls the registered progress hooks
     with the bias [V] after each point of the forward pass, the retry hooks after each
-    task of the passes that revisit failed points."""
-    for hook in _PROGRESS_HOOKS if bool(forward) else _RETRY_HOOKS:
-        hook(float(voltage))
+    task of the passes that revisit failed points. Under vmap the arguments arrive
+    batched (one entry per device); each entry is reported. It must never raise: an
+    exception inside a host callback stalls the compiled sweep."""
+    if not (_PROGRESS_HOOKS or _RETRY_HOOKS):
+        return
+    volts = np.ravel(np.asarray(voltage, dtype=float))
+    fwd = np.broadcast_to(np.ravel(np.asarray(forward, dtype=bool)), volts.shape)
+    for v, f in zip(volts, fwd, strict=True):
+        for hook in _PROGRESS_HOOKS if f else _RETRY_HOOKS:
+            hook(float(v))
 
 
 class SweepStates(NamedTuple):
