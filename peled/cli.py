@@ -251,8 +251,9 @@ def simulate(
         click.echo(
             f"note: up to {summ['current_unresolved_up_to_V']:g} V"
             f" ({summ['current_unresolved_points']} biases) |J| is below the float64"
-            " resolution of the current (jv.csv current_floor_mA_cm2), so EQE, CE and PE"
-            " are left empty there (docs/numerics.md, accuracy floor of the current)",
+            " resolution of the current (jv.csv current_floor_mA_cm2, current_resolved), so J,"
+            " EQE, CE and PE there may be round-off (docs/numerics.md, accuracy floor of the"
+            " current)",
             err=True,
         )
     for key in (

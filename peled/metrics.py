@@ -189,7 +189,7 @@ def summarize(
     unresolved = unresolved_zone_voltages(res)
     out["zone_unresolved_points"] = len(unresolved)
     out["zone_unresolved_from_V"] = unresolved[0] if unresolved else None
-    # biases where |J| is below its float64 floor (EQE, CE, PE left empty there)
+    # biases where |J| is below its float64 floor (J and the ratios to it may be round-off)
     below = res.converged & ~res.current_resolved
     out["current_unresolved_points"] = int(below.sum())
     out["current_unresolved_up_to_V"] = float(res.voltage_V[below].max()) if below.any() else None
