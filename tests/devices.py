@@ -85,3 +85,19 @@ def inline_material(name, role, ea, eg, mu_e, mu_h=None, eps=3.5, **kw):
     d.update(kw)
     d["sources"] = {k: "test value" for k, v in d.items() if isinstance(v, int | float)}
     return d
+
+
+def database_stack(name: str, anode: str, cathode: str, layers: list[tuple[str, float]]):
+    """A device from default-database materials: contacts by electrode name (their own work
+    functions), layers as (material name, thickness in nm) from anode to cathode, as the
+    random stacks of the robustness test are built."""
+    from peled.device import Contact, Device, Layer
+    from peled.materials import default_database
+
+    db = default_database()
+    return Device(
+        name,
+        Contact(anode, db[anode].work_function_eV),
+        Contact(cathode, db[cathode].work_function_eV),
+        tuple(Layer(db[m], t) for m, t in layers),
+    )

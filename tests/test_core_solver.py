@@ -4,7 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from devices import electron_only, layer, mirror, pin
+from devices import database_stack, electron_only, layer, mirror, pin
 from scipy import constants
 
 from peled.core.linalg import BlockTridiagonal, solve_block_tridiagonal
@@ -286,15 +286,9 @@ def test_failed_step_is_retried_without_the_predictor():
     the sweep stops there, with it every bias converges (docs/numerics.md, "Robustness,
     fourth round")."""
     from peled.core.newton import SolverSettings
-    from peled.device import Contact, Device, Layer
-    from peled.materials import default_database
 
-    db = default_database()
-    dev = Device(
-        "random-30",
-        Contact("MoO3", db["MoO3"].work_function_eV),
-        Contact("Mg:Ag", db["Mg:Ag"].work_function_eV),
-        (Layer(db["PTAA"], 87.7), Layer(db["CsPbBrI-NC"], 102.8), Layer(db["BCP"], 36.7)),
+    dev = database_stack(
+        "random-30", "MoO3", "Mg:Ag", [("PTAA", 87.7), ("CsPbBrI-NC", 102.8), ("BCP", 36.7)]
     )
     arr = dev.to_arrays()
     v = jnp.linspace(0.0, 1.3, 27)
@@ -325,19 +319,16 @@ def test_wall_passes_fill_and_alternate_order():
     from dataclasses import replace
 
     from peled.core.newton import SolverSettings
-    from peled.device import Contact, Device, Layer
-    from peled.materials import default_database
 
-    db = default_database()
-    dev = Device(
+    dev = database_stack(
         "random-34",
-        Contact("MoO3", db["MoO3"].work_function_eV),
-        Contact("Al", db["Al"].work_function_eV),
-        (
-            Layer(db["PTAA"], 93.57776854083201),
-            Layer(db["CsPbBrI-NC"], 14.012884066051411),
-            Layer(db["PO-T2T"], 107.9692781202514),
-        ),
+        "MoO3",
+        "Al",
+        [
+            ("PTAA", 93.57776854083201),
+            ("CsPbBrI-NC", 14.012884066051411),
+            ("PO-T2T", 107.9692781202514),
+        ],
     )
     arr = dev.to_arrays()
     v = jnp.linspace(0.0, 1.7, 35)
@@ -376,19 +367,16 @@ def test_near_null_mode_is_deflated_from_a_cut_step():
     second round of the retry pass, where deflation is allowed), every bias converges,
     current-continuous."""
     from peled.core.newton import SolverSettings
-    from peled.device import Contact, Device, Layer
-    from peled.materials import default_database
 
-    db = default_database()
-    dev = Device(
+    dev = database_stack(
         "random-33",
-        Contact("ITO", db["ITO"].work_function_eV),
-        Contact("Mg:Ag", db["Mg:Ag"].work_function_eV),
-        (
-            Layer(db["TCTA"], 45.965488735709776),
-            Layer(db["CsPbBr3-NC"], 94.05393230904602),
-            Layer(db["TPBi"], 28.738608207223322),
-        ),
+        "ITO",
+        "Mg:Ag",
+        [
+            ("TCTA", 45.965488735709776),
+            ("CsPbBr3-NC", 94.05393230904602),
+            ("TPBi", 28.738608207223322),
+        ],
     )
     arr = dev.to_arrays()
     v = jnp.linspace(0.0, 1.25, 26)

@@ -5,6 +5,7 @@ from pathlib import Path
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from devices import database_stack
 from test_core_solver import continuity_violations
 
 from peled.core.newton import solve_sweep
@@ -85,16 +86,8 @@ def test_trust_region_fallback_stays_on_newtons_branch():
     at 2.0-2.1 V (docs/numerics.md, "Robustness, third round")."""
     from peled.core.newton import SolverSettings
 
-    db = default_database()
-    dev = Device(
-        "random-12",
-        Contact("Ag", db["Ag"].work_function_eV),
-        Contact("Ca", db["Ca"].work_function_eV),
-        (
-            Layer(db["PEDOT:PSS"], 115.2),
-            Layer(db["CsPbBrI-NC"], 107.2),
-            Layer(db["ZnO-NP"], 23.4),
-        ),
+    dev = database_stack(
+        "random-12", "Ag", "Ca", [("PEDOT:PSS", 115.2), ("CsPbBrI-NC", 107.2), ("ZnO-NP", 23.4)]
     )
     arr = dev.to_arrays()
     v = jnp.linspace(0.0, 2.3, 47)
