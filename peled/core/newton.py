@@ -68,14 +68,28 @@ class SolverSettings:
         step with the Jacobian's near-null direction projected out, and take it if it
         lowers the merit tenfold and more than the cut step; a solve that took one may
         then finish by the residual test only. Used only where the sweep revisits failed
-        points (round 2 of the alternate pass, and the backward fill), so points that
+        points (rounds 2-3 of the alternate pass, and the backward fill), so points that
         converge without it keep their states (docs/numerics.md, "Robustness, fifth
         round")
+    dilute_density_cm3: reference density n_ref [cm^-3] of the absolute error control
+        used in the last round of the alternate pass (points still failed after the
+        deflated round; see ``alternate_order_pass``). There a carrier's continuity row
+        is judged relative to its terms times 1 + n_ref / c (c the largest density of
+        that carrier on the row's three nodes) and its quasi-Fermi update weighted by
+        c / (c + n_ref), i.e. as the density error dc / (c + n_ref): rows of carriers
+        far below n_ref, whose quasi-Fermi levels float along near-null modes, no
+        longer hold up the solve; a Poisson row within the round-off of its terms
+        (:func:`poisson_round_off`) counts as converged too. A point accepted so must
+        carry a current continuous to ``physical_rtol`` or its round-off floor. 0 turns
+        it off. 1e10 cm^-3 is the absolute density error DEVSIM's examples use
+        (docs/numerics.md, "Robustness, sixth round")
     alternate_order_pass: after the forward sweep, if it failed a point, run forward again
         from the last converged state before the first failure with the other start
         order (see ``predictor``), then, if points are still failed, once more from the
-        first of them in the usual order with deflated Newton steps allowed, keeping only
-        successes (docs/numerics.md, "Robustness, fifth round")
+        first of them in the usual order with deflated Newton steps allowed, and, if
+        points are still failed, a third time with the dilute-carrier error control on
+        as well (``dilute_density_cm3``), keeping only successes (docs/numerics.md,
+        "Robustness, fifth round" and "sixth round")
     backward_fill: after the forward sweep, approach each failed bias whose next bias
         converged once more, downward from that bias's state (docs/numerics.md,
         "Robustness, fifth round")
@@ -129,6 +143,7 @@ class SolverSettings:
     predictor: bool = True
     predictor_retry: bool = True
     near_null_deflation: bool = True
+    dilute_density_cm3: float = 1e10
     alternate_order_pass: bool = True
     backward_fill: bool = True
     continuity_regularization: float = 0.0
@@ -214,12 +229,27 @@ def resolved_to_round_off(u, f, m, jac, arrays, settings: SolverSettings):
       the largest edge conductance: one ulp of a quasi-Fermi potential read as a
       current), the criterion docs/numerics.md "Accuracy floor of the current" states.
     """
+    poisson_ok = jnp.all(
+        jnp.abs(f[:, 0]) <= jnp.maximum(settings.floor_rtol * m[:, 0], poisson_round_off(u, jac))
+    )
+    return poisson_ok, current_continuous(u, arrays, settings)
+
+
+def poisson_round_off(u, jac):
+    """Round-off of each Poisson row at ``u`` [scaled]: 64 eps sum_j |J_ij| |u_j|, the
+    error with which its terms can be evaluated (on a graded mesh, or near flat band,
+    adjacent potentials differ by a few ulps of psi, and so do the field terms)."""
     eps = jnp.finfo(u.dtype).eps
     abs_jac = BlockTridiagonal(*(jnp.abs(b) for b in jac))
-    round_off = 64.0 * eps * abs_jac.matvec(jnp.abs(u))
-    poisson_ok = jnp.all(
-        jnp.abs(f[:, 0]) <= jnp.maximum(settings.floor_rtol * m[:, 0], round_off[:, 0])
-    )
+    return 64.0 * eps * abs_jac.matvec(jnp.abs(u))[:, 0]
+
+
+def current_continuous(u, arrays, settings: SolverSettings):
+    """Whether the total current J = q (F_p - F_n) at ``u`` is the same on every edge
+    within ``physical_rtol`` of |J| or within its round-off floor, 32 eps max|u| G_max
+    (G_max the largest edge conductance: one ulp of a quasi-Fermi potential read as a
+    current; docs/numerics.md "Accuracy floor of the current")."""
+    eps = jnp.finfo(u.dtype).eps
     sc = scaling_for(arrays.temperature_K)
     geo = geometry(arrays, sc)
     st = node_state(u, arrays, sc)
@@ -229,8 +259,36 @@ def resolved_to_round_off(u, f, m, jac, arrays, settings: SolverSettings):
     j = _device_current(fx.n_over_l * st.n[:-1], fx.p_over_l * st.p[:-1], g_sum)
     floor = 32.0 * eps * jnp.max(g_sum) * jnp.max(jnp.abs(u))
     spread = jnp.max(j_edge) - jnp.min(j_edge)
-    current_ok = spread <= jnp.maximum(settings.physical_rtol * j, floor)
-    return poisson_ok, current_ok
+    return spread <= jnp.maximum(settings.physical_rtol * j, floor)
+
+
+def dilute_weights(u, arrays, settings: SolverSettings, active):
+    """Absolute error control of dilute carriers (``settings.dilute_density_cm3``).
+
+    Returns (row factors (N, 2) for the electron and hole continuity rows, update weights
+    (N, 2)), all ones where ``active`` is false. With n_ref the reference density and c
+    the carrier density [scaled]: a row's magnitude is multiplied by 1 + n_ref / c_max
+    (c_max the largest c on the row's nodes i-1, i, i+1, so a row fed by a dense
+    neighbour stays judged on its own terms), and a quasi-Fermi update dphi [V_t],
+    the relative density change dc / c, is weighted by c / (c + n_ref), which makes it the
+    density error dc / (c + n_ref). The contact rows (Dirichlet phi = phi_bc, or the
+    Robin balance) keep factor 1: the boundary condition is met exactly whatever the
+    density there.
+    """
+
+    def weights():
+        sc = scaling_for(arrays.temperature_K)
+        st = node_state(u, arrays, sc)
+        ref = settings.dilute_density_cm3 * 1e6 / sc.density_m3
+        c = jnp.stack([st.n, st.p], axis=-1)
+        c_max = jnp.maximum(c, jnp.maximum(jnp.roll(c, 1, axis=0), jnp.roll(c, -1, axis=0)))
+        factor = 1.0 + ref / jnp.maximum(c_max, 1e-300)
+        weight = c / (c + ref)
+        return factor.at[0].set(1.0).at[-1].set(1.0), weight.at[0].set(1.0).at[-1].set(1.0)
+
+    ones = jnp.ones((u.shape[0], 2), u.dtype)
+    # a cond, not a select: the forward pass (inactive) then pays nothing for it
+    return jax.lax.cond(active, weights, lambda: (ones, ones))
 
 
 def _cap_potential_step(du, settings: SolverSettings):
@@ -250,12 +308,15 @@ def newton_solve(
     u0: jax.Array,
     settings: SolverSettings,
     poisson_only: bool = False,
-    deflate=True,
+    retry=True,
+    dilute=None,
 ) -> NewtonResult:
     """Damped Newton for F(u; arrays, voltage) = 0 from ``u0`` (scaled, shape (N, 3)).
 
-    ``deflate`` (bool, may be traced): allow the near-null deflated step when
-    ``settings.near_null_deflation`` is on.
+    ``retry`` (bool, may be traced): this solve revisits a point the plain sweep failed,
+    so the near-null deflated step (``settings.near_null_deflation``) is allowed;
+    ``dilute`` (bool, may be traced; None: as ``retry``): the absolute error control of
+    dilute carriers (``settings.dilute_density_cm3``, :func:`dilute_weights`) is on.
 
     ``poisson_only``: keep the quasi-Fermi potentials fixed and solve Poisson's equation
     alone (the equilibrium problem, where the continuity rows hold identically).
@@ -283,6 +344,18 @@ def newton_solve(
             d = jnp.diagonal(jac.diag, axis1=-2, axis2=-1)[:, 1:]
             d = d * (1.0 + settings.continuity_regularization)
             jac = jac._replace(diag=jac.diag.at[:, 1, 1].set(d[:, 0]).at[:, 2, 2].set(d[:, 1]))
+        dilute_on = retry if dilute is None else dilute
+        use_dilute = settings.dilute_density_cm3 > 0 and not poisson_only
+        if use_dilute:
+            row_factor, update_weight = dilute_weights(u, arrays, settings, dilute_on)
+            m = m.at[:, 1:].multiply(row_factor)
+            # ...and a Poisson row whose residual is within the round-off of its terms
+            # counts as converged: near flat band the field terms that balance a dilute
+            # space charge are psi differences of a few ulps of psi (random stack 17 at
+            # its built-in voltage, 0.40 V: 100 Poisson rows at a relative residual of
+            # 1.0 while Newton asks psi to move by half an ulp)
+            m_psi = jnp.maximum(m[:, 0], poisson_round_off(u, jac) / settings.residual_rtol)
+            m = m.at[:, 0].set(jnp.where(dilute_on, m_psi, m[:, 0]))
         res = relative_residual(f, m)
         du = solve_block_tridiagonal(jac, -f)
         du_newton = du
@@ -356,7 +429,7 @@ def newton_solve(
                 better = (val < merit_ls) & (val < 0.1 * merit0)
                 return jnp.where(better, step, du_ls), jnp.where(better, val, merit_ls), better
 
-            cut = (jnp.sum(jnp.abs(du_ls)) < 0.0625 * jnp.sum(jnp.abs(du))) & deflate
+            cut = (jnp.sum(jnp.abs(du_ls)) < 0.0625 * jnp.sum(jnp.abs(du))) & retry
 
             # gated by a while loop that runs at most once rather than lax.cond: under
             # vmap a cond with a batched predicate evaluates both branches for every
@@ -387,7 +460,7 @@ def newton_solve(
         hi = jnp.maximum(0.0, vt_v) + settings.quasi_fermi_margin
         du = du.at[:, 1:].set(jnp.clip(u[:, 1:] + du[:, 1:], lo, hi) - u[:, 1:])
         upd_psi = jnp.max(jnp.abs(du[:, 0]))
-        upd_phi = jnp.max(jnp.abs(du[:, 1:]))
+        upd_phi = jnp.max(jnp.abs(du[:, 1:]) * (update_weight if use_dilute else 1.0))
         u_new = u + du
         finite = jnp.all(jnp.isfinite(u_new)) & jnp.isfinite(res)
         done = (
@@ -406,6 +479,15 @@ def newton_solve(
             )
         )
         done = done | at_floor
+        if use_dilute:
+            # with dilute rows judged on an absolute scale, the state must also carry a
+            # continuous current: no point is accepted that the strict test would call
+            # wrong in the one quantity the dilute carriers could still spoil
+            done = done & jax.lax.cond(
+                done & dilute_on,
+                lambda: current_continuous(u_new, arrays, settings),
+                lambda: jnp.array(True),
+            )
         return (jnp.where(finite, u_new, u), it + 1, res, done, ~finite, jac, deflated_any)
 
     n = u0.shape[0]
@@ -654,22 +736,23 @@ def solve_sweep(
     zero = jnp.asarray(0.0, jnp.float64)
     # equilibrium: Poisson alone (flat Fermi level), then the coupled system from there
     eq0 = newton_solve(
-        arrays, zero, initial_guess(arrays), settings, poisson_only=True, deflate=False
+        arrays, zero, initial_guess(arrays), settings, poisson_only=True, retry=False
     )
     # (no trust-region fallback at equilibrium: it has never been needed there, and each
     # copy of its loop adds to the compile time of the sweep)
     eq = newton_solve(
-        arrays, zero, eq0.u, replace(settings, trust_region_iterations=0), deflate=False
+        arrays, zero, eq0.u, replace(settings, trust_region_iterations=0), retry=False
     )
     eq = eq._replace(converged=eq.converged & eq0.converged)
     t0 = jnp.where(eq.converged, _tangent(arrays, zero, eq.u, eq.jacobian), 0.0)
 
     with_tangent = settings.predictor or settings.predictor_retry
 
-    def to_target(carry, target, first, deflate):
+    def to_target(carry, target, first, deflate, dilute):
         # first: whether the first attempt of each step starts from the tangent's
-        # prediction; deflate: whether Newton may take deflated steps (both traced, so
-        # that the passes below share one compiled continuation)
+        # prediction; deflate, dilute: whether Newton may take deflated steps, and judges
+        # dilute carriers on an absolute scale; all traced, so that the passes below
+        # share one compiled continuation
         u_c, v_c, t_c, ok_c = carry
 
         def cond(s):
@@ -683,7 +766,7 @@ def solve_sweep(
             step = jnp.where(step * remaining <= 0, remaining, step)
             v_try = jnp.where(jnp.abs(remaining - step) < 1e-12, target, v + step)
             u_start = u + jnp.where(use_tan, v_try - v, 0.0) * tan if with_tangent else u
-            r = newton_solve(arrays, v_try, u_start, settings, deflate=deflate)
+            r = newton_solve(arrays, v_try, u_start, settings, retry=deflate, dilute=dilute)
             ok = r.converged
             new_tan = (
                 jnp.where(ok, _tangent(arrays, v_try, r.u, r.jacobian), tan)
@@ -755,7 +838,7 @@ def solve_sweep(
         # any); round 1 runs in the other start order, round 2 in the usual one with
         # deflated Newton steps allowed
         return settings.alternate_order_pass & (
-            ((i2 < 0) & jnp.any(~conv) & (rnd <= 2)) | ((i2 >= 0) & (i2 < m_bias))
+            ((i2 < 0) & jnp.any(~conv) & (rnd <= 3)) | ((i2 >= 0) & (i2 < m_bias))
         )
 
     def task_cond(s):
@@ -784,13 +867,16 @@ def solve_sweep(
         start = pick(fwd, carry, pick(alt, start2, stored(outs, tans, j3 + 1)))
         at = jnp.where(fwd, jnp.minimum(i, m_bias - 1), jnp.where(alt, j2, j3))
         at = jnp.clip(at, 0, m_bias - 1)
-        # deflated steps only in round 2 of pass 2 and in the fill: taken anywhere they
-        # change the path of points that converge without them (random stack 34 then
-        # fails from 1.6 V)
-        round2 = (alt & (rnd == 2)) | (~fwd & ~alt)
+        # deflated steps only in rounds 2-3 of pass 2 and in the fill: taken anywhere
+        # they change the path of points that converge without them (random stack 34
+        # then fails from 1.6 V); the dilute-carrier error control only in round 3: in
+        # round 2 it lost stack 33 fifteen biases that round 2 and the fill converge
+        # without it (docs/numerics.md, "Robustness, sixth round")
+        deflate = (alt & (rnd >= 2)) | (~fwd & ~alt)
+        dilute = alt & (rnd == 3)
         first = jnp.where(alt & (rnd == 1), not settings.predictor, settings.predictor)
         new_carry, (u_t, reached, its_t, res_t, subs_t, v_t) = to_target(
-            start, voltages_V[at], first, round2
+            start, voltages_V[at], first, deflate, dilute
         )
         # pass 1 records every result (a failed point keeps the last state reached);
         # passes 2 and 3 replace only a failed record, only by a success, and add their work
