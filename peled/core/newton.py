@@ -836,7 +836,7 @@ def solve_sweep(
     def alternate_pending(conv, i2, rnd):
         # i2 < 0: round rnd of pass 2 not started (it starts at the first failed bias, if
         # any); round 1 runs in the other start order, round 2 in the usual one with
-        # deflated Newton steps allowed
+        # deflated Newton steps allowed, round 3 with the dilute-carrier error control too
         return settings.alternate_order_pass & (
             ((i2 < 0) & jnp.any(~conv) & (rnd <= 3)) | ((i2 >= 0) & (i2 < m_bias))
         )
