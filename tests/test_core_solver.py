@@ -383,7 +383,8 @@ def test_near_null_mode_is_deflated_from_a_cut_step():
     )
     arr = dev.to_arrays()
     v = jnp.linspace(0.0, 1.25, 26)
-    plain = solve_sweep(arr, v, SolverSettings(near_null_deflation=False))
+    # (the dilute-carrier round off too: on its own it recovers 1.15 V)
+    plain = solve_sweep(arr, v, SolverSettings(near_null_deflation=False, dilute_density_cm3=0.0))
     failed = np.asarray(v)[~np.asarray(plain.converged)]
     np.testing.assert_allclose(failed, [1.15, 1.2, 1.25])
     st = solve_sweep(arr, v)
