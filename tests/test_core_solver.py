@@ -405,7 +405,7 @@ def test_dilute_weights_follow_their_definition():
     st = solve_sweep(arr, jnp.array([0.0, 0.6]))
     u = st.u[-1]
     settings = SolverSettings(dilute_density_cm3=1e12)
-    factor, weight = dilute_weights(u, arr, settings, jnp.array(True))
+    factor, weight, _ = dilute_weights(u, arr, settings, jnp.array(True))
     sc = scaling_for(arr.temperature_K)
     ns = node_state(u, arr, sc)
     ref = 1e12 * 1e6 / float(sc.density_m3)
@@ -418,8 +418,9 @@ def test_dilute_weights_follow_their_definition():
     # the p-i-n's doped layers hold 1e18 cm^-3 majority carriers: factor ~1 there, and
     # its minority carriers far below 1e12 cm^-3 are weighted down
     assert np.asarray(factor).min() < 1.0 + 1e-5 and np.asarray(weight).min() < 1e-3
-    off = dilute_weights(u, arr, settings, jnp.array(False))
-    assert all(np.all(np.asarray(x) == 1.0) for x in off)
+    off_factor, off_weight, off_floor = dilute_weights(u, arr, settings, jnp.array(False))
+    assert all(np.all(np.asarray(x) == 1.0) for x in (off_factor, off_weight))
+    assert np.all(np.asarray(off_floor) == 0.0)
 
 
 def test_dilute_carriers_judged_on_an_absolute_scale():

@@ -262,12 +262,15 @@ def current_continuous(u, arrays, settings: SolverSettings):
     return spread <= jnp.maximum(settings.physical_rtol * j, floor)
 
 
-def dilute_weights(u, arrays, settings: SolverSettings, active):
+def dilute_weights(u, arrays, settings: SolverSettings, active, jac=None):
     """Absolute error control of dilute carriers (``settings.dilute_density_cm3``).
 
     Returns (row factors (N, 2) for the electron and hole continuity rows, update weights
-    (N, 2)), all ones where ``active`` is false. With n_ref the reference density and c
-    the carrier density [scaled]: a row's magnitude is multiplied by 1 + n_ref / c_max
+    (N, 2), Poisson row-scale floors (N,)), ones and zeros where ``active`` is false. The
+    floor is :func:`poisson_round_off` / ``residual_rtol`` given the Jacobian ``jac`` at
+    ``u`` (zeros without it): a Poisson row within its round-off counts as converged.
+    With n_ref the reference density and c the carrier density [scaled]: a row's
+    magnitude is multiplied by 1 + n_ref / c_max
     (c_max the largest c on the row's nodes i-1, i, i+1, so a row fed by a dense
     neighbour stays judged on its own terms), and a quasi-Fermi update dphi [V_t],
     the relative density change dc / c, is weighted by c / (c + n_ref), which makes it the
@@ -284,11 +287,20 @@ def dilute_weights(u, arrays, settings: SolverSettings, active):
         c_max = jnp.maximum(c, jnp.maximum(jnp.roll(c, 1, axis=0), jnp.roll(c, -1, axis=0)))
         factor = 1.0 + ref / jnp.maximum(c_max, 1e-300)
         weight = c / (c + ref)
-        return factor.at[0].set(1.0).at[-1].set(1.0), weight.at[0].set(1.0).at[-1].set(1.0)
+        floor = (
+            poisson_round_off(u, jac) / settings.residual_rtol
+            if jac is not None
+            else jnp.zeros(u.shape[0], u.dtype)
+        )
+        return (
+            factor.at[0].set(1.0).at[-1].set(1.0),
+            weight.at[0].set(1.0).at[-1].set(1.0),
+            floor,
+        )
 
     ones = jnp.ones((u.shape[0], 2), u.dtype)
     # a cond, not a select: the forward pass (inactive) then pays nothing for it
-    return jax.lax.cond(active, weights, lambda: (ones, ones))
+    return jax.lax.cond(active, weights, lambda: (ones, ones, jnp.zeros(u.shape[0], u.dtype)))
 
 
 def _cap_potential_step(du, settings: SolverSettings):
@@ -347,15 +359,16 @@ def newton_solve(
         dilute_on = retry if dilute is None else dilute
         use_dilute = settings.dilute_density_cm3 > 0 and not poisson_only
         if use_dilute:
-            row_factor, update_weight = dilute_weights(u, arrays, settings, dilute_on)
+            row_factor, update_weight, psi_floor = dilute_weights(
+                u, arrays, settings, dilute_on, jac
+            )
             m = m.at[:, 1:].multiply(row_factor)
             # ...and a Poisson row whose residual is within the round-off of its terms
             # counts as converged: near flat band the field terms that balance a dilute
             # space charge are psi differences of a few ulps of psi (random stack 17 at
             # its built-in voltage, 0.40 V: 100 Poisson rows at a relative residual of
             # 1.0 while Newton asks psi to move by half an ulp)
-            m_psi = jnp.maximum(m[:, 0], poisson_round_off(u, jac) / settings.residual_rtol)
-            m = m.at[:, 0].set(jnp.where(dilute_on, m_psi, m[:, 0]))
+            m = m.at[:, 0].set(jnp.maximum(m[:, 0], psi_floor))
         res = relative_residual(f, m)
         du = solve_block_tridiagonal(jac, -f)
         du_newton = du
