@@ -98,11 +98,60 @@ def block_jacobian(fun, u: jax.Array, has_aux: bool = False):
     return f, blocks_from_linear_map(lin, u.shape[0], u.dtype)
 
 
+def solve_small(mat: jax.Array, rhs: jax.Array) -> jax.Array:
+    """Solve a batch of small dense systems ``mat @ x = rhs``: mat (..., k, k), rhs (..., k, m).
+
+    Gaussian elimination with partial pivoting, a ``fori_loop`` over the k columns (k is
+    static and small: 3 for the drift-diffusion blocks, 6 for the augmented
+    Levenberg-Marquardt blocks), every step elementwise over the batch. Why not ``jnp.linalg.solve``: on CPU, jaxlib 0.10 lowers a
+    batched solve to LAPACK custom calls (getrf + triangular solves) that are slow for many
+    tiny systems (jax issue 36927) and, on a 2-core machine inside ``vmap``, were seen to
+    deadlock in the batched getrf's thread pool (docs/numerics.md, "Small block solves").
+    Elementwise code has neither problem and vectorizes on every backend.
+
+    Same arithmetic as LAPACK's getrf/getrs (row swaps to the largest remaining pivot in the
+    column, then forward elimination and back substitution); a singular block gives
+    inf/nan, as the LAPACK path does.
+    """
+    k = mat.shape[-1]
+    aug = jnp.concatenate([mat, rhs], axis=-1)  # (..., k, k + m)
+    # explicit ranks throughout (the test suite runs with jax_numpy_rank_promotion="raise")
+    rows = jnp.arange(k).reshape((1,) * (mat.ndim - 2) + (k,))  # (1.., k)
+
+    def eliminate(j, aug):
+        # pivot: the largest |entry| of column j among rows j..k-1
+        col_j = jax.lax.dynamic_index_in_dim(aug, j, axis=-1, keepdims=False)  # (..., k)
+        p = jnp.argmax(jnp.where(rows >= j, jnp.abs(col_j), -1.0), axis=-1)  # (...,)
+        row_j = jax.lax.dynamic_index_in_dim(aug, j, axis=-2, keepdims=True)  # (..., 1, k+m)
+        row_p = jnp.take_along_axis(aug, p[..., None, None], axis=-2)  # (..., 1, k+m)
+        aug = jnp.where((rows == p[..., None])[..., None], row_j, aug)
+        aug = jnp.where((rows == j)[..., None], row_p, aug)
+        # eliminate column j below the pivot
+        pivot = jax.lax.dynamic_index_in_dim(row_p, j, axis=-1, keepdims=False)  # (..., 1)
+        col_j = jax.lax.dynamic_index_in_dim(aug, j, axis=-1, keepdims=False)  # after the swap
+        factor = jnp.where(rows > j, col_j, 0.0) / pivot  # (..., k)
+        return aug - factor[..., None] * row_p
+
+    aug = jax.lax.fori_loop(0, k, eliminate, aug)
+    u, y = aug[..., :k], aug[..., k:]
+
+    def back(i, x):
+        j = k - 1 - i
+        u_j = jax.lax.dynamic_index_in_dim(u, j, axis=-2, keepdims=False)  # (..., k)
+        y_j = jax.lax.dynamic_index_in_dim(y, j, axis=-2, keepdims=False)  # (..., m)
+        # x rows > j are solved, rows <= j still zero, so the full dot product is the sum
+        acc = y_j - jnp.einsum("...l,...lm->...m", jnp.where(rows > j, u_j, 0.0), x)
+        u_jj = jax.lax.dynamic_index_in_dim(u_j, j, axis=-1, keepdims=True)  # (..., 1)
+        return jnp.where((rows == j)[..., None], (acc / u_jj)[..., None, :], x)
+
+    return jax.lax.fori_loop(0, k, back, jnp.zeros_like(y))
+
+
 def _cr_solve(a, b, c, d):
     """Cyclic reduction for 2^m - 1 blocks of any size k (a[0] = c[-1] = 0)."""
     n = b.shape[0]
     if n == 1:
-        return jnp.linalg.solve(b, d[..., None])[..., 0]
+        return solve_small(b, d[..., None])[..., 0]
     # keep odd indices 1, 3, ..., eliminate the even ones
     ev = slice(0, None, 2)
     od = slice(1, None, 2)
@@ -111,7 +160,7 @@ def _cr_solve(a, b, c, d):
     # solve with even diagonal blocks once: B_e^{-1} [A_e, C_e, d_e]
     k = b.shape[-1]
     rhs = jnp.concatenate([ae, ce, de[..., None]], axis=-1)  # (ne, k, 2k + 1)
-    sol = jnp.linalg.solve(be, rhs)
+    sol = solve_small(be, rhs)
     inv_a, inv_c, inv_d = sol[..., :k], sol[..., k : 2 * k], sol[..., 2 * k]
     # odd row j (global 2j+1) has neighbours even j (left) and even j+1 (right)
     la, lc, ld = inv_a[:-1], inv_c[:-1], inv_d[:-1]
