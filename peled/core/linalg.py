@@ -103,11 +103,12 @@ def solve_small(mat: jax.Array, rhs: jax.Array) -> jax.Array:
 
     Gaussian elimination with partial pivoting, a ``fori_loop`` over the k columns (k is
     static and small: 3 for the drift-diffusion blocks, 6 for the augmented
-    Levenberg-Marquardt blocks), every step elementwise over the batch. Why not ``jnp.linalg.solve``: on CPU, jaxlib 0.10 lowers a
-    batched solve to LAPACK custom calls (getrf + triangular solves) that are slow for many
-    tiny systems (jax issue 36927) and, on a 2-core machine inside ``vmap``, were seen to
-    deadlock in the batched getrf's thread pool (docs/numerics.md, "Small block solves").
-    Elementwise code has neither problem and vectorizes on every backend.
+    Levenberg-Marquardt blocks), every step elementwise over the batch. Why not
+    ``jnp.linalg.solve``: on CPU, jaxlib 0.10 lowers a batched solve to LAPACK custom
+    calls (getrf + triangular solves) that are slow for many tiny systems (jax issue
+    36927) and, on a 2-core machine inside ``vmap``, were seen to deadlock in the batched
+    getrf's thread pool (docs/numerics.md, "Small block solves"). Elementwise code has
+    neither problem and vectorizes on every backend.
 
     Same arithmetic as LAPACK's getrf/getrs (row swaps to the largest remaining pivot in the
     column, then forward elimination and back substitution); a singular block gives
