@@ -764,6 +764,7 @@ def solve_equilibrium(arrays: DeviceArrays, settings: SolverSettings) -> NewtonR
     blank = jax.tree.map(
         lambda a: jnp.zeros(a.shape, a.dtype), jax.eval_shape(attempt, jnp.asarray(0))
     )
+
     def cond(c):
         k, r = c
         return (k == 0) | ((k == 1) & ~r.converged)
