@@ -408,7 +408,11 @@ def test_near_null_mode_is_deflated_from_a_cut_step():
     np.testing.assert_allclose(failed, [1.15, 1.2, 1.25])
     st = solve_sweep(arr, v)
     assert bool(st.converged.all())
-    np.testing.assert_array_equal(np.asarray(st.u)[:-3], np.asarray(plain.u)[:-3])
+    # the biases the plain sweep converged are the same states: equal to far below the
+    # solver's update tolerance (1e-5 V_t on quasi-Fermi levels), not bit for bit, since
+    # the two settings compile to different programs and XLA fuses the elementwise block
+    # solves differently in each (5e-8 V_t seen)
+    np.testing.assert_allclose(np.asarray(st.u)[:-3], np.asarray(plain.u)[:-3], rtol=0, atol=1e-6)
     ob = sweep_observables(st.u, arr, jnp.zeros(arr.n_layers))
     assert continuity_violations(arr, st, ob) == []
 
