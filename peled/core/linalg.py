@@ -110,9 +110,10 @@ def solve_small(mat: jax.Array, rhs: jax.Array) -> jax.Array:
     getrf's thread pool (docs/numerics.md, "Small block solves"). Elementwise code has
     neither problem and vectorizes on every backend.
 
-    Same arithmetic as LAPACK's getrf/getrs (row swaps to the largest remaining pivot in the
-    column, then forward elimination and back substitution); a singular block gives
-    inf/nan, as the LAPACK path does.
+    The algorithm of LAPACK's unblocked getrf/getrs (row swaps to the largest remaining
+    pivot in the column, forward elimination, back substitution), not its operation
+    order, so results agree to round-off, not bit for bit; a singular block gives inf/nan,
+    as the LAPACK path does.
     """
     k = mat.shape[-1]
     aug = jnp.concatenate([mat, rhs], axis=-1)  # (..., k, k + m)
