@@ -127,9 +127,14 @@ def test_low_htl_hole_mobility_moves_zone_to_htl_side(balanced, hole_poor):
     c0 = res0.zone_summary(k)["centroid_nm"]
     c1 = res1.zone_summary(k)["centroid_nm"]
     assert c1 < c0 - 1.0, (c0, c1)  # toward the HTL (anode side, smaller x)
-    # fewer holes than electrons reach the emitter
-    assert res1.electron_hole_current_ratio[k] > 1.0
-    assert res1.charge_balance_factor[k] < 1.0
+    # Both transport layers block the other carrier (1 eV steps), so every carrier that
+    # enters the emitter recombines in it, and current continuity makes the electron and
+    # hole currents entering it equal up to the leakage over those steps, however slow the
+    # HTL: the imbalance shows in where the zone sits, not in the injection ratio. (This
+    # test used to assert ratio > 1 and balance < 1; both held only by a 1e-10 round-off
+    # margin, and the block-solve rewrite of session 8 flipped it to 1 - 4e-11.)
+    assert res1.electron_hole_current_ratio[k] == pytest.approx(1.0, rel=1e-6)
+    assert res1.charge_balance_factor[k] == pytest.approx(1.0, rel=1e-6)
     z1 = res1.zone_summary(k)
     assert z1["fraction_within_5nm_of_1_anode_side"] > z1["fraction_within_5nm_of_1_cathode_side"]
 
