@@ -761,10 +761,6 @@ def solve_equilibrium(arrays: DeviceArrays, settings: SolverSettings) -> NewtonR
         again = k > 0
         return newton_solve(arrays, zero, eq0.u, coupled, retry=again, dilute=again)
 
-    blank = jax.tree.map(
-        lambda a: jnp.zeros(a.shape, a.dtype), jax.eval_shape(attempt, jnp.asarray(0))
-    )
-
     def cond(c):
         k, r = c
         return (k == 0) | ((k == 1) & ~r.converged)
@@ -773,7 +769,9 @@ def solve_equilibrium(arrays: DeviceArrays, settings: SolverSettings) -> NewtonR
         k, _ = c
         return k + 1, attempt(k)
 
-    return jax.lax.while_loop(cond, body, (jnp.asarray(0), blank))[1]
+    # eq0 only seeds the carry's structure (a NewtonResult like the coupled ones): the
+    # loop always runs attempt 0, so it is never returned
+    return jax.lax.while_loop(cond, body, (jnp.asarray(0), eq0))[1]
 
 
 @partial(jax.jit, static_argnames=("settings",))
