@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from peled.core.discretize import build_arrays
 from peled.core.params import DeviceArrays, MeshSpec
+from peled.core.statistics import STATISTICS_GAMMA
 from peled.errors import PeledInputError
 from peled.materials import (
     Electrode,
@@ -151,6 +152,7 @@ class Device:
                     "auger_coefficient_electron_m6_s": m.auger_coefficient_electron_cm6_s
                     / CM3_TO_M3**2,
                     "auger_coefficient_hole_m6_s": m.auger_coefficient_hole_cm6_s / CM3_TO_M3**2,
+                    "statistics_gamma": STATISTICS_GAMMA[m.statistics],
                 }
             )
         return build_arrays(

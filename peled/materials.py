@@ -61,6 +61,10 @@ class Semiconductor(_Strict):
     # an adjacent emitter (0 = none, e.g. wide-gap insulators; 1 = every arriving exciton).
     exciton_quenching_length_nm: float | None = Field(default=None, gt=0, le=1000)
     exciton_quenching_efficiency: float = Field(default=0.0, ge=0, le=1)
+    # Occupancy of the band states (peled.core.statistics, docs/model.md): Boltzmann
+    # (physics.md default), Blakemore's Fermi-Dirac approximation, or Fermi-Dirac on one
+    # level of N_c sites (a nanocrystal film's band-edge states; densities saturate at N_c).
+    statistics: Literal["boltzmann", "blakemore", "single_level"] = "boltzmann"
     sources: dict[str, str] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -135,7 +139,10 @@ def parse_material(data: Mapping[str, Any], where: str) -> Material:
         mat = model.model_validate(dict(data))
     except ValidationError as err:
         raise PeledInputError(_format_validation_error(err, where)) from None
-    numeric = [k for k, v in mat.model_dump().items() if isinstance(v, int | float)]
+    # numbers, and the statistics model (a modelling choice like a number), need a source
+    numeric = [
+        k for k, v in mat.model_dump().items() if isinstance(v, int | float) or k == "statistics"
+    ]
     missing = [k for k in numeric if k in data and k not in mat.sources]
     if missing:
         raise PeledInputError(

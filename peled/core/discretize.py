@@ -33,6 +33,7 @@ _LAYER_DEFAULTS = {
     "auger_coefficient_hole_m6_s": 0.0,
     "srh_lifetime_electron_s": 1e-6,
     "srh_lifetime_hole_s": 1e-6,
+    "statistics_gamma": 0.0,
 }
 
 

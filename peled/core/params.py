@@ -41,6 +41,9 @@ class LayerParams:
     radiative_coefficient_m3_s: jax.Array
     auger_coefficient_electron_m6_s: jax.Array
     auger_coefficient_hole_m6_s: jax.Array
+    # occupancy of the band states (peled.core.statistics): 0 = Boltzmann, 0.27 =
+    # Blakemore's approximation to Fermi-Dirac, 1 = Fermi-Dirac on one level of N_c sites
+    statistics_gamma: jax.Array
 
 
 @jax.tree_util.register_dataclass

@@ -40,6 +40,7 @@ import jax.numpy as jnp
 from peled.core.params import DeviceArrays, node_positions_m
 from peled.core.recombination import RecombinationOverNP, recombination_over_np
 from peled.core.scaling import ME_KG, Q_C, Scaling, scaling_for
+from peled.core.statistics import filling_correction, log_density
 from peled.core.transport import (
     safe_exp,
     sg_electron_flux,
@@ -121,12 +122,20 @@ def band_offsets(arrays: DeviceArrays, sc: Scaling):
     vt = sc.thermal_voltage_V
     chi = lp.electron_affinity_eV[lay] / vt
     eg = lp.band_gap_eV[lay] / vt
-    ln_nc = jnp.log(lp.conduction_band_dos_m3[lay] / sc.density_m3)
-    ln_nv = jnp.log(lp.valence_band_dos_m3[lay] / sc.density_m3)
+    ln_nc, ln_nv = band_log_dos(arrays, sc)
     off_n = chi + ln_nc
     off_p = chi + eg - ln_nv
     ln_ni = 0.5 * (ln_nc + ln_nv) - 0.5 * eg
     return off_n, off_p, ln_ni
+
+
+def band_log_dos(arrays: DeviceArrays, sc: Scaling):
+    """Per-node ln(N_c/N0) and ln(N_v/N0) [-]."""
+    lp = arrays.layers
+    lay = arrays.node_layer
+    ln_nc = jnp.log(lp.conduction_band_dos_m3[lay] / sc.density_m3)
+    ln_nv = jnp.log(lp.valence_band_dos_m3[lay] / sc.density_m3)
+    return ln_nc, ln_nv
 
 
 def node_state(u: jax.Array, arrays: DeviceArrays, sc: Scaling) -> NodeState:
@@ -136,8 +145,14 @@ def node_state(u: jax.Array, arrays: DeviceArrays, sc: Scaling) -> NodeState:
     lay = arrays.node_layer
     vt = sc.thermal_voltage_V
     off_n, off_p, ln_ni = band_offsets(arrays, sc)
+    ln_nc, ln_nv = band_log_dos(arrays, sc)
+    gamma = lp.statistics_gamma[lay]
+    # Boltzmann band potentials, lowered (raised for holes) by the state-filling term
+    # so that ln(n/N0) = theta_n - phi_n holds for any statistics (peled.core.statistics)
     theta_n = psi + off_n
     theta_p = psi + off_p
+    theta_n = theta_n - filling_correction(theta_n - phi_n - ln_nc, gamma)
+    theta_p = theta_p + filling_correction(phi_p - theta_p - ln_nv, gamma)
     a_n = theta_n - phi_n
     a_p = phi_p - theta_p
     n = safe_exp(a_n)
@@ -285,14 +300,11 @@ def residual_and_scale(
 
     # continuity, each row divided by its own density
     r_np = st.rec.total
-    f_n = _assemble(fx.n_over_l, fx.n_over_r) + (geo.vol * r_np + st.surface_over_np) * st.p
-    f_p = _assemble(fx.p_over_l, fx.p_over_r) + (geo.vol * r_np + st.surface_over_np) * st.n
-    m_n = (
-        _assemble_mag(fx.n_mag_l, fx.n_mag_r) + jnp.abs(geo.vol * r_np + st.surface_over_np) * st.p
-    )
-    m_p = (
-        _assemble_mag(fx.p_mag_l, fx.p_mag_r) + jnp.abs(geo.vol * r_np + st.surface_over_np) * st.n
-    )
+    sink = geo.vol * r_np + st.surface_over_np
+    f_n = _assemble(fx.n_over_l, fx.n_over_r) + sink * st.p
+    f_p = _assemble(fx.p_over_l, fx.p_over_r) + sink * st.n
+    m_n = _assemble_mag(fx.n_mag_l, fx.n_mag_r) + jnp.abs(sink) * st.p
+    m_p = _assemble_mag(fx.p_mag_l, fx.p_mag_r) + jnp.abs(sink) * st.n
 
     # contacts
     cv = contact_values(arrays, voltage_V, sc)
@@ -301,27 +313,32 @@ def residual_and_scale(
     f_psi = f_psi.at[0].set(st.psi[0] - cv.psi_anode).at[-1].set(st.psi[-1] - cv.psi_cathode)
     m_psi = m_psi.at[0].set(1.0).at[-1].set(1.0)
 
-    def contact_row(f, m, idx, phi, phi_bc, a, a_eq_sign, s_m_s):
+    off_n, off_p, _ = band_offsets(arrays, sc)
+    ln_nc, ln_nv = band_log_dos(arrays, sc)
+    gamma = lp.statistics_gamma[lay]
+
+    def contact_row(f, m, idx, phi, phi_bc, a, a_eq, s_m_s):
         # Dirichlet phi = phi_bc for an ideal contact; otherwise the half-cell balance
         # with the carriers leaving into the metal at S (dens - dens_eq):
-        # row/dens = (rest of the row) + S (1 - exp(a_eq - a))
+        # row/dens = (rest of the row) + S (1 - exp(a_eq - a)), a_eq = ln(dens_eq/N0)
         finite = jnp.isfinite(s_m_s)
         s = jnp.where(finite, s_m_s, 1.0) * v_scale
-        a_eq = a + a_eq_sign * (phi - phi_bc)
         robin = f[idx] + s * -jnp.expm1(a_eq - a)
         robin_mag = m[idx] + s * (1.0 + safe_exp(a_eq - a))
         f = f.at[idx].set(jnp.where(finite, robin, phi - phi_bc))
         m = m.at[idx].set(jnp.where(finite, robin_mag, 1.0))
         return f, m
 
-    # electrons: a_n = theta - phi -> at equilibrium phi = phi_bc: a_eq = a + (phi - phi_bc);
-    # holes: a_p = phi - theta -> a_eq = a - (phi - phi_bc)
+    # equilibrium contact densities: the node's own psi with phi = phi_bc, through the
+    # layer's statistics (Boltzmann: a_eq = a +- (phi - phi_bc))
     for idx, phi_bc, s_n, s_p in (
         (0, cv.phi_anode, c.anode_electron_velocity_m_s, c.anode_hole_velocity_m_s),
         (-1, cv.phi_cathode, c.cathode_electron_velocity_m_s, c.cathode_hole_velocity_m_s),
     ):
-        f_n, m_n = contact_row(f_n, m_n, idx, st.phi_n[idx], phi_bc, st.a_n[idx], 1.0, s_n)
-        f_p, m_p = contact_row(f_p, m_p, idx, st.phi_p[idx], phi_bc, st.a_p[idx], -1.0, s_p)
+        a_n_eq = log_density(st.psi[idx] + off_n[idx] - phi_bc, ln_nc[idx], gamma[idx])
+        a_p_eq = log_density(phi_bc - st.psi[idx] - off_p[idx], ln_nv[idx], gamma[idx])
+        f_n, m_n = contact_row(f_n, m_n, idx, st.phi_n[idx], phi_bc, st.a_n[idx], a_n_eq, s_n)
+        f_p, m_p = contact_row(f_p, m_p, idx, st.phi_p[idx], phi_bc, st.a_p[idx], a_p_eq, s_p)
     f = jnp.stack([f_psi, f_n, f_p], axis=-1)
     m = jnp.stack([m_psi, m_n, m_p], axis=-1)
     return f, m
