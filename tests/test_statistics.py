@@ -209,3 +209,21 @@ def test_single_level_emitter_caps_the_interface_pile_up(green_device):
     assert peak["boltzmann"][-1] > 10.0
     assert np.all(peak["single_level"] <= 1.0 + 1e-12)
     assert peak["single_level"][-1] > 0.5
+
+
+def test_boltzmann_devices_compile_without_the_filling_terms():
+    """An all-Boltzmann device carries degenerate_statistics = False (a static flag that
+    drops the state-filling terms from the compiled residual); setting a gamma turns it
+    on, and with gamma = 0 both programs give the same residual."""
+    from dataclasses import replace
+
+    arr = _single_layer(0.0, 16, donor_m3=1e23)
+    assert arr.degenerate_statistics is False
+    on = replace(arr, degenerate_statistics=True)
+    assert arr.with_layers(statistics_gamma=jnp.asarray([1.0])).degenerate_statistics
+    rng = np.random.default_rng(3)
+    u = jnp.asarray(rng.normal(size=(arr.n_nodes, 3)))
+    for v in (0.0, 0.7):
+        np.testing.assert_allclose(
+            np.asarray(residual(u, on, v)), np.asarray(residual(u, arr, v)), rtol=1e-13, atol=0
+        )

@@ -19,6 +19,7 @@ from peled.core.params import (
     LayerParams,
     MeshSpec,
     reference_mesh,
+    uses_degenerate_statistics,
 )
 from peled.core.residual import richardson_velocity_m_s
 
@@ -105,4 +106,5 @@ def build_arrays(
         temperature_K=jnp.asarray(temperature_K, jnp.float64),
         node_layer=jnp.asarray(node_layer),
         node_fraction=jnp.asarray(frac, jnp.float64),
+        degenerate_statistics=uses_degenerate_statistics(lp),
     )

@@ -89,6 +89,9 @@ class DeviceArrays:
     temperature_K: jax.Array
     node_layer: jax.Array  # int, (N,)
     node_fraction: jax.Array  # (N,), position within its layer in [0, 1]
+    # static: whether any layer has statistics_gamma > 0. All-Boltzmann devices then
+    # compile without the state-filling terms (they cost ~15 % of a sweep)
+    degenerate_statistics: bool = field(default=False, metadata={"static": True})
 
     @property
     def n_nodes(self) -> int:
@@ -100,7 +103,18 @@ class DeviceArrays:
 
     def with_layers(self, **changes: jax.Array) -> DeviceArrays:
         """A copy with some per-layer arrays replaced (for design studies)."""
-        return replace(self, layers=replace(self.layers, **changes))
+        out = replace(self, layers=replace(self.layers, **changes))
+        if "statistics_gamma" in changes:
+            out = replace(out, degenerate_statistics=uses_degenerate_statistics(out.layers))
+        return out
+
+
+def uses_degenerate_statistics(layers: LayerParams) -> bool:
+    """Whether any layer has statistics_gamma > 0 (True if the values are traced)."""
+    try:
+        return bool(np.any(np.asarray(layers.statistics_gamma) > 0.0))
+    except jax.errors.TracerArrayConversionError:
+        return True
 
 
 def node_positions_m(arrays: DeviceArrays) -> jax.Array:

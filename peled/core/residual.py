@@ -151,8 +151,9 @@ def node_state(u: jax.Array, arrays: DeviceArrays, sc: Scaling) -> NodeState:
     # so that ln(n/N0) = theta_n - phi_n holds for any statistics (peled.core.statistics)
     theta_n = psi + off_n
     theta_p = psi + off_p
-    theta_n = theta_n - filling_correction(theta_n - phi_n - ln_nc, gamma)
-    theta_p = theta_p + filling_correction(phi_p - theta_p - ln_nv, gamma)
+    if arrays.degenerate_statistics:
+        theta_n = theta_n - filling_correction(theta_n - phi_n - ln_nc, gamma)
+        theta_p = theta_p + filling_correction(phi_p - theta_p - ln_nv, gamma)
     a_n = theta_n - phi_n
     a_p = phi_p - theta_p
     n = safe_exp(a_n)
@@ -335,8 +336,11 @@ def residual_and_scale(
         (0, cv.phi_anode, c.anode_electron_velocity_m_s, c.anode_hole_velocity_m_s),
         (-1, cv.phi_cathode, c.cathode_electron_velocity_m_s, c.cathode_hole_velocity_m_s),
     ):
-        a_n_eq = log_density(st.psi[idx] + off_n[idx] - phi_bc, ln_nc[idx], gamma[idx])
-        a_p_eq = log_density(phi_bc - st.psi[idx] - off_p[idx], ln_nv[idx], gamma[idx])
+        a_n_eq = st.psi[idx] + off_n[idx] - phi_bc
+        a_p_eq = phi_bc - st.psi[idx] - off_p[idx]
+        if arrays.degenerate_statistics:
+            a_n_eq = log_density(a_n_eq, ln_nc[idx], gamma[idx])
+            a_p_eq = log_density(a_p_eq, ln_nv[idx], gamma[idx])
         f_n, m_n = contact_row(f_n, m_n, idx, st.phi_n[idx], phi_bc, st.a_n[idx], a_n_eq, s_n)
         f_p, m_p = contact_row(f_p, m_p, idx, st.phi_p[idx], phi_bc, st.a_p[idx], a_p_eq, s_p)
     f = jnp.stack([f_psi, f_n, f_p], axis=-1)
