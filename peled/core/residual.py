@@ -145,13 +145,13 @@ def node_state(u: jax.Array, arrays: DeviceArrays, sc: Scaling) -> NodeState:
     lay = arrays.node_layer
     vt = sc.thermal_voltage_V
     off_n, off_p, ln_ni = band_offsets(arrays, sc)
-    ln_nc, ln_nv = band_log_dos(arrays, sc)
-    gamma = lp.statistics_gamma[lay]
     # Boltzmann band potentials, lowered (raised for holes) by the state-filling term
     # so that ln(n/N0) = theta_n - phi_n holds for any statistics (peled.core.statistics)
     theta_n = psi + off_n
     theta_p = psi + off_p
     if arrays.degenerate_statistics:
+        ln_nc, ln_nv = band_log_dos(arrays, sc)
+        gamma = lp.statistics_gamma[lay]
         theta_n = theta_n - filling_correction(theta_n - phi_n - ln_nc, gamma)
         theta_p = theta_p + filling_correction(phi_p - theta_p - ln_nv, gamma)
     a_n = theta_n - phi_n
@@ -316,7 +316,6 @@ def residual_and_scale(
 
     off_n, off_p, _ = band_offsets(arrays, sc)
     ln_nc, ln_nv = band_log_dos(arrays, sc)
-    gamma = lp.statistics_gamma[lay]
 
     def contact_row(f, m, idx, phi, phi_bc, a, a_eq, s_m_s):
         # Dirichlet phi = phi_bc for an ideal contact; otherwise the half-cell balance
@@ -339,8 +338,9 @@ def residual_and_scale(
         a_n_eq = st.psi[idx] + off_n[idx] - phi_bc
         a_p_eq = phi_bc - st.psi[idx] - off_p[idx]
         if arrays.degenerate_statistics:
-            a_n_eq = log_density(a_n_eq, ln_nc[idx], gamma[idx])
-            a_p_eq = log_density(a_p_eq, ln_nv[idx], gamma[idx])
+            gamma = lp.statistics_gamma[lay[idx]]
+            a_n_eq = log_density(a_n_eq, ln_nc[idx], gamma)
+            a_p_eq = log_density(a_p_eq, ln_nv[idx], gamma)
         f_n, m_n = contact_row(f_n, m_n, idx, st.phi_n[idx], phi_bc, st.a_n[idx], a_n_eq, s_n)
         f_p, m_p = contact_row(f_p, m_p, idx, st.phi_p[idx], phi_bc, st.a_p[idx], a_p_eq, s_p)
     f = jnp.stack([f_psi, f_n, f_p], axis=-1)

@@ -18,7 +18,7 @@ holes), peled uses the one-parameter family
 For any gamma > 0 the density saturates at N_c / gamma. This is what keeps injected
 charge sheets at heterointerfaces physical: with Boltzmann statistics the accumulated
 density at a blocking interface of the default device reaches ~400 N_c at 3 V, in a
-sheet far thinner than a lattice constant (docs/numerics.md, "Carrier statistics").
+sheet far thinner than a lattice constant (docs/model.md, "Unknowns and statistics").
 
 The solver keeps its Boltzmann-form unknowns (psi, phi_n, phi_p) and writes any
 statistics through an *effective band potential* (the Sedan-type treatment, e.g. P.
@@ -63,12 +63,3 @@ def log_density(a_boltzmann, ln_dos, gamma):
     Returns a_boltzmann - ln(1 + gamma exp(eta)) = ln(N_c F_gamma(eta) / N0).
     """
     return a_boltzmann - filling_correction(a_boltzmann - ln_dos, gamma)
-
-
-def reduced_fermi_level(log_density_value, ln_dos, gamma):
-    """Inverse of :func:`log_density`: eta [-] from ln(n/N0) (for n < N_c/gamma).
-
-    From n/N_c = 1/(exp(-eta) + gamma): eta = -ln(N_c/n - gamma).
-    """
-    r = log_density_value - ln_dos  # ln(n/N_c)
-    return -jnp.log(jnp.exp(-r) - gamma)
