@@ -315,7 +315,6 @@ def residual_and_scale(
     m_psi = m_psi.at[0].set(1.0).at[-1].set(1.0)
 
     off_n, off_p, _ = band_offsets(arrays, sc)
-    ln_nc, ln_nv = band_log_dos(arrays, sc)
 
     def contact_row(f, m, idx, phi, phi_bc, a, a_eq, s_m_s):
         # Dirichlet phi = phi_bc for an ideal contact; otherwise the half-cell balance
@@ -338,6 +337,7 @@ def residual_and_scale(
         a_n_eq = st.psi[idx] + off_n[idx] - phi_bc
         a_p_eq = phi_bc - st.psi[idx] - off_p[idx]
         if arrays.degenerate_statistics:
+            ln_nc, ln_nv = band_log_dos(arrays, sc)
             gamma = lp.statistics_gamma[lay[idx]]
             a_n_eq = log_density(a_n_eq, ln_nc[idx], gamma)
             a_p_eq = log_density(a_p_eq, ln_nv[idx], gamma)
