@@ -149,11 +149,31 @@ def solve_small(mat: jax.Array, rhs: jax.Array) -> jax.Array:
     return jax.lax.fori_loop(0, k, back, jnp.zeros_like(y))
 
 
+def _pad_odd(a, b, c, d):
+    """Append one decoupled identity row when the block count is even, so that every
+    kept (odd-index) row of the next level has both neighbours."""
+    if b.shape[0] % 2:
+        return a, b, c, d
+    k = b.shape[-1]
+    z = jnp.zeros((1, k, k), b.dtype)
+    eye = jnp.eye(k, dtype=b.dtype)[None]
+    return (
+        jnp.concatenate([a, z]),
+        jnp.concatenate([b, eye]),
+        jnp.concatenate([c, z]),
+        jnp.concatenate([d, jnp.zeros((1, k), d.dtype)]),
+    )
+
+
 def _cr_solve(a, b, c, d):
-    """Cyclic reduction for 2^m - 1 blocks of any size k (a[0] = c[-1] = 0)."""
+    """Cyclic reduction for any number of blocks of any size k (a[0] = c[-1] = 0).
+
+    Each level pads to an odd count with at most one identity row (padding once to
+    2^m - 1 would nearly double the work for N = 2^m, the mesh sizes peled uses)."""
     n = b.shape[0]
     if n == 1:
         return solve_small(b, d[..., None])[..., 0]
+    a, b, c, d = _pad_odd(a, b, c, d)
     # keep odd indices 1, 3, ..., eliminate the even ones
     ev = slice(0, None, 2)
     od = slice(1, None, 2)
@@ -177,8 +197,8 @@ def _cr_solve(a, b, c, d):
     x_left = jnp.concatenate([z, xo])
     x_right = jnp.concatenate([xo, z])
     xe = inv_d - jnp.einsum("nij,nj->ni", inv_a, x_left) - jnp.einsum("nij,nj->ni", inv_c, x_right)
-    x = jnp.zeros((n, k), d.dtype)
-    return x.at[ev].set(xe).at[od].set(xo)
+    x = jnp.zeros((b.shape[0], k), d.dtype)
+    return x.at[ev].set(xe).at[od].set(xo)[:n]
 
 
 def solve_block_tridiagonal(mat: BlockTridiagonal, rhs: jax.Array) -> jax.Array:
@@ -186,30 +206,16 @@ def solve_block_tridiagonal(mat: BlockTridiagonal, rhs: jax.Array) -> jax.Array:
     of any size k; the drift-diffusion Jacobian has k = 3).
 
     Rows are first scaled by their largest entry (row equilibration: the continuity and
-    Poisson rows differ by orders of magnitude), then the system is padded with
-    identity rows to size 2^k - 1 and solved by block cyclic reduction.
+    Poisson rows differ by orders of magnitude), then the system is solved by block
+    cyclic reduction.
     """
     a, b, c = mat
-    n = b.shape[0]
     row_max = jnp.maximum(
         jnp.max(jnp.abs(b), axis=-1),
         jnp.maximum(jnp.max(jnp.abs(a), axis=-1), jnp.max(jnp.abs(c), axis=-1)),
     )
     s = 1.0 / jnp.where(row_max > 0, row_max, 1.0)
-    a, b, c, d = a * s[..., None], b * s[..., None], c * s[..., None], rhs * s
-    size = 1
-    while size - 1 < n:
-        size *= 2
-    pad = size - 1 - n
-    if pad:
-        k = b.shape[-1]
-        eye = jnp.broadcast_to(jnp.eye(k, dtype=b.dtype), (pad, k, k))
-        zb = jnp.zeros((pad, k, k), b.dtype)
-        a = jnp.concatenate([a, zb])
-        b = jnp.concatenate([b, eye])
-        c = jnp.concatenate([c, zb])
-        d = jnp.concatenate([d, jnp.zeros((pad, k), d.dtype)])
-    return _cr_solve(a, b, c, d)[:n]
+    return _cr_solve(a * s[..., None], b * s[..., None], c * s[..., None], rhs * s)
 
 
 def column_norms_squared(mat: BlockTridiagonal) -> jax.Array:
