@@ -75,9 +75,13 @@ def blocks_from_linear_map(lin, n: int, dtype) -> BlockTridiagonal:
         ]
     )  # (9, N, 3), seed index = 3 c + v
     cols = jax.vmap(lin)(seeds).reshape(3, 3, n, 3)  # [c, v, row node, row eq]
+    by_colour = jnp.transpose(cols, (0, 2, 3, 1))  # [c, row node, row eq, v]
 
     def pick(colour):  # (N,) colour per row -> block (N, 3 eq, 3 var)
-        return jnp.swapaxes(cols[colour, :, node, :], -1, -2)
+        # a select over the three colours, not a gather (XLA's CPU gathers are element
+        # loops); exact, every entry is copied from one product
+        sel = colour[:, None, None]
+        return jnp.where(sel == 0, by_colour[0], jnp.where(sel == 1, by_colour[1], by_colour[2]))
 
     lower = pick((node - 1) % 3).at[0].set(0.0)
     upper = pick((node + 1) % 3).at[-1].set(0.0)
@@ -197,8 +201,10 @@ def _cr_solve(a, b, c, d):
     x_left = jnp.concatenate([z, xo])
     x_right = jnp.concatenate([xo, z])
     xe = inv_d - jnp.einsum("nij,nj->ni", inv_a, x_left) - jnp.einsum("nij,nj->ni", inv_c, x_right)
-    x = jnp.zeros((b.shape[0], k), d.dtype)
-    return x.at[ev].set(xe).at[od].set(xo)[:n]
+    # interleave (xe_0, xo_0, xe_1, ..., xo_last, xe_last) by stack + reshape: XLA on CPU
+    # runs the equivalent two strided scatters as slow element loops
+    x = jnp.stack([xe[:-1], xo], axis=1).reshape(-1, k)
+    return jnp.concatenate([x, xe[-1:]])[:n]
 
 
 def solve_block_tridiagonal(mat: BlockTridiagonal, rhs: jax.Array) -> jax.Array:
