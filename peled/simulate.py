@@ -211,7 +211,7 @@ def simulate(
         else:
             bar, ctx = None, contextlib.nullcontext()
         with ctx:
-            states = solve_sweep(arrays, jnp.asarray(v), settings)
+            states = solve_sweep(arrays, jnp.asarray(v), settings, report_progress=progress)
             jax.block_until_ready(states.u)
         if bar is not None:
             bar.close()

@@ -1,5 +1,6 @@
 """Physics checks of the drift-diffusion core (physics.md sec. 7)."""
 
+from functools import partial
 from pathlib import Path
 
 import jax
@@ -584,7 +585,9 @@ def test_vmapped_sweep_reports_progress_per_device():
     v = jnp.array([0.0, 0.5, 1.0])
     seen: list[float] = []
     with progress_hook(seen.append):
-        st = jax.vmap(solve_sweep, in_axes=(0, None))(stack_arrays(devs), v)
+        st = jax.vmap(partial(solve_sweep, report_progress=True), in_axes=(0, None))(
+            stack_arrays(devs), v
+        )
         jax.block_until_ready(st.u)
     assert bool(st.converged.all())
     assert sorted(seen) == sorted([0.0, 0.5, 1.0] * 2)

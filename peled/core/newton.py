@@ -774,14 +774,23 @@ def solve_equilibrium(arrays: DeviceArrays, settings: SolverSettings) -> NewtonR
     return jax.lax.while_loop(cond, body, (jnp.asarray(0), eq0))[1]
 
 
-@partial(jax.jit, static_argnames=("settings",))
+@partial(jax.jit, static_argnames=("settings", "report_progress"))
 def solve_sweep(
-    arrays: DeviceArrays, voltages_V: jax.Array, settings: SolverSettings = SolverSettings()
+    arrays: DeviceArrays,
+    voltages_V: jax.Array,
+    settings: SolverSettings = SolverSettings(),
+    report_progress: bool = False,
 ) -> SweepStates:
     """Solve the steady state at each bias of ``voltages_V`` [V] in order.
 
     Equilibrium (V = 0) is solved first from :func:`initial_guess`; every target bias is
     then reached by continuation from the previous converged one.
+
+    ``report_progress`` (static): compile in a host callback after each continuation task
+    that calls the hooks registered with ``peled.simulate.progress_hook``. Off by
+    default: JAX does not write programs with host callbacks to its persistent
+    compilation cache, so only the sweeps that show a progress bar pay for it
+    (docs/numerics.md, "Compilation cache").
     """
     voltages_V = jnp.asarray(voltages_V, jnp.float64)
     zero = jnp.asarray(0.0, jnp.float64)
@@ -932,7 +941,8 @@ def solve_sweep(
             v_o.at[at].set(jnp.where(write, v_t, v_o[at])),
         )
         tans = tans.at[at].set(jnp.where(write, new_carry[2], tans[at]))
-        jax.debug.callback(_report_progress, v_t, fwd)
+        if report_progress:
+            jax.debug.callback(_report_progress, v_t, fwd)
         # a finished round of pass 2 hands over to the next one (or to pass 3)
         round_done = alt & (j2 + 1 >= m_bias)
         return (
