@@ -42,10 +42,11 @@ def test_bernoulli_accurate_and_finite():
 
 
 def test_block_solver_matches_dense():
-    """Sizes cover odd and even counts at every cyclic-reduction level (powers of two,
-    which the meshes use, pad one identity row per level; 2^m - 1 pads none)."""
+    """Sizes cover odd and even counts at every cyclic-reduction level (128, a power of
+    two as the meshes use, pads one identity row at every level; 7 = 2^3 - 1 pads none;
+    100 and 129 mix both). Each size compiles twice, so the list is kept short."""
     rng = np.random.default_rng(1)
-    for n in (1, 2, 3, 4, 6, 7, 64, 100, 127, 128, 129, 256):
+    for n in (1, 2, 4, 7, 100, 128, 129):
         a = rng.normal(size=(n, 3, 3))
         c = rng.normal(size=(n, 3, 3))
         b = rng.normal(size=(n, 3, 3)) + 8 * np.eye(3)
