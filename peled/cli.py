@@ -22,7 +22,15 @@ def _fail(err: Exception) -> None:
 @click.group()
 @click.version_option(package_name="peled")
 def main() -> None:
-    """peled: drift-diffusion simulator for perovskite-nanocrystal LEDs."""
+    """peled: drift-diffusion simulator for perovskite-nanocrystal LEDs.
+
+    Compiled solvers are kept in JAX's persistent cache under ~/.cache/peled/jax
+    ($XDG_CACHE_HOME or $PELED_CACHE_DIR move it; PELED_NO_COMPILATION_CACHE=1 turns it
+    off), so a later run of the same device shape skips the compilation.
+    """
+    from peled.runtime import enable_compilation_cache
+
+    enable_compilation_cache()
 
 
 @main.group(invoke_without_command=True)
@@ -188,6 +196,12 @@ def _slug(name: str) -> str:
 )
 @click.option("--no-plots", is_flag=True, help="skip the PNG plots")
 @click.option(
+    "--no-progress",
+    is_flag=True,
+    help="no per-bias progress bar; the compiled sweep can then be kept in the "
+    "compilation cache, so a later run of the same device shape skips the ~25 s compile",
+)
+@click.option(
     "--profile-V",
     "profile_v",
     type=float,
@@ -195,7 +209,7 @@ def _slug(name: str) -> str:
     help="bias [V] for profiles/zones/band plots (repeat; default turn-on, EQE_max, last)",
 )
 def simulate(
-    device_file, out, start_v, stop_v, step_v, mesh, mesh_grading, no_plots, profile_v
+    device_file, out, start_v, stop_v, step_v, mesh, mesh_grading, no_plots, no_progress, profile_v
 ) -> None:
     """Simulate a device's J-V-L sweep and write jv.csv, summary.json, profiles.csv, plots.
 
@@ -213,7 +227,7 @@ def simulate(
     spec = None
     if mesh or mesh_grading != "sine":
         spec = MeshSpec(mesh or MeshSpec().nodes_per_layer, grading=mesh_grading)
-    res = run(dev, volts, mesh=spec, progress=True)
+    res = run(dev, volts, mesh=spec, progress=not no_progress)
     # write everything into a fresh folder, then move the files over: nothing half-written
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out_dir, prefix=".peled-") as tmp:

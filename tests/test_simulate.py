@@ -350,6 +350,41 @@ def test_unresolved_zone_is_flagged(green_device):
     assert summ["zone_unresolved_from_V"] == flagged[0] and flagged[-1] == 4.0
 
 
+def test_compilation_cache_directory_and_opt_outs(tmp_path):
+    """The CLI's persistent compilation cache: PELED_CACHE_DIR, then XDG_CACHE_HOME, then
+    ~/.cache; none when the user opts out or configures JAX's own variable; and a cache
+    already configured in the process (here by conftest) is kept, not replaced."""
+    import subprocess
+    import sys
+
+    import jax
+
+    from peled.runtime import compilation_cache_dir, enable_compilation_cache
+
+    home = Path.home()
+    assert compilation_cache_dir({}) == home / ".cache" / "peled" / "jax"
+    assert compilation_cache_dir({"XDG_CACHE_HOME": "/x"}) == Path("/x/peled/jax")
+    env = {"XDG_CACHE_HOME": "/x", "PELED_CACHE_DIR": "/p"}
+    assert compilation_cache_dir(env) == Path("/p/jax")
+    assert compilation_cache_dir({"PELED_NO_COMPILATION_CACHE": "1"}) is None
+    assert compilation_cache_dir({"PELED_NO_COMPILATION_CACHE": "0"}) is not None
+    assert compilation_cache_dir({"JAX_COMPILATION_CACHE_DIR": "/j"}) is None
+    configured = jax.config.jax_compilation_cache_dir
+    assert configured
+    assert enable_compilation_cache() == Path(configured)
+    assert jax.config.jax_compilation_cache_dir == configured
+    # a fresh process (as the CLI starts): the directory is applied
+    code = (
+        "import jax; from peled.runtime import enable_compilation_cache as e; "
+        "print(e()); print(jax.config.jax_compilation_cache_dir)"
+    )
+    env = {"PATH": "/usr/bin:/bin", "PELED_CACHE_DIR": str(tmp_path), "HOME": str(tmp_path)}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert out == [str(tmp_path / "jax"), str(tmp_path / "jax")]
+
+
 def test_compiled_code_is_released_near_the_memory_map_limit(monkeypatch, tmp_path):
     """peled.runtime reads the process's memory regions and the kernel's limit; below the
     threshold it keeps the compiled sweep, above it it clears JAX's caches (the next
