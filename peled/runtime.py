@@ -10,6 +10,9 @@ user's loop) call :func:`release_compiled_code_if_near_limit` before each compil
 unit: when the process holds more than ``fraction`` of the limit, JAX's caches are
 cleared (later calls recompile, 10-30 s each on 2 cores), which is far cheaper than the
 abort. Elsewhere than Linux nothing is read and nothing is cleared.
+
+The CLI also keeps compiled code across processes: :func:`enable_compilation_cache`
+points JAX's persistent compilation cache at a user cache directory.
 """
 
 from __future__ import annotations
@@ -82,7 +85,7 @@ def enable_compilation_cache() -> Path | None:
     if target is None:
         return None
     # no size bound: JAX's LRU eviction needs the extra `filelock` package, and a
-    # compiled sweep is ~2 MB (the green default: 1.9 MB); docs/numerics.md says how to
-    # clear the directory
+    # compiled sweep is ~2 MB (the green default: 1.9 MB); the README says how to clear
+    # the directory
     jax.config.update("jax_compilation_cache_dir", str(target))
     return target
