@@ -17,10 +17,14 @@ jax.config.update("jax_numpy_rank_promotion", "raise")
 # cache a recompile loads the executable (~6 s of tracing instead of ~30 s of XLA
 # compilation, docs/numerics.md "Compilation cache"). A fresh directory per run keeps
 # the suite hermetic; set JAX_COMPILATION_CACHE_DIR to keep one across runs.
+# Under pytest-xdist the controller imports this file before it starts the workers, so
+# exporting the directory here gives the two workers one shared cache (a sweep compiled
+# by one is loaded by the other); only the process that made the directory removes it.
 _OWN_CACHE = None
 if not os.environ.get("JAX_COMPILATION_CACHE_DIR"):
     _OWN_CACHE = tempfile.mkdtemp(prefix="peled-test-jax-cache-")
-    jax.config.update("jax_compilation_cache_dir", _OWN_CACHE)
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = _OWN_CACHE
+jax.config.update("jax_compilation_cache_dir", os.environ["JAX_COMPILATION_CACHE_DIR"])
 
 
 def pytest_sessionfinish(session, exitstatus):

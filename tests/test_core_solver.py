@@ -304,6 +304,7 @@ def test_trust_region_fallback_rescues_what_newton_cannot(pin_sweep):
     assert abs(float(j[0]) - j_ref) <= 1e-8 * abs(j_ref)
 
 
+@pytest.mark.slow  # ~110 s in the 2-worker suite (two sweeps, two compiles): kept out of CI
 def test_failed_step_is_retried_without_the_predictor():
     """MoO3 / PTAA / CsPbBrI-NC / BCP / Mg:Ag (random stack 30 of the robustness test):
     from 0.95 V on, Newton started from the tangent predictor's guess fails at every step
@@ -384,6 +385,7 @@ def test_wall_passes_fill_and_alternate_order():
     np.testing.assert_allclose(j["default"][on], j["filled"][on], rtol=1e-6)
 
 
+@pytest.mark.slow  # ~130 s in the 2-worker suite (two sweeps, two compiles): kept out of CI
 def test_near_null_mode_is_deflated_from_a_cut_step():
     """ITO / TCTA / CsPbBr3-NC / TPBi / Mg:Ag (random stack 33 of the robustness test):
     from 1.1348 V on, the Newton step moves the floating quasi-Fermi levels of the dilute
