@@ -256,9 +256,10 @@ def simulate(
     if summ["zone_unresolved_points"]:
         click.echo(
             f"warning: from {summ['zone_unresolved_from_V']:g} V ({summ['zone_unresolved_points']}"
-            " biases) the recombination zone is a sheet thinner than the mesh spacing, so L and"
-            " EQE there depend on the mesh; rerun with --mesh-grading loglinear and/or a larger"
-            " --mesh to check (docs/numerics.md, mesh convergence)",
+            " biases) the recombination zone is a sheet thinner than the mesh spacing: J is"
+            " exponentially fitted there, but L and EQE still depend on the mesh; rerun with"
+            " --mesh-grading loglinear and/or a larger --mesh to check (docs/numerics.md,"
+            " fitted recombination)",
             err=True,
         )
     if summ["current_unresolved_points"]:

@@ -80,6 +80,7 @@ def write_profiles(res: SimulationResult, indices: Sequence[int], path) -> Path:
         "srh_rate_cm3_s",
         "auger_rate_cm3_s",
         "interface_recombination_rate_cm2_s",
+        "recombination_width_nm",
     ]
     for k in indices:
         tag = f"@{res.voltage_V[k]:.3f}V"

@@ -295,7 +295,9 @@ def result_from_states(device: Device, arrays, voltages_V, states) -> Simulation
             sheet_n = layer_integral(*geo, obs.electron_density_m3, k_em)
             sheet_p = layer_integral(*geo, obs.hole_density_m3, k_em)
             rec = obs.radiative_rate_m3_s + obs.srh_rate_m3_s + obs.auger_rate_m3_s
-            j_rec_em = constants.e * layer_integral(*geo, rec, k_em)
+            j_rec_em = constants.e * layer_integral(
+                *geo, rec, k_em, widths=obs.recombination_width_m
+            )
             balance = [
                 np.asarray(a)
                 for a in (
@@ -354,6 +356,7 @@ def result_from_states(device: Device, arrays, voltages_V, states) -> Simulation
         "interface_recombination_rate_cm2_s": obs.interface_rate_m2_s * CM2_PER_M2,
         "electron_current_mA_cm2": obs.electron_current_A_m2 * A_M2_TO_MA_CM2,
         "hole_current_mA_cm2": obs.hole_current_A_m2 * A_M2_TO_MA_CM2,
+        "recombination_width_nm": obs.recombination_width_m * 1e9,
     }
     # a non-converged bias carries no profile either (NaN rows, never stale numbers)
     profiles = {k: val * nan[:, None] for k, val in profiles.items()}

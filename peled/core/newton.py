@@ -38,6 +38,7 @@ from peled.core.residual import (
     edge_fluxes,
     geometry,
     node_state,
+    recombination_volume,
     residual_and_scale,
 )
 from peled.core.scaling import scaling_for
@@ -180,7 +181,7 @@ def _physical_quantities(u, arrays):
     charge = sc.poisson_lambda * geo.vol * (st.p - st.n)
     f_n = fx.n_over_l * st.n[:-1]
     f_p = fx.p_over_l * st.p[:-1]
-    rec = geo.vol * st.rec.total * st.n * st.p
+    rec = recombination_volume(st, arrays, geo, sc) * st.rec.total * st.n * st.p
     g_mag = jnp.maximum(fx.n_mag_l * st.n[:-1], fx.p_mag_l * st.p[:-1])
     return charge, f_n, f_p, rec, g_mag
 

@@ -23,7 +23,12 @@ differentiated. Units are SI inside; the names carry them.
   encounter. Each exciton emits with probability eta(x) = PLQY * q(x), the film PLQY
   (measured at low excitation, where photo-excited excitons decay alone) times the
   interface-quenching survival q(x) = prod_interfaces (1 - s exp(-d / L_q)). The internal
-  photon flux per area is Phi_int = sum_i vol_i eta_i R_rad,i.
+  photon flux per area is Phi_int = sum_i w_i eta_i R_rad,i.
+* Recombination integrals (and Phi_int) weight each node's rate by its recombination
+  width w_i [m], ``recombination_width_m``: the finite-volume cell width, exponentially
+  fitted to the reaction length in the cells that carriers enter through an interface or
+  a contact (:mod:`peled.core.fitting`). Integrating the rates in profiles.csv needs
+  these widths, not the cell widths.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ import jax
 import jax.numpy as jnp
 
 from peled.core.params import DeviceArrays, layer_boundaries_m, node_positions_m
-from peled.core.residual import edge_fluxes, geometry, node_state
+from peled.core.residual import edge_fluxes, geometry, node_state, recombination_volume
 from peled.core.scaling import Q_C, scaling_for
 
 
@@ -52,7 +57,8 @@ class BiasObservables(NamedTuple):
     interface_rate_m2_s: jax.Array  # (N,) per-area interface recombination at nodes
     radiative_current_A_m2: jax.Array  # q * integral of R_rad
     recombination_current_A_m2: jax.Array  # q * integral of all recombination
-    internal_photon_flux_m2_s: jax.Array  # sum vol * PLQY * R_rad in emitters
+    internal_photon_flux_m2_s: jax.Array  # sum w * PLQY * R_rad in emitters
+    recombination_width_m: jax.Array  # (N,) w_i, the weights of the integrals above
     electron_density_m3: jax.Array
     hole_density_m3: jax.Array
     conduction_band_eV: jax.Array
@@ -89,7 +95,8 @@ def bias_observables(
     r_aug = np_ * st.rec.auger * r0
     r_int = np_ * st.surface_over_np * sc.flux_m2_s
     interior = jnp.ones_like(geo.vol).at[0].set(0.0).at[-1].set(0.0)
-    vol_m = geo.vol * sc.length_m * interior
+    width_m = recombination_volume(st, arrays, geo, sc) * sc.length_m
+    vol_m = width_m * interior
     eta = _node_weight(layer_radiative_efficiency, arrays)
     phi_int = jnp.sum(vol_m * eta * r_rad)
     vt = sc.thermal_voltage_V
@@ -112,6 +119,7 @@ def bias_observables(
         recombination_current_A_m2=Q_C
         * (jnp.sum(vol_m * (r_rad + r_srh + r_aug)) + jnp.sum(r_int * interior)),
         internal_photon_flux_m2_s=phi_int,
+        recombination_width_m=width_m,
         electron_density_m3=st.n * n0,
         hole_density_m3=st.p * n0,
         conduction_band_eV=ec,
@@ -192,6 +200,7 @@ def zone_metrics(
     rate: jax.Array,
     layer: int,
     near: float = 5e-9,
+    widths: jax.Array | None = None,
 ) -> ZoneMetrics:
     """Centroid, FWHM and interface fractions of ``rate`` (N,) inside ``layer``.
 
@@ -205,11 +214,13 @@ def zone_metrics(
     boundaries, midpoints elsewhere; a node's cell is counted
     near an interface when its centre lies within ``near`` of it). The FWHM is the
     distance between the outermost half-maximum crossings, linearly interpolated between
-    nodes. Pure JAX (piecewise differentiable).
+    nodes. ``widths`` (N,) [unit of x], when given, replace the cell widths as the
+    integration weights (the recombination widths of :class:`BiasObservables`, so that
+    the integrals match the recombination currents). Pure JAX (piecewise differentiable).
     """
     inside = node_layer == layer
     w = jnp.where(inside, jnp.clip(rate, 0.0, None), 0.0)
-    dx = cell_widths(x, bounds, node_layer)
+    dx = cell_widths(x, bounds, node_layer) if widths is None else widths
     total = jnp.sum(w * dx)
     safe = jnp.where(total > 0, total, 1.0)
     centroid = jnp.sum(w * x * dx) / safe
@@ -288,11 +299,18 @@ def emitter_injection_currents(
 
 
 def layer_integral(
-    x: jax.Array, bounds: jax.Array, node_layer: jax.Array, values: jax.Array, layer: int
+    x: jax.Array,
+    bounds: jax.Array,
+    node_layer: jax.Array,
+    values: jax.Array,
+    layer: int,
+    widths: jax.Array | None = None,
 ) -> jax.Array:
     """Integral of a per-node density (..., N) over ``layer`` with the solver's cells,
-    e.g. sheet densities int n dx [m^-2] or recombination per area [m^-2 s^-1]."""
-    w = jnp.where(node_layer == layer, cell_widths(x, bounds, node_layer), 0.0)
+    e.g. sheet densities int n dx [m^-2]; for recombination per area [m^-2 s^-1] pass
+    the recombination ``widths`` (..., N) [unit of x] of :class:`BiasObservables`."""
+    dx = cell_widths(x, bounds, node_layer) if widths is None else widths
+    w = jnp.where(node_layer == layer, dx, 0.0)
     return jnp.sum(values * jnp.broadcast_to(w, values.shape), axis=-1)
 
 

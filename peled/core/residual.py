@@ -11,9 +11,11 @@ midpoint between two nodes, except on an interface edge where it is the layer
 boundary itself. Rows:
 
 * Poisson (cell i):  sum over faces of eps eps0 dpsi/dx + q vol_i (p - n + N_D - N_A) = 0
-* electrons:  F_n(i+1/2) - F_n(i-1/2) + vol_i (R_i + U_i/vol_i) = 0, divided by n_i
-* holes:      F_p(i+1/2) - F_p(i-1/2) + vol_i (R_i + U_i/vol_i) = 0, divided by p_i
-  (U_i: interface recombination per area at nodes next to an interface)
+* electrons:  F_n(i+1/2) - F_n(i-1/2) + w_i R_i + U_i = 0, divided by n_i
+* holes:      F_p(i+1/2) - F_p(i-1/2) + w_i R_i + U_i = 0, divided by p_i
+  (U_i: interface recombination per area at nodes next to an interface; w_i: the cell
+  width vol_i, exponentially fitted to the reaction length sqrt(D/k) in the cells that
+  carriers enter through an interface or a contact, :mod:`peled.core.fitting`)
 
 Contacts (physics.md sec. 3), Schottky-Mott alignment with the cathode's Fermi level as
 the energy zero and the anode's lowered by qV (forward bias V > 0):
@@ -37,6 +39,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from peled.core.fitting import inverse_reaction_length_squared, recombination_widths
 from peled.core.params import DeviceArrays, node_positions_m
 from peled.core.recombination import RecombinationOverNP, recombination_over_np
 from peled.core.scaling import ME_KG, Q_C, Scaling, scaling_for
@@ -58,6 +61,7 @@ class Geometry(NamedTuple):
     eps_edge: jax.Array  # (N-1,) effective relative permittivity of each edge
     is_interface: jax.Array  # (N-1,) bool: edge crosses a layer boundary
     interface_index: jax.Array  # (N-1,) int: which interface (0 where none)
+    fed_through_boundary: jax.Array  # (N,) bool: an interface or a contact on one side
 
 
 class NodeState(NamedTuple):
@@ -100,7 +104,9 @@ def geometry(arrays: DeviceArrays, sc: Scaling) -> Geometry:
     # series combination of the two dielectric pieces of an edge (exact for a step in eps)
     eps_edge = h / ((face - x[:-1]) / eps[:-1] + (x[1:] - face) / eps[1:])
     interface_index = jnp.clip(lay[:-1], 0, max(arrays.n_layers - 2, 0))
-    return Geometry(x, h, vol, eps_edge, is_int, interface_index)
+    edge = jnp.ones((1,), bool)
+    fed = jnp.concatenate([edge, is_int]) | jnp.concatenate([is_int, edge])
+    return Geometry(x, h, vol, eps_edge, is_int, interface_index, fed)
 
 
 def contact_values(arrays: DeviceArrays, voltage_V, sc: Scaling) -> ContactValues:
@@ -272,6 +278,22 @@ def _assemble_mag(mag_l, mag_r):
     return jnp.concatenate([mag_l, z]) + jnp.concatenate([z, mag_r])
 
 
+def recombination_volume(st: NodeState, arrays: DeviceArrays, geo: Geometry, sc: Scaling):
+    """Widths (N,) [x0] that multiply each node's recombination rate: the cell width,
+    exponentially fitted to the local reaction length in the cells that carriers enter
+    through an interface or a contact (:mod:`peled.core.fitting`)."""
+    lp = arrays.layers
+    lay = arrays.node_layer
+    inv_lambda2 = inverse_reaction_length_squared(
+        st.rec.total,
+        st.n,
+        st.p,
+        lp.electron_mobility_m2_Vs[lay] / sc.mobility_m2_Vs,
+        lp.hole_mobility_m2_Vs[lay] / sc.mobility_m2_Vs,
+    )
+    return recombination_widths(inv_lambda2, geo.vol, geo.fed_through_boundary)
+
+
 def residual_and_scale(
     u: jax.Array, arrays: DeviceArrays, voltage_V
 ) -> tuple[jax.Array, jax.Array]:
@@ -301,7 +323,7 @@ def residual_and_scale(
 
     # continuity, each row divided by its own density
     r_np = st.rec.total
-    sink = geo.vol * r_np + st.surface_over_np
+    sink = recombination_volume(st, arrays, geo, sc) * r_np + st.surface_over_np
     f_n = _assemble(fx.n_over_l, fx.n_over_r) + sink * st.p
     f_p = _assemble(fx.p_over_l, fx.p_over_r) + sink * st.n
     m_n = _assemble_mag(fx.n_mag_l, fx.n_mag_r) + jnp.abs(sink) * st.p
