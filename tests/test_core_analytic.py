@@ -155,6 +155,45 @@ def test_loglinear_mesh_convergence():
     assert abs(js[1] / js[0] - 1) < 0.01, js
 
 
+@pytest.fixture(scope="module")
+def green_default_mesh_doubling(green_device):
+    """J, R_rad and the total recombination [A/m^2] at 3 V on the default mesh (sine, 64
+    nodes per layer) and on its double (0-3 V in 0.05 V steps)."""
+    v = np.round(np.arange(0.0, 3.0001, 0.05), 10)
+    out = []
+    for nodes in (64, 128):
+        arr = green_device.to_arrays(mesh=MeshSpec(nodes))
+        j, ob = _j(arr, v)
+        out.append(
+            (j[-1], float(ob.radiative_current_A_m2[-1]), float(ob.recombination_current_A_m2[-1]))
+        )
+    changes = [b / a - 1.0 for a, b in zip(*out, strict=True)]
+    print(f"default mesh 64 -> 128: J, R_rad, R_total change {changes}")
+    return changes
+
+
+@pytest.mark.slow
+def test_green_default_mesh_grid_test_current(green_default_mesh_doubling):
+    """The grid test on the default device with the default mesh, for J and the total
+    recombination: < 1 % from 64 to 128 nodes per layer (measured +0.03 %; -3.6 % before
+    the fitted recombination of session 11; docs/numerics.md, "Fitted recombination")."""
+    j_change, _, total_change = green_default_mesh_doubling
+    assert abs(j_change) < 0.01
+    assert abs(total_change) < 0.01
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="R_rad on the default mesh changes -19 % from 64 to 128 nodes: the electron "
+    "accumulation layer (0.17 nm) is not resolved (docs/numerics.md, 'Fitted recombination')",
+)
+def test_green_default_mesh_grid_test_radiative(green_default_mesh_doubling):
+    """The radiative integral on the default mesh fails the grid test (known; strict, so
+    that a fix shows up)."""
+    assert abs(green_default_mesh_doubling[1]) < 0.01
+
+
 @pytest.mark.slow
 def test_green_default_mesh_convergence_loglinear(green_device):
     """On the green default (electron pile-up at the TFB/CsPbBr3 interface, Auger
@@ -218,7 +257,7 @@ def _injection_device(mesh):
 def test_fitted_recombination_injection_law():
     """Minority injection into a recombining layer. From 2.5 V electrons accumulate in
     layer B (n(0) ~ 1e25 m^-3, reaction length ~0.5 pm): on the default mesh, whose first
-    spacing is 62 pm, the hole current entering B obeys the one-sided decay law
+    spacing is 65 pm, the hole current entering B obeys the one-sided decay law
     F = p(0) sqrt(D_p k), k = B n(0), within 2 %, and J at 1, 1.5, 2.5 and 3 V agrees
     within 1 % with a 128-node log-linear mesh that resolves the decay (0.04 pm first
     spacing). Lumped recombination (before session 11) was +54 % and +13 % off at 2.5
