@@ -168,7 +168,7 @@ class VoltageSpec(_Strict):
 
 class MeshFields(_Strict):
     nodes_per_layer: int = Field(default=32, ge=4, le=4096)
-    clustering: float = Field(default=0.9, ge=0, lt=1)
+    clustering: float = Field(default=MeshSpec().clustering, ge=0, lt=1)
 
 
 class ObjectiveSpec(_Strict):

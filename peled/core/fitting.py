@@ -49,6 +49,14 @@ def tanh_ratio(z2: jax.Array) -> jax.Array:
     return jnp.where(small, 1.0 - z2 / 3.0, jnp.tanh(zs) / zs)
 
 
+def sinh_ratio(c2: jax.Array) -> jax.Array:
+    """c / sinh(c) as a function of c^2 >= 0: 1 - c^2/6 near 0, 2 c e^-c / (1 - e^-2c)
+    elsewhere (no overflow, finite gradient for any c)."""
+    small = c2 < 1e-6
+    c = jnp.sqrt(jnp.where(small, 1.0, c2))
+    return jnp.where(small, 1.0 - c2 / 6.0, 2.0 * c * jnp.exp(-c) / -jnp.expm1(-2.0 * c))
+
+
 def inverse_reaction_length_squared(rec_over_np, n, p, mu_n, mu_p) -> jax.Array:
     """1 / lambda^2 = k_p / D_p + k_n / D_n per node [1 / x0^2].
 
@@ -60,12 +68,8 @@ def inverse_reaction_length_squared(rec_over_np, n, p, mu_n, mu_p) -> jax.Array:
     return r * (n / mu_p + p / mu_n)
 
 
-def recombination_widths(inv_lambda2, vol, fed_through_boundary) -> jax.Array:
-    """Widths (N,) [x0] that multiply each node's recombination rate.
-
-    ``vol`` (N,): finite-volume cell widths; ``fed_through_boundary`` (N,): True for a
-    node with a heterointerface or a contact on one side. Those get
-    w tanh(w / lambda) / (w / lambda) with w = vol, the others vol.
-    """
-    fitted = vol * tanh_ratio(vol * vol * inv_lambda2)
-    return jnp.where(fed_through_boundary, fitted, vol)
+def fitted_width(inv_lambda2, vol) -> jax.Array:
+    """The fitted width w tanh(w / lambda) / (w / lambda) [x0] of cells of width ``vol``
+    [x0] with 1 / lambda^2 = ``inv_lambda2`` [1/x0^2]: ``vol`` when lambda is resolved,
+    lambda when it is not."""
+    return vol * tanh_ratio(vol * vol * inv_lambda2)

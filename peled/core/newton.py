@@ -34,11 +34,11 @@ from peled.core.linalg import (
 )
 from peled.core.params import DeviceArrays
 from peled.core.residual import (
+    cell_recombination,
     contact_values,
     edge_fluxes,
     geometry,
     node_state,
-    recombination_volume,
     residual_and_scale,
 )
 from peled.core.scaling import scaling_for
@@ -177,11 +177,12 @@ def _physical_quantities(u, arrays):
     sc = scaling_for(arrays.temperature_K)
     geo = geometry(arrays, sc)
     st = node_state(u, arrays, sc)
-    fx = edge_fluxes(st, arrays, geo, sc)
+    cell = cell_recombination(st, arrays, geo, sc)
+    fx = edge_fluxes(st, arrays, geo, sc, cell)
     charge = sc.poisson_lambda * geo.vol * (st.p - st.n)
     f_n = fx.n_over_l * st.n[:-1]
     f_p = fx.p_over_l * st.p[:-1]
-    rec = recombination_volume(st, arrays, geo, sc) * st.rec.total * st.n * st.p
+    rec = cell.width * cell.rec.total * st.n * st.p
     g_mag = jnp.maximum(fx.n_mag_l * st.n[:-1], fx.p_mag_l * st.p[:-1])
     return charge, f_n, f_p, rec, g_mag
 

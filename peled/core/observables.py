@@ -39,7 +39,7 @@ import jax
 import jax.numpy as jnp
 
 from peled.core.params import DeviceArrays, layer_boundaries_m, node_positions_m
-from peled.core.residual import edge_fluxes, geometry, node_state, recombination_volume
+from peled.core.residual import cell_recombination, edge_fluxes, geometry, node_state
 from peled.core.scaling import Q_C, scaling_for
 
 
@@ -79,7 +79,8 @@ def bias_observables(
     sc = scaling_for(arrays.temperature_K)
     geo = geometry(arrays, sc)
     st = node_state(u, arrays, sc)
-    fx = edge_fluxes(st, arrays, geo, sc)
+    cell = cell_recombination(st, arrays, geo, sc)
+    fx = edge_fluxes(st, arrays, geo, sc, cell)
     n0 = sc.density_m3
     f_n = fx.n_over_l * st.n[:-1]
     f_p = fx.p_over_l * st.p[:-1]
@@ -90,12 +91,12 @@ def bias_observables(
     spread = jnp.max(jnp.abs(j_edge - j) / (jnp.abs(j) + jnp.maximum(mag, 1e-300)))
     np_ = st.n * st.p
     r0 = sc.rate_m3_s
-    r_rad = np_ * st.rec.radiative * r0
-    r_srh = np_ * st.rec.srh * r0
-    r_aug = np_ * st.rec.auger * r0
+    r_rad = np_ * cell.rec.radiative * r0
+    r_srh = np_ * cell.rec.srh * r0
+    r_aug = np_ * cell.rec.auger * r0
     r_int = np_ * st.surface_over_np * sc.flux_m2_s
     interior = jnp.ones_like(geo.vol).at[0].set(0.0).at[-1].set(0.0)
-    width_m = recombination_volume(st, arrays, geo, sc) * sc.length_m
+    width_m = cell.width * sc.length_m
     vol_m = width_m * interior
     eta = _node_weight(layer_radiative_efficiency, arrays)
     phi_int = jnp.sum(vol_m * eta * r_rad)

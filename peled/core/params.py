@@ -158,7 +158,7 @@ class MeshSpec:
     """
 
     nodes_per_layer: int = 64
-    clustering: float = field(default=0.9)
+    clustering: float = field(default=0.99)
     grading: str = "sine"
     loglinear_b: float = 0.03
     loglinear_eps: float = 1e-6

@@ -38,8 +38,14 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-from peled.core.fitting import inverse_reaction_length_squared, recombination_widths
+from peled.core.fitting import (
+    fitted_width,
+    inverse_reaction_length_squared,
+    sinh_ratio,
+    tanh_ratio,
+)
 from peled.core.params import DeviceArrays, node_positions_m
 from peled.core.recombination import RecombinationOverNP, recombination_over_np
 from peled.core.scaling import ME_KG, Q_C, Scaling, scaling_for
@@ -61,7 +67,25 @@ class Geometry(NamedTuple):
     eps_edge: jax.Array  # (N-1,) effective relative permittivity of each edge
     is_interface: jax.Array  # (N-1,) bool: edge crosses a layer boundary
     interface_index: jax.Array  # (N-1,) int: which interface (0 where none)
-    fed_through_boundary: jax.Array  # (N,) bool: an interface or a contact on one side
+    boundary: BoundaryCells  # the cells that carriers enter through a boundary
+
+
+class BoundaryCells(NamedTuple):
+    """The cells next to a contact or a heterointerface (2 per layer, M = 2K of them).
+
+    Their indices are static: every layer has the same number of nodes m, so layer k's
+    first node is k m and its last k m + m - 1. The first node of a layer is fed through
+    the boundary on its left (the anode or an interface), the last through the one on
+    its right.
+    """
+
+    nodes: np.ndarray  # (M,) static node indices: first nodes of layers 0..K-1, then last
+    inner_edge: np.ndarray  # (M,) static: the node's edge into its own layer
+    across: np.ndarray  # (M,) static: the node on the other side of the boundary (itself
+    # at a contact)
+    share: jax.Array  # (M,) the share of the interface edge's potential drop between the
+    # node and the boundary (series dielectric); 0 at a contact
+    distance: jax.Array  # (M,) node to boundary [x0]; 0 at a contact (the node is on it)
 
 
 class NodeState(NamedTuple):
@@ -102,11 +126,48 @@ def geometry(arrays: DeviceArrays, sc: Scaling) -> Geometry:
     vol = jnp.diff(faces)
     eps = arrays.layers.relative_permittivity[lay]
     # series combination of the two dielectric pieces of an edge (exact for a step in eps)
-    eps_edge = h / ((face - x[:-1]) / eps[:-1] + (x[1:] - face) / eps[1:])
+    left_piece = (face - x[:-1]) / eps[:-1]
+    right_piece = (x[1:] - face) / eps[1:]
+    eps_edge = h / (left_piece + right_piece)
     interface_index = jnp.clip(lay[:-1], 0, max(arrays.n_layers - 2, 0))
-    edge = jnp.ones((1,), bool)
-    fed = jnp.concatenate([edge, is_int]) | jnp.concatenate([is_int, edge])
-    return Geometry(x, h, vol, eps_edge, is_int, interface_index, fed)
+    return Geometry(
+        x,
+        h,
+        vol,
+        eps_edge,
+        is_int,
+        interface_index,
+        _boundary_cells(arrays.n_nodes, arrays.n_layers, left_piece, right_piece, face, x),
+    )
+
+
+def _boundary_cells(n_nodes: int, n_layers: int, left_piece, right_piece, face, x):
+    """:class:`BoundaryCells` from the static mesh shape and the interface edges' pieces
+    (distance / eps on each side of the boundary, (N-1,) each)."""
+    if n_nodes % n_layers:
+        raise ValueError(f"{n_nodes} nodes do not split into {n_layers} equal layers")
+    m = n_nodes // n_layers
+    first = np.arange(n_layers) * m
+    last = first + m - 1
+    nodes = np.concatenate([first, last])
+    inner = np.concatenate([first, last - 1])
+    # across the boundary: the previous layer's last node, the next layer's first node
+    across = np.concatenate([np.maximum(first - 1, 0), np.minimum(last + 1, n_nodes - 1)])
+    # the interface edge of each boundary cell (clipped for the contacts, masked below)
+    edge = np.concatenate([np.maximum(first - 1, 0), np.minimum(last, n_nodes - 2)])
+    contact = np.zeros(2 * n_layers, bool)
+    contact[0] = contact[-1] = True
+    total = left_piece[edge] + right_piece[edge]
+    own = np.concatenate([np.ones(n_layers, bool), np.zeros(n_layers, bool)])  # right side
+    share = jnp.where(own, right_piece[edge], left_piece[edge]) / total
+    distance = jnp.where(own, x[nodes] - face[edge], face[edge] - x[nodes])
+    return BoundaryCells(
+        nodes,
+        inner,
+        across,
+        jnp.where(contact, 0.0, share),
+        jnp.where(contact, 0.0, distance),
+    )
 
 
 def contact_values(arrays: DeviceArrays, voltage_V, sc: Scaling) -> ContactValues:
@@ -149,8 +210,7 @@ def node_state(u: jax.Array, arrays: DeviceArrays, sc: Scaling) -> NodeState:
     psi, phi_n, phi_p = u[:, 0], u[:, 1], u[:, 2]
     lp = arrays.layers
     lay = arrays.node_layer
-    vt = sc.thermal_voltage_V
-    off_n, off_p, ln_ni = band_offsets(arrays, sc)
+    off_n, off_p, _ = band_offsets(arrays, sc)
     # Boltzmann band potentials, lowered (raised for holes) by the state-filling term
     # so that ln(n/N0) = theta_n - phi_n holds for any statistics (peled.core.statistics)
     theta_n = psi + off_n
@@ -164,11 +224,30 @@ def node_state(u: jax.Array, arrays: DeviceArrays, sc: Scaling) -> NodeState:
     a_p = phi_p - theta_p
     n = safe_exp(a_n)
     p = safe_exp(a_p)
-    et = lp.trap_energy_eV[lay] / vt
-    n1 = safe_exp(ln_ni + et)
-    p1 = safe_exp(ln_ni - et)
+    rec = _bulk_recombination(n, p, phi_n, phi_p, arrays, sc)
+    n1, p1 = _trap_densities(arrays, sc)
+    # interface (surface) SRH at the nodes next to each interface, per area:
+    # U = S (n p - ni^2) / (n + p + n1 + p1)  [m^-2 s^-1], S in m/s
+    s_node = _interface_velocity_per_node(arrays) * sc.density_m3 / sc.flux_m2_s
+    excess = -jnp.expm1(jnp.clip(phi_n - phi_p, -600.0, 600.0))
+    surface = s_node * excess / (n + p + n1 + p1)
+    return NodeState(psi, phi_n, phi_p, theta_n, theta_p, a_n, a_p, n, p, rec, surface)
+
+
+def _trap_densities(arrays: DeviceArrays, sc: Scaling, idx=slice(None)):
+    """SRH trap densities n1 = ni exp(E_t/kT), p1 = ni exp(-E_t/kT) [N0] at nodes idx."""
+    _, _, ln_ni = band_offsets(arrays, sc)
+    et = arrays.layers.trap_energy_eV[arrays.node_layer[idx]] / sc.thermal_voltage_V
+    return safe_exp(ln_ni[idx] + et), safe_exp(ln_ni[idx] - et)
+
+
+def _bulk_recombination(n, p, phi_n, phi_p, arrays: DeviceArrays, sc: Scaling, idx=slice(None)):
+    """R/(np) of every mechanism at densities ``n``, ``p`` [N0] of nodes ``idx``."""
+    lp = arrays.layers
+    lay = arrays.node_layer[idx]
     r0, n0 = sc.rate_m3_s, sc.density_m3
-    rec = recombination_over_np(
+    n1, p1 = _trap_densities(arrays, sc, idx)
+    return recombination_over_np(
         n,
         p,
         phi_n,
@@ -181,12 +260,6 @@ def node_state(u: jax.Array, arrays: DeviceArrays, sc: Scaling) -> NodeState:
         c_n=lp.auger_coefficient_electron_m6_s[lay] * n0**3 / r0,
         c_p=lp.auger_coefficient_hole_m6_s[lay] * n0**3 / r0,
     )
-    # interface (surface) SRH at the nodes next to each interface, per area:
-    # U = S (n p - ni^2) / (n + p + n1 + p1)  [m^-2 s^-1], S in m/s
-    s_node = _interface_velocity_per_node(arrays) * n0 / sc.flux_m2_s
-    excess = -jnp.expm1(jnp.clip(phi_n - phi_p, -600.0, 600.0))
-    surface = s_node * excess / (n + p + n1 + p1)
-    return NodeState(psi, phi_n, phi_p, theta_n, theta_p, a_n, a_p, n, p, rec, surface)
 
 
 def _interface_velocity_per_node(arrays: DeviceArrays) -> jax.Array:
@@ -216,8 +289,16 @@ class EdgeFluxes(NamedTuple):
     p_mag_r: jax.Array
 
 
-def edge_fluxes(st: NodeState, arrays: DeviceArrays, geo: Geometry, sc: Scaling) -> EdgeFluxes:
-    """SG fluxes inside layers, thermionic emission on interface edges."""
+def edge_fluxes(
+    st: NodeState,
+    arrays: DeviceArrays,
+    geo: Geometry,
+    sc: Scaling,
+    cell: CellRecombination | None = None,
+) -> EdgeFluxes:
+    """SG fluxes inside layers (the first edge behind a boundary exponentially fitted,
+    :func:`fitted_edge_factors`), thermionic emission on interface edges. ``cell``: the
+    cells' recombination if already computed (:func:`cell_recombination`)."""
     lp = arrays.layers
     lay = arrays.node_layer
     mu_n = lp.electron_mobility_m2_Vs[lay[:-1]] / sc.mobility_m2_Vs
@@ -243,6 +324,11 @@ def edge_fluxes(st: NodeState, arrays: DeviceArrays, geo: Geometry, sc: Scaling)
         st.phi_p[sl],
         st.phi_p[sr],
     )
+    if cell is None:
+        cell = cell_recombination(st, arrays, geo, sc)
+    fit_n, fit_p = fitted_edge_factors(cell, geo)
+    sgn = tuple(fit_n * f for f in sgn)
+    sgp = tuple(fit_p * f for f in sgp)
     if arrays.n_layers > 1:
         v_scale = sc.density_m3 / sc.flux_m2_s
         idx = geo.interface_index
@@ -278,20 +364,111 @@ def _assemble_mag(mag_l, mag_r):
     return jnp.concatenate([mag_l, z]) + jnp.concatenate([z, mag_r])
 
 
-def recombination_volume(st: NodeState, arrays: DeviceArrays, geo: Geometry, sc: Scaling):
-    """Widths (N,) [x0] that multiply each node's recombination rate: the cell width,
-    exponentially fitted to the local reaction length in the cells that carriers enter
-    through an interface or a contact (:mod:`peled.core.fitting`)."""
+class CellRecombination(NamedTuple):
+    """Recombination of each node's cell (scaled; :func:`cell_recombination`)."""
+
+    width: jax.Array  # (N,) w_i [x0]: the rate of node i times w_i is its cell's total
+    rec: RecombinationOverNP  # each mechanism's rate / (n_i p_i), node densities n_i, p_i
+    # k / D [1/x0^2] of electrons (k_n = R / n) and holes (k_p = R / p) in the boundary
+    # cells (M,), ordered as Geometry.boundary.nodes
+    inv_length2_electron: jax.Array
+    inv_length2_hole: jax.Array
+
+
+def cell_recombination(
+    st: NodeState, arrays: DeviceArrays, geo: Geometry, sc: Scaling
+) -> CellRecombination:
+    """Each cell's recombination: rates per mechanism and the widths that weight them.
+
+    Interior cells: the node's rates times the cell width (the box method). The cells
+    that carriers enter through a heterointerface or a contact (:mod:`peled.core.fitting`,
+    docs/numerics.md "Boundary cells"):
+
+    * the width is exponentially fitted to the reaction length lambda, 1/lambda^2 =
+      k_p/D_p + k_n/D_n: w tanh(z)/z, z = w/lambda;
+    * next to a heterointerface the rates are evaluated with the majority carrier carried
+      from the node to the layer boundary, where a minority carrier with lambda shorter
+      than the cell recombines: n_b = n_i exp(w_n s), p_b = p_i exp(-w_p s), s = (1 -
+      tanh(z)/z) (psi_b - psi_i), with psi_b the potential on the boundary (linear on
+      each side of the interface edge, displacement continuous) and the weights w_n =
+      n mu_n / (n mu_n + p mu_p), w_p = 1 - w_n. The majority (by conductivity) follows
+      the potential across the half-edge with a flat quasi-Fermi level; the minority's
+      node value already stands for its boundary value. Resolved (z -> 0) nothing
+      changes; recombination stays proportional to 1 - exp(phi_n - phi_p), so it
+      vanishes at equilibrium.
+
+    Only the M = 2K boundary cells (static indices) are evaluated twice.
+    """
     lp = arrays.layers
     lay = arrays.node_layer
-    inv_lambda2 = inverse_reaction_length_squared(
-        st.rec.total,
-        st.n,
-        st.p,
-        lp.electron_mobility_m2_Vs[lay] / sc.mobility_m2_Vs,
-        lp.hole_mobility_m2_Vs[lay] / sc.mobility_m2_Vs,
+    bc = geo.boundary
+    idx = bc.nodes
+    mu_n = lp.electron_mobility_m2_Vs[lay[idx]] / sc.mobility_m2_Vs
+    mu_p = lp.hole_mobility_m2_Vs[lay[idx]] / sc.mobility_m2_Vs
+    vol = geo.vol[idx]
+    a_n, a_p = st.a_n[idx], st.a_p[idx]
+    phi_n, phi_p = st.phi_n[idx], st.phi_p[idx]
+    rec_i = RecombinationOverNP(*(r[idx] for r in st.rec))
+    inv0 = inverse_reaction_length_squared(rec_i.total, st.n[idx], st.p[idx], mu_n, mu_p)
+    shift = (1.0 - tanh_ratio(vol * vol * inv0)) * bc.share * (st.psi[bc.across] - st.psi[idx])
+    log_mu = jnp.log(mu_n) - jnp.log(mu_p)
+    w_n = jax.nn.sigmoid(a_n - a_p + log_mu)
+    w_p = jax.nn.sigmoid(a_p - a_n - log_mu)
+    if arrays.degenerate_statistics:
+        off_n, off_p, _ = band_offsets(arrays, sc)
+        ln_nc, ln_nv = band_log_dos(arrays, sc)
+        gamma = lp.statistics_gamma[lay[idx]]
+        psi = st.psi[idx]
+        a_nb = log_density(psi + off_n[idx] - phi_n + w_n * shift, ln_nc[idx], gamma)
+        a_pb = log_density(phi_p - psi - off_p[idx] - w_p * shift, ln_nv[idx], gamma)
+    else:
+        a_nb = a_n + w_n * shift
+        a_pb = a_p - w_p * shift
+    n_b, p_b = safe_exp(a_nb), safe_exp(a_pb)
+    rec_b = _bulk_recombination(n_b, p_b, phi_n, phi_p, arrays, sc, idx)
+    carry = safe_exp(a_nb + a_pb - a_n - a_p)  # n_b p_b / (n_i p_i)
+    r_pos = jnp.maximum(rec_b.total, 0.0)
+    inv_hole = r_pos * n_b / mu_p
+    inv_electron = r_pos * p_b / mu_n
+    width = geo.vol.at[idx].set(fitted_width(inv_hole + inv_electron, vol), unique_indices=True)
+    rec = RecombinationOverNP(
+        *(
+            r.at[idx].set(rb * carry, unique_indices=True)
+            for r, rb in zip(st.rec, rec_b, strict=True)
+        )
     )
-    return recombination_widths(inv_lambda2, geo.vol, geo.fed_through_boundary)
+    return CellRecombination(width, rec, inv_electron, inv_hole)
+
+
+def fitted_edge_factors(cell: CellRecombination, geo: Geometry):
+    """Factors (electron, hole), each (N-1,), that multiply the flux on each edge: on the
+    first edge behind a boundary, from the boundary node i into its layer,
+
+        (c / sinh c) exp(-d_i / lambda),   c = h / (2 lambda),
+
+    with lambda that carrier's reaction length in the boundary cell and d_i the node's
+    distance to the boundary; 1 on every other edge. c / sinh c is Il'in's exponential
+    fitting of D p'' = k p (exact for a diffusion-limited decay), and exp(-d_i/lambda)
+    starts the decay at the boundary, for which the node's density stands: together the
+    edge carries the continuum flux D p_b exp(-w/lambda)/lambda through the cell face at
+    w = d_i + h/2 when lambda << h, and the plain flux when lambda >> h. Without them the
+    edge would hand the next node a further D p/h that in the continuum never gets there
+    (J on the default device +2 %, R_rad +10 % at 128 nodes; docs/numerics.md). d_i /
+    lambda enters as sqrt((d_i/lambda)^2 + 1e-6) - 1e-3, smooth where lambda -> inf.
+    """
+    bc = geo.boundary
+    d2 = bc.distance * bc.distance
+    quarter_h2 = 0.25 * geo.h[bc.inner_edge] ** 2
+    one = jnp.ones_like(geo.h)
+
+    def factor(inv_len2):
+        y = jnp.sqrt(d2 * inv_len2 + 1e-6) - 1e-3
+        # the inner edges are distinct (a layer has >= 4 nodes)
+        return one.at[bc.inner_edge].set(
+            sinh_ratio(quarter_h2 * inv_len2) * jnp.exp(-y), unique_indices=True
+        )
+
+    return factor(cell.inv_length2_electron), factor(cell.inv_length2_hole)
 
 
 def residual_and_scale(
@@ -301,7 +478,8 @@ def residual_and_scale(
     sc = scaling_for(arrays.temperature_K)
     geo = geometry(arrays, sc)
     st = node_state(u, arrays, sc)
-    fx = edge_fluxes(st, arrays, geo, sc)
+    cell = cell_recombination(st, arrays, geo, sc)
+    fx = edge_fluxes(st, arrays, geo, sc, cell)
     lp = arrays.layers
     lay = arrays.node_layer
     n0 = sc.density_m3
@@ -322,8 +500,7 @@ def residual_and_scale(
     )
 
     # continuity, each row divided by its own density
-    r_np = st.rec.total
-    sink = recombination_volume(st, arrays, geo, sc) * r_np + st.surface_over_np
+    sink = cell.width * cell.rec.total + st.surface_over_np
     f_n = _assemble(fx.n_over_l, fx.n_over_r) + sink * st.p
     f_p = _assemble(fx.p_over_l, fx.p_over_r) + sink * st.n
     m_n = _assemble_mag(fx.n_mag_l, fx.n_mag_r) + jnp.abs(sink) * st.p
@@ -390,7 +567,9 @@ __all__ = [
     "ContactValues",
     "Geometry",
     "NodeState",
+    "CellRecombination",
     "band_offsets",
+    "cell_recombination",
     "contact_values",
     "edge_fluxes",
     "geometry",
