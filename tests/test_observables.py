@@ -197,7 +197,9 @@ def test_quenching_weight_matches_analytic_law(balanced):
 def test_quenching_neighbour_lowers_eqe_and_barrier_removes_it(balanced):
     """A quenching HTL (s = 1) next to the emitter loses excitons formed within ~L_q of
     it; a non-quenching neighbour (s = 0, e.g. a wide-gap interlayer) loses none.
-    Bookkeeping: photons = sum vol * PLQY * q(x) * R_rad."""
+    Bookkeeping: photons = sum w * PLQY * q(x) * R_rad, w the recombination width: the
+    finite-volume cell width at every node but a layer's boundary nodes, whose width is
+    fitted to the reaction length (docs/numerics.md, "Fitted recombination")."""
     res0, arrays, states = balanced
     dev_q = symmetric_led(htl_quench=1.0)
     res_q = result_from_states(dev_q, arrays, VOLTS, states)
@@ -216,9 +218,15 @@ def test_quenching_neighbour_lowers_eqe_and_barrier_removes_it(balanced):
     inside = res0.node_layer == 1
     x_in = res0.position_nm[inside]
     q_x = -np.expm1(-(x_in - 30.0) / 5.0)
+    boundary = np.zeros(lay.size, bool)
+    boundary[np.flatnonzero(np.diff(lay)) + np.array([[0], [1]])] = True
+    boundary[[0, -1]] = True
     for k in np.nonzero(ok)[0]:
+        w = res_q.profiles["recombination_width_nm"][k] * 1e-7  # cm
+        np.testing.assert_allclose(w[~boundary], dx[~boundary], rtol=1e-12)
+        assert np.all(w[boundary] > 0) and np.all(w[boundary] <= dx[boundary] * (1 + 1e-12))
         r = res_q.profiles["radiative_rate_cm3_s"][k][inside]
-        phi_cm2 = np.sum(dx[inside] * PLQY * q_x * r)
+        phi_cm2 = np.sum(w[inside] * PLQY * q_x * r)
         expect = phi_cm2 * 1e4 * res_q.outcoupling
         assert res_q.outcoupled_photon_flux_m2_s[k] == pytest.approx(expect, rel=1e-9)
     # quenching only from the HTL side (x = 30 nm): PLQY (1 - exp(-d / 5 nm))
