@@ -368,7 +368,7 @@ def test_boundary_cells_fit_carry_and_edge_factors():
     np.testing.assert_array_equal(fac_p[others], 1.0)
     np.testing.assert_array_equal(fac_n[others], 1.0)
     h = float(geo.h[i])
-    inv_hole = b_rad * n_b / mu_p
+    inv_hole = b_rad * n_i / mu_p  # the node's own (uncarried) reaction length
     d0 = d_b
     y = np.sqrt(d0 * d0 * inv_hole + 1e-6) - 1e-3
     expected = float(sinh_ratio(jnp.asarray(0.25 * h * h * inv_hole))) * np.exp(-y)
@@ -378,3 +378,4 @@ def test_boundary_cells_fit_carry_and_edge_factors():
     u_eq = u.at[:, 2].set(0.0)
     cell_eq = cell_recombination(node_state(u_eq, arr, sc), arr, geo, sc)
     assert float(jnp.max(jnp.abs(cell_eq.rec.total))) == 0.0
+

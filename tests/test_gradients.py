@@ -98,6 +98,30 @@ def solved(red):
     return arrays, states, radiative_weight_inputs(red), k
 
 
+def test_block_jacobian_is_exact_on_the_red_states(solved):
+    """At the red example's converged states (2 and 3.5 V, boundary cells active), the
+    block-tridiagonal Jacobian from 3-colour JVPs equals jax.jacfwd of the residual to
+    1e-10 of each row's largest entry. The implicit gradient solves with its transpose,
+    so any residual term that couples nodes two apart shows here first: an earlier
+    boundary-cell edge factor did (the carried densities reach across the interface),
+    the colours aliased it onto a neighbour's entry (72 % of the row scale at 3.5 V), and
+    the gradients above were off by up to 2.3e-3 (docs/numerics.md, "Boundary cells")."""
+    from peled.core.newton import _fun_and_jacobian
+    from peled.core.residual import residual
+
+    arrays, states, _, _ = solved
+    for k in (8, 14):
+        u, v = states.u[k], jnp.asarray(VOLTS[k])
+        _, _, jac = _fun_and_jacobian(u, arrays, v)
+        dense = jax.jacfwd(lambda w, u=u, v=v: residual(w.reshape(u.shape), arrays, v).ravel())(
+            u.ravel()
+        )
+        dense = np.asarray(dense)
+        scale = np.max(np.abs(dense), axis=1, keepdims=True)
+        err = np.abs(np.asarray(jac.dense()) - dense) / scale
+        assert err.max() < 1e-10, (VOLTS[k], err.max())
+
+
 def _weighted_log_current(red, solved):
     arrays, states, plqy, k = solved
     params = [resolve_parameter(n, red) for n in ("poly-TPD.thickness_nm", "TPBi.thickness_nm")]

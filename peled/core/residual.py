@@ -369,8 +369,9 @@ class CellRecombination(NamedTuple):
 
     width: jax.Array  # (N,) w_i [x0]: the rate of node i times w_i is its cell's total
     rec: RecombinationOverNP  # each mechanism's rate / (n_i p_i), node densities n_i, p_i
-    # k / D [1/x0^2] of electrons (k_n = R / n) and holes (k_p = R / p) in the boundary
-    # cells (M,), ordered as Geometry.boundary.nodes
+    # k / D [1/x0^2] of electrons (k_n = R / n) and holes (k_p = R / p) at the boundary
+    # cells' nodes (M,), ordered as Geometry.boundary.nodes: the node's own densities and
+    # rates (no carry), so that the edge factors built from them stay local
     inv_length2_electron: jax.Array
     inv_length2_hole: jax.Array
 
@@ -437,7 +438,17 @@ def cell_recombination(
             for r, rb in zip(st.rec, rec_b, strict=True)
         )
     )
-    return CellRecombination(width, rec, inv_electron, inv_hole)
+    # The edge factors use the node's own reaction lengths, not the carried ones: the
+    # carry depends on the potential across the interface (node i -/+ 1), and a factor
+    # on edge (i, i +/- 1) built from it would couple the far node's row to psi two nodes
+    # away, outside the block-tridiagonal Jacobian (its 3-colour JVPs then alias that
+    # entry onto a neighbour's: Newton slows and the implicit gradient is off by up to
+    # 2e-3, docs/numerics.md "Boundary cells"). With them local, the residual stays
+    # block-tridiagonal and the Jacobian exact.
+    r_node = jnp.maximum(rec_i.total, 0.0)
+    edge_hole = r_node * st.n[idx] / mu_p
+    edge_electron = r_node * st.p[idx] / mu_n
+    return CellRecombination(width, rec, edge_electron, edge_hole)
 
 
 def fitted_edge_factors(cell: CellRecombination, geo: Geometry):
@@ -446,7 +457,9 @@ def fitted_edge_factors(cell: CellRecombination, geo: Geometry):
 
         (c / sinh c) exp(-d_i / lambda),   c = h / (2 lambda),
 
-    with lambda that carrier's reaction length in the boundary cell and d_i the node's
+    with lambda that carrier's reaction length at the node (its own densities: the edge
+    then depends on nodes i and i +/- 1 only, keeping the Jacobian block-tridiagonal) and
+    d_i the node's
     distance to the boundary; 1 on every other edge. c / sinh c is Il'in's exponential
     fitting of D p'' = k p (exact for a diffusion-limited decay), and exp(-d_i/lambda)
     starts the decay at the boundary, for which the node's density stands: together the
