@@ -253,6 +253,7 @@ def _injection_device(mesh):
     return build_arrays([a, b], wf_a, wf_c, mesh=mesh)
 
 
+@pytest.mark.slow  # ~180 s in the 2-worker suite with the boundary cells: kept out of CI
 def test_fitted_recombination_injection_law():
     """Minority injection into a recombining layer. From 2.5 V electrons accumulate in
     layer B (n(0) ~ 1e25 m^-3, reaction length ~0.5 pm): on the default mesh, whose first

@@ -287,6 +287,7 @@ def test_resolved_to_round_off_needs_a_continuous_current(pin_sweep):
     assert not check(u.at[mid, 0].add(1e-2))
 
 
+@pytest.mark.slow  # ~60 s in the 2-worker suite with the boundary cells: kept out of CI
 def test_trust_region_fallback_rescues_what_newton_cannot(pin_sweep):
     """Jumping two bias steps at once on the p-i-n with Newton cut to 2 iterations fails;
     the Levenberg-Marquardt fallback then converges to the continuation answer (J to
@@ -456,6 +457,7 @@ def test_dilute_weights_follow_their_definition():
     assert np.all(np.asarray(off_floor) == 0.0)
 
 
+@pytest.mark.slow  # ~57 s in the 2-worker suite with the boundary cells: kept out of CI
 def test_dilute_carriers_judged_on_an_absolute_scale():
     """MoO3 / poly-TPD / CsPbBrI-NC / BCP / Ag (random stack 44 of the robustness test) is
     dark at 2.7 V: holes float in BCP at 1e-17..10 cm^-3 and their quasi-Fermi level is a
@@ -540,6 +542,7 @@ def test_poisson_rows_at_round_off_count_as_converged_in_the_last_round():
     assert bool(current_continuous(r.u, arr, settings))
 
 
+@pytest.mark.slow  # ~65 s in the 2-worker suite with the boundary cells: kept out of CI
 def test_equilibrium_is_retried_like_the_last_round():
     """ITO / poly-TPD / CsPbBr3-NC-DDAB / TPBi / Au (random stack 11 of the robustness
     test) on the log-linear mesh: at V = 0 its flat-band Poisson rows stall at ~1e-4
@@ -582,6 +585,7 @@ def test_equilibrium_is_retried_like_the_last_round():
     np.testing.assert_allclose(np.asarray(eq.u[:, 0]), np.asarray(eq0.u[:, 0]), atol=1e-6)
 
 
+@pytest.mark.slow  # ~140 s in the 2-worker suite with the boundary cells: kept out of CI
 def test_vmapped_sweep_reports_progress_per_device():
     """Under vmap the progress callback receives batched arguments; it reports each
     device's biases (and must not raise: an exception in the host callback stalled the
