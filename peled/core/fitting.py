@@ -57,15 +57,15 @@ def sinh_ratio(c2: jax.Array) -> jax.Array:
     return jnp.where(small, 1.0 - c2 / 6.0, 2.0 * c * jnp.exp(-c) / -jnp.expm1(-2.0 * c))
 
 
-def inverse_reaction_length_squared(rec_over_np, n, p, mu_n, mu_p) -> jax.Array:
-    """1 / lambda^2 = k_p / D_p + k_n / D_n per node [1 / x0^2].
+def reaction_over_diffusivity(rec_over_np, n, p, mu_n, mu_p) -> tuple[jax.Array, jax.Array]:
+    """(k_n / D_n, k_p / D_p) per node [1 / x0^2]; their sum is 1 / lambda^2.
 
     k_p = R / p = (R / np) n and k_n = (R / np) p; ``rec_over_np`` is R / (n p), ``mu_n``,
     ``mu_p`` the scaled mobilities (= diffusivities). Net generation (R < 0) is not
     fitted (k = 0).
     """
     r = jnp.maximum(rec_over_np, 0.0)
-    return r * (n / mu_p + p / mu_n)
+    return r * p / mu_n, r * n / mu_p
 
 
 def fitted_width(inv_lambda2, vol) -> jax.Array:

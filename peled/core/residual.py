@@ -42,7 +42,7 @@ import numpy as np
 
 from peled.core.fitting import (
     fitted_width,
-    inverse_reaction_length_squared,
+    reaction_over_diffusivity,
     sinh_ratio,
     tanh_ratio,
 )
@@ -410,7 +410,11 @@ def cell_recombination(
     a_n, a_p = st.a_n[idx], st.a_p[idx]
     phi_n, phi_p = st.phi_n[idx], st.phi_p[idx]
     rec_i = RecombinationOverNP(*(r[idx] for r in st.rec))
-    inv0 = inverse_reaction_length_squared(rec_i.total, st.n[idx], st.p[idx], mu_n, mu_p)
+    # the node's own k/D (no carry): they set the blend below and the edge factors
+    edge_electron, edge_hole = reaction_over_diffusivity(
+        rec_i.total, st.n[idx], st.p[idx], mu_n, mu_p
+    )
+    inv0 = edge_electron + edge_hole
     shift = (1.0 - tanh_ratio(vol * vol * inv0)) * bc.share * (st.psi[bc.across] - st.psi[idx])
     log_mu = jnp.log(mu_n) - jnp.log(mu_p)
     w_n = jax.nn.sigmoid(a_n - a_p + log_mu)
@@ -428,9 +432,7 @@ def cell_recombination(
     n_b, p_b = safe_exp(a_nb), safe_exp(a_pb)
     rec_b = _bulk_recombination(n_b, p_b, phi_n, phi_p, arrays, sc, idx)
     carry = safe_exp(a_nb + a_pb - a_n - a_p)  # n_b p_b / (n_i p_i)
-    r_pos = jnp.maximum(rec_b.total, 0.0)
-    inv_hole = r_pos * n_b / mu_p
-    inv_electron = r_pos * p_b / mu_n
+    inv_electron, inv_hole = reaction_over_diffusivity(rec_b.total, n_b, p_b, mu_n, mu_p)
     width = geo.vol.at[idx].set(fitted_width(inv_hole + inv_electron, vol), unique_indices=True)
     rec = RecombinationOverNP(
         *(
@@ -445,9 +447,6 @@ def cell_recombination(
     # entry onto a neighbour's: Newton slows and the implicit gradient is off by up to
     # 2e-3, docs/numerics.md "Boundary cells"). With them local, the residual stays
     # block-tridiagonal and the Jacobian exact.
-    r_node = jnp.maximum(rec_i.total, 0.0)
-    edge_hole = r_node * st.n[idx] / mu_p
-    edge_electron = r_node * st.p[idx] / mu_n
     return CellRecombination(width, rec, edge_electron, edge_hole)
 
 
