@@ -257,11 +257,13 @@ def _injection_device(mesh):
 def test_fitted_recombination_injection_law():
     """Minority injection into a recombining layer. From 2.5 V electrons accumulate in
     layer B (n(0) ~ 1e25 m^-3, reaction length ~0.5 pm): on the default mesh, whose first
-    spacing is 65 pm, the hole current entering B obeys the one-sided decay law
-    F = p(0) sqrt(D_p k), k = B n(0), within 2 %, and J at 1, 1.5, 2.5 and 3 V agrees
-    within 1 % with a 128-node log-linear mesh that resolves the decay (0.04 pm first
-    spacing). Lumped recombination (before session 11) was +54 % and +13 % off at 2.5
-    and 3 V. At 2 V (B depleted, reaction length ~0.6 nm, comparable to the first
+    spacing in B is 7.4 pm (sine clustering 0.99; 65 pm with session 11's 0.9), the hole
+    current entering B obeys the one-sided decay law F = p(0) sqrt(D_p k), k = B n(0),
+    within 2 %, and J at 1, 1.5, 2.5 and 3 V agrees within 1 % with a 128-node
+    log-linear mesh that resolves the decay (0.04 pm first spacing). Measured on the
+    boundary-cell core (session 15): law -0.09 % / +0.16 % at 2.5 / 3 V; J -0.14, -0.12,
+    -0.61, -0.18 %. Lumped recombination (before session 11) was +54 % and +13 % off at
+    2.5 and 3 V. At 2 V (B depleted, reaction length ~0.6 nm, comparable to the first
     spacings) the fit is not exact: +13 % (lumped: +243 %); docs/numerics.md, "Fitted
     recombination"."""
     v = np.array([0.0, 1.0, 1.5, 2.0, 2.5, 3.0])
@@ -379,4 +381,3 @@ def test_boundary_cells_fit_carry_and_edge_factors():
     u_eq = u.at[:, 2].set(0.0)
     cell_eq = cell_recombination(node_state(u_eq, arr, sc), arr, geo, sc)
     assert float(jnp.max(jnp.abs(cell_eq.rec.total))) == 0.0
-

@@ -71,6 +71,11 @@ def test_random_stacks():
             failures.append(
                 (k, an.name, [la.material.name for la in layers], ca.name, int((~conv).sum()))
             )
+        # progress for a ~25 min run (visible with -s): stack k, its result, running tally
+        print(
+            f"stack {k + 1}/50: {int(conv.sum())}/{conv.size} converged; {ok} fully so far",
+            flush=True,
+        )
     for f in failures:
         print("not fully converged:", f)
     print(f"random stacks fully converged: {ok}/50")
