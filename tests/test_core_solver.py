@@ -301,7 +301,9 @@ def test_trust_region_fallback_rescues_what_newton_cannot(pin_sweep):
     solve = jax.jit(partial(newton_solve, arr, v[k + 2], st.u[k]), static_argnums=0)
     newton_only = solve(SolverSettings(max_iterations=2, trust_region_iterations=0))
     assert not bool(newton_only.converged)
-    rescued = solve(SolverSettings(max_iterations=2, trust_region_iterations=100))
+    with pytest.warns(UserWarning, match="experimental"):
+        settings = SolverSettings(max_iterations=2, trust_region_iterations=100)
+    rescued = solve(settings)
     assert bool(rescued.converged)
     assert int(rescued.iterations) > 2
     j = sweep_observables(rescued.u[None], arr, jnp.zeros(arr.n_layers)).current_density_A_m2
