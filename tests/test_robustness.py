@@ -82,10 +82,15 @@ def test_random_stacks():
     assert ok / 50 >= 0.98
 
 
+class OffNewtonsBranch(AssertionError):
+    """The one failure the trust-region test expects (a fallback state off Newton's
+    current); any other failed assertion there is a real failure, not the known defect."""
+
+
 @pytest.mark.slow
 @pytest.mark.xfail(
     strict=True,
-    raises=AssertionError,
+    raises=OffNewtonsBranch,
     reason="known defect (session 15): on the boundary-cell core the opt-in fallback "
     "returns current-continuous states 16-45 % below Newton's current at 2.05-2.3 V "
     "(docs/numerics.md, 'Robustness, third round')",
@@ -125,4 +130,7 @@ def test_trust_region_fallback_stays_on_newtons_branch():
     # the fallback really ran (else the comparison says nothing)
     assert int(fallback.iterations.sum()) > int(newton.iterations.sum())
     # no wrong answers: every point the fallback calls converged has Newton's current
-    np.testing.assert_allclose(j[1][conv], j[0][conv], rtol=1e-6, atol=0)
+    try:
+        np.testing.assert_allclose(j[1][conv], j[0][conv], rtol=1e-6, atol=0)
+    except AssertionError as err:
+        raise OffNewtonsBranch(str(err)) from err
