@@ -19,7 +19,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from peled.core.discretize import build_arrays
 from peled.core.params import DeviceArrays, MeshSpec
-from peled.core.statistics import STATISTICS_GAMMA
 from peled.errors import PeledInputError
 from peled.materials import (
     Electrode,
@@ -29,6 +28,12 @@ from peled.materials import (
     default_database,
     parse_material,
 )
+from peled.model.mobility import gamma_from_cm_V_sqrt
+from peled.model.statistics import STATISTICS_GAMMA
+
+# whether an electrode's image force lowers its injection barriers unless the device file
+# says otherwise (contact key image_force)
+DEFAULT_IMAGE_FORCE = False
 
 CM3_TO_M3 = 1e6  # a density in cm^-3 times 1e6 is in m^-3
 CM2_TO_M2 = 1e-4
@@ -43,6 +48,9 @@ class ContactSpec(_Strict):
     # written out by device_to_mapping reloads without the database it was built from
     material: str | dict[str, Any] | None = None
     work_function_eV: float | None = Field(default=None, ge=1.5, le=7.0)
+    # image-force lowering of the injection barriers at this electrode
+    # (peled.model.contacts.image_force); None = DEFAULT_IMAGE_FORCE
+    image_force: bool | None = None
 
     @model_validator(mode="after")
     def _one(self) -> ContactSpec:
@@ -79,13 +87,16 @@ class DeviceFile(_Strict):
 
 @dataclass(frozen=True)
 class Contact:
-    """An electrode: its name (material or 'custom') and work function [eV]."""
+    """An electrode: its name (material or 'custom'), work function [eV], optical
+    constants, quenching efficiency [-] and whether its image force lowers the injection
+    barriers."""
 
     name: str
     work_function_eV: float
     refractive_index: float = 1.0
     extinction_coefficient: float = 0.0
     exciton_quenching_efficiency: float = 0.0
+    image_force: bool = field(default_factory=lambda: DEFAULT_IMAGE_FORCE)
 
 
 @dataclass(frozen=True)
@@ -139,8 +150,7 @@ class Device:
                     "electron_affinity_eV": m.electron_affinity_eV,
                     "band_gap_eV": m.band_gap_eV,
                     "relative_permittivity": m.relative_permittivity,
-                    "conduction_band_dos_m3": m.conduction_band_dos_cm3 * CM3_TO_M3,
-                    "valence_band_dos_m3": m.valence_band_dos_cm3 * CM3_TO_M3,
+                    **_statistics_entries(m),
                     "electron_mobility_m2_Vs": m.electron_mobility_cm2_Vs * CM2_TO_M2,
                     "hole_mobility_m2_Vs": m.hole_mobility_cm2_Vs * CM2_TO_M2,
                     "donor_density_m3": m.donor_density_cm3 * CM3_TO_M3,
@@ -152,7 +162,6 @@ class Device:
                     "auger_coefficient_electron_m6_s": m.auger_coefficient_electron_cm6_s
                     / CM3_TO_M3**2,
                     "auger_coefficient_hole_m6_s": m.auger_coefficient_hole_cm6_s / CM3_TO_M3**2,
-                    "statistics_gamma": STATISTICS_GAMMA[m.statistics],
                 }
             )
         return build_arrays(
@@ -161,7 +170,61 @@ class Device:
             self.cathode.work_function_eV,
             temperature_K=self.temperature_K,
             mesh=mesh,
+            image_force=(self.anode.image_force, self.cathode.image_force),
         )
+
+
+def _statistics_entries(m: Semiconductor) -> dict[str, Any]:
+    """A layer's statistics and mobility models as core entries: each carrier's statistics
+    tag, its states [m^-3] (the band DOS, the site density under gauss_fermi, 2 phi / L^3
+    for a nanocrystal film), gamma, disorder [eV], the film's crystal numbers, and the
+    mobility model with its Poole-Frenkel coefficient [(m/V)^0.5]."""
+    out: dict[str, Any] = {"statistics_gamma": 0.0}
+    if m.nanocrystal_size_nm is not None and m.nanocrystal_packing_fraction is not None:
+        out["nanocrystal_size_m"] = m.nanocrystal_size_nm * 1e-9
+        out["nanocrystal_packing_fraction"] = m.nanocrystal_packing_fraction
+    if m.radiative_lifetime_ns is not None and m.photoluminescence_quantum_yield:
+        # tau_X = 1 / (k_r + k_nr) = PLQY tau_r
+        tau_r = m.radiative_lifetime_ns * 1e-9
+        out["exciton_lifetime_s"] = m.photoluminescence_quantum_yield * tau_r
+    for key, field_name in (
+        ("trion_auger_lifetime_s", "trion_auger_lifetime_ps"),
+        ("biexciton_auger_lifetime_s", "biexciton_auger_lifetime_ps"),
+    ):
+        value = getattr(m, field_name)
+        if value is not None:
+            out[key] = value * 1e-12
+            out["auger_reference_size_m"] = m.auger_reference_size_nm * 1e-9
+    for carrier in ("electron", "hole"):
+        model = getattr(m, f"{carrier}_mobility_model")
+        out[f"{carrier}_mobility_model"] = model
+        gamma = getattr(m, f"{carrier}_poole_frenkel_gamma_cm_V_sqrt")
+        if model == "poole_frenkel":
+            out[f"{carrier}_poole_frenkel_gamma"] = gamma_from_cm_V_sqrt(gamma)
+    for carrier, dos_key, dos_field in (
+        ("electron", "conduction_band_dos_m3", "conduction_band_dos_cm3"),
+        ("hole", "valence_band_dos_m3", "valence_band_dos_cm3"),
+    ):
+        stat = m.carrier_statistics(carrier)
+        if stat in STATISTICS_GAMMA:
+            out[f"{carrier}_statistics"] = "occupancy"
+            out["statistics_gamma"] = STATISTICS_GAMMA[stat]
+        else:
+            out[f"{carrier}_statistics"] = stat
+        if stat == "gauss_fermi":
+            out[dos_key] = m.site_density_cm3 * CM3_TO_M3
+            out[f"{carrier}_disorder_eV"] = getattr(m, f"{carrier}_disorder_eV")
+        elif stat == "nanocrystal":
+            size_m = m.nanocrystal_size_nm * 1e-9
+            # the core derives the states from size and packing; kept here for reports
+            out[dos_key] = 2.0 * m.nanocrystal_packing_fraction / size_m**3
+            out["nanocrystal_size_m"] = size_m
+            out["nanocrystal_size_dispersion"] = m.nanocrystal_size_dispersion
+            out["nanocrystal_packing_fraction"] = m.nanocrystal_packing_fraction
+            out[f"{carrier}_effective_mass"] = getattr(m, f"{carrier}_effective_mass")
+        else:
+            out[dos_key] = getattr(m, dos_field) * CM3_TO_M3
+    return out
 
 
 def _resolve_material(material: str | dict[str, Any], db: MaterialDatabase, where: str):
@@ -175,8 +238,9 @@ def _resolve_material(material: str | dict[str, Any], db: MaterialDatabase, wher
 
 
 def _contact(spec: ContactSpec, db: MaterialDatabase, where: str) -> Contact:
+    image = DEFAULT_IMAGE_FORCE if spec.image_force is None else spec.image_force
     if spec.material is None:
-        return Contact("custom", float(spec.work_function_eV))
+        return Contact("custom", float(spec.work_function_eV), image_force=image)
     mat = _resolve_material(spec.material, db, where)
     if not isinstance(mat, Electrode):
         raise PeledInputError(
@@ -189,6 +253,7 @@ def _contact(spec: ContactSpec, db: MaterialDatabase, where: str) -> Contact:
         mat.refractive_index,
         mat.extinction_coefficient,
         mat.exciton_quenching_efficiency,
+        image_force=image,
     )
 
 
@@ -257,7 +322,7 @@ def device_to_mapping(device: Device) -> dict[str, Any]:
 
     def contact(c: Contact) -> dict[str, Any]:
         if c.name == "custom":
-            return {"work_function_eV": c.work_function_eV}
+            return {"work_function_eV": c.work_function_eV, "image_force": c.image_force}
         # inline, like the layers: a database name would be looked up again in whatever
         # database the reader has (sweep workers have only the default one)
         electrode = {
@@ -274,7 +339,11 @@ def device_to_mapping(device: Device) -> dict[str, Any]:
             for key in electrode
             if key not in ("name", "role")
         }
-        return {"material": electrode, "work_function_eV": c.work_function_eV}
+        return {
+            "material": electrode,
+            "work_function_eV": c.work_function_eV,
+            "image_force": c.image_force,
+        }
 
     def layer(la: Layer) -> dict[str, Any]:
         return {

@@ -22,6 +22,12 @@ from peled.errors import PeledInputError
 SEMICONDUCTOR_ROLES = ("hole_transport", "electron_transport", "emitter", "interlayer")
 ROLES = ("electrode", *SEMICONDUCTOR_ROLES)
 
+StatisticsName = Literal[
+    "boltzmann", "blakemore", "single_level", "gauss_fermi", "fermi_dirac", "nanocrystal"
+]
+# the one-parameter occupancy family (peled.model.statistics.occupancy)
+OCCUPANCY_FAMILY = ("boltzmann", "blakemore", "single_level")
+
 Positive = Annotated[float, Field(gt=0)]
 NonNegative = Annotated[float, Field(ge=0)]
 
@@ -39,8 +45,10 @@ class Semiconductor(_Strict):
     band_gap_eV: float = Field(gt=0, le=10)
     electron_affinity_eV: float = Field(gt=0, le=10)
     relative_permittivity: float = Field(ge=1, le=1000)
-    conduction_band_dos_cm3: float = Field(gt=0, le=1e23)
-    valence_band_dos_cm3: float = Field(gt=0, le=1e23)
+    # effective DOS of the bands (every statistics but gauss_fermi); under gauss_fermi
+    # the carrier's states are the site density instead
+    conduction_band_dos_cm3: float | None = Field(default=None, gt=0, le=1e23)
+    valence_band_dos_cm3: float | None = Field(default=None, gt=0, le=1e23)
     electron_mobility_cm2_Vs: float = Field(gt=0, le=1e5)
     hole_mobility_cm2_Vs: float = Field(gt=0, le=1e5)
     donor_density_cm3: float = Field(default=0.0, ge=0, le=1e23)
@@ -61,10 +69,37 @@ class Semiconductor(_Strict):
     # an adjacent emitter (0 = none, e.g. wide-gap insulators; 1 = every arriving exciton).
     exciton_quenching_length_nm: float | None = Field(default=None, gt=0, le=1000)
     exciton_quenching_efficiency: float = Field(default=0.0, ge=0, le=1)
-    # Occupancy of the band states (peled.core.statistics, docs/model.md): Boltzmann
-    # (physics.md default), Blakemore's Fermi-Dirac approximation, or Fermi-Dirac on one
-    # level of N_c sites (a nanocrystal film's band-edge states; densities saturate at N_c).
-    statistics: Literal["boltzmann", "blakemore", "single_level"] = "boltzmann"
+    # Occupancy of the states (peled.model.statistics, docs/model.md): Boltzmann,
+    # Blakemore's Fermi-Dirac approximation, Fermi-Dirac on one level of N_c sites (a
+    # nanocrystal film's band-edge states), Gauss-Fermi (a disordered organic film's
+    # Gaussian DOS of site_density_cm3 sites and width *_disorder_eV) or Fermi-Dirac F_1/2
+    # of a parabolic band. electron_/hole_statistics override it per carrier.
+    statistics: StatisticsName = "boltzmann"
+    electron_statistics: StatisticsName | None = None
+    hole_statistics: StatisticsName | None = None
+    site_density_cm3: float | None = Field(default=None, ge=1e18, le=1e23)
+    electron_disorder_eV: float | None = Field(default=None, ge=0, le=0.5)
+    hole_disorder_eV: float | None = Field(default=None, ge=0, le=0.5)
+    # a nanocrystal film (statistics nanocrystal, peled.model.statistics.nanocrystal):
+    # cube edge, relative size dispersion, packing fraction, effective masses m*/m0
+    # mobility model per carrier (peled.model.mobility): constant (the *_mobility_cm2_Vs
+    # value), Poole-Frenkel mu0 exp(gamma sqrt(F)), or the extended Gaussian disorder model
+    # (needs gauss_fermi statistics of that carrier; *_mobility_cm2_Vs is then mu0(T))
+    electron_mobility_model: Literal["constant", "poole_frenkel", "egdm"] = "constant"
+    hole_mobility_model: Literal["constant", "poole_frenkel", "egdm"] = "constant"
+    electron_poole_frenkel_gamma_cm_V_sqrt: float | None = Field(default=None, ge=0, le=0.1)
+    hole_poole_frenkel_gamma_cm_V_sqrt: float | None = Field(default=None, ge=0, le=0.1)
+    # the excitonic emitter (peled.model.emitter.excitonic): exciton radiative lifetime,
+    # trion and biexciton Auger lifetimes at the crystal edge auger_reference_size_nm
+    radiative_lifetime_ns: float | None = Field(default=None, gt=0, le=1e3)
+    trion_auger_lifetime_ps: float | None = Field(default=None, gt=0, le=1e6)
+    biexciton_auger_lifetime_ps: float | None = Field(default=None, gt=0, le=1e6)
+    auger_reference_size_nm: float | None = Field(default=None, ge=1, le=100)
+    nanocrystal_size_nm: float | None = Field(default=None, ge=1, le=100)
+    nanocrystal_size_dispersion: float | None = Field(default=None, ge=0, le=0.5)
+    nanocrystal_packing_fraction: float | None = Field(default=None, gt=0, le=0.74)
+    electron_effective_mass: float | None = Field(default=None, ge=0.01, le=10)
+    hole_effective_mass: float | None = Field(default=None, ge=0.01, le=10)
     sources: dict[str, str] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -74,6 +109,21 @@ class Semiconductor(_Strict):
                 f"trap_energy_eV = {self.trap_energy_eV} must lie inside the gap: "
                 f"|value| < band_gap_eV/2 = {0.5 * self.band_gap_eV}"
             )
+        self._check_statistics()
+        auger = (self.trion_auger_lifetime_ps, self.biexciton_auger_lifetime_ps)
+        if any(v is not None for v in auger):
+            needs = {
+                "radiative_lifetime_ns": self.radiative_lifetime_ns,
+                "auger_reference_size_nm": self.auger_reference_size_nm,
+                "nanocrystal_size_nm": self.nanocrystal_size_nm,
+                "nanocrystal_packing_fraction": self.nanocrystal_packing_fraction,
+                "photoluminescence_quantum_yield": self.photoluminescence_quantum_yield,
+            }
+            missing = [k for k, v in needs.items() if v is None]
+            if missing:
+                raise ValueError(
+                    f"per-crystal Auger (trion/biexciton lifetimes) needs keys {missing}"
+                )
         emission = (
             self.emission_peak_nm,
             self.emission_fwhm_nm,
@@ -85,6 +135,63 @@ class Semiconductor(_Strict):
                 "and photoluminescence_quantum_yield (0-1)"
             )
         return self
+
+    def carrier_statistics(self, carrier: str) -> str:
+        """The statistics of ``carrier`` ("electron" or "hole"): its own key, else
+        ``statistics``."""
+        own = self.electron_statistics if carrier == "electron" else self.hole_statistics
+        return own or self.statistics
+
+    def _check_statistics(self) -> None:
+        family = set()
+        for carrier, dos_key in (
+            ("electron", "conduction_band_dos_cm3"),
+            ("hole", "valence_band_dos_cm3"),
+        ):
+            stat = self.carrier_statistics(carrier)
+            if stat == "gauss_fermi":
+                for key in ("site_density_cm3", f"{carrier}_disorder_eV"):
+                    if getattr(self, key) is None:
+                        raise ValueError(
+                            f"{carrier} statistics 'gauss_fermi' needs key '{key}' "
+                            "(site density 1e18-1e23 cm^-3; disorder 0-0.5 eV)"
+                        )
+            elif stat == "nanocrystal":
+                for key in (
+                    "nanocrystal_size_nm",
+                    "nanocrystal_size_dispersion",
+                    "nanocrystal_packing_fraction",
+                    f"{carrier}_effective_mass",
+                ):
+                    if getattr(self, key) is None:
+                        raise ValueError(
+                            f"{carrier} statistics 'nanocrystal' needs key '{key}' (edge "
+                            "1-100 nm, dispersion 0-0.5, packing 0-0.74, mass 0.01-10 m0)"
+                        )
+            elif getattr(self, dos_key) is None:
+                raise ValueError(
+                    f"{carrier} statistics {stat!r} needs key '{dos_key}' (0-1e23 cm^-3)"
+                )
+            if stat in OCCUPANCY_FAMILY:
+                family.add(stat)
+            model = getattr(self, f"{carrier}_mobility_model")
+            gamma_key = f"{carrier}_poole_frenkel_gamma_cm_V_sqrt"
+            if model == "poole_frenkel" and getattr(self, gamma_key) is None:
+                raise ValueError(
+                    f"{carrier}_mobility_model 'poole_frenkel' needs key '{gamma_key}' "
+                    "(0-0.1 (cm/V)^0.5)"
+                )
+            if model == "egdm" and stat != "gauss_fermi":
+                raise ValueError(
+                    f"{carrier}_mobility_model 'egdm' needs {carrier} statistics "
+                    f"'gauss_fermi' (its disorder and site density), not {stat!r}"
+                )
+        if len(family) > 1:
+            raise ValueError(
+                f"electrons and holes use {sorted(family)}: the occupancy family "
+                f"{list(OCCUPANCY_FAMILY)} has one member per layer (combine one of them "
+                "with gauss_fermi or fermi_dirac instead)"
+            )
 
     @property
     def emits(self) -> bool:
@@ -139,9 +246,16 @@ def parse_material(data: Mapping[str, Any], where: str) -> Material:
         mat = model.model_validate(dict(data))
     except ValidationError as err:
         raise PeledInputError(_format_validation_error(err, where)) from None
-    # numbers, and the statistics model (a modelling choice like a number), need a source
+    # numbers, and the statistics models (modelling choices like numbers), need a source
+    choices = (
+        "statistics",
+        "electron_statistics",
+        "hole_statistics",
+        "electron_mobility_model",
+        "hole_mobility_model",
+    )
     numeric = [
-        k for k, v in mat.model_dump().items() if isinstance(v, int | float) or k == "statistics"
+        k for k, v in mat.model_dump().items() if isinstance(v, int | float) or k in choices
     ]
     missing = [k for k in numeric if k in data and k not in mat.sources]
     if missing:

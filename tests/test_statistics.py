@@ -1,4 +1,4 @@
-"""Carrier statistics (peled.core.statistics): the occupancy family, its use in the
+"""Carrier statistics (peled.model.statistics): the occupancy family, its use in the
 flux (generalized Einstein relation), equilibrium, the Jacobian, the materials key, and
 the density cap it puts on an injected emitter."""
 
@@ -17,7 +17,7 @@ from peled.core.observables import sweep_observables
 from peled.core.params import MeshSpec
 from peled.core.residual import edge_fluxes, geometry, node_state, residual
 from peled.core.scaling import scaling_for
-from peled.core.statistics import STATISTICS_GAMMA, log_density
+from peled.model.statistics.occupancy import STATISTICS_GAMMA, log_density
 
 VT = constants.k * 300.0 / constants.e
 

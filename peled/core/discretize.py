@@ -22,6 +22,8 @@ from peled.core.params import (
     uses_degenerate_statistics,
 )
 from peled.core.residual import richardson_velocity_m_s
+from peled.model.mobility import MOBILITY_MODELS
+from peled.model.statistics import STATISTICS_TAGS
 
 LAYER_FIELDS = tuple(LayerParams.__dataclass_fields__)
 
@@ -35,7 +37,27 @@ _LAYER_DEFAULTS = {
     "srh_lifetime_electron_s": 1e-6,
     "srh_lifetime_hole_s": 1e-6,
     "statistics_gamma": 0.0,
+    "electron_disorder_eV": 0.0,
+    "hole_disorder_eV": 0.0,
+    # read only by "nanocrystal" statistics
+    "nanocrystal_size_m": 1e-8,
+    "nanocrystal_size_dispersion": 0.0,
+    "nanocrystal_packing_fraction": 0.5,
+    "electron_effective_mass": 1.0,
+    "hole_effective_mass": 1.0,
+    # the excitonic emitter's per-crystal Auger (inf lifetimes: none)
+    "exciton_lifetime_s": 1.0,
+    "trion_auger_lifetime_s": float("inf"),
+    "biexciton_auger_lifetime_s": float("inf"),
+    "auger_reference_size_m": 1e-8,
+    # read only by the "poole_frenkel" mobility model
+    "electron_poole_frenkel_gamma": 0.0,
+    "hole_poole_frenkel_gamma": 0.0,
 }
+
+# static (string) keys of a layer: the statistics term of each carrier
+_TAG_KEYS = ("electron_statistics", "hole_statistics")
+_MODEL_KEYS = ("electron_mobility_model", "hole_mobility_model")
 
 
 def build_arrays(
@@ -46,24 +68,45 @@ def build_arrays(
     mesh: MeshSpec | None = None,
     contact_velocities_m_s: Mapping[str, float] | None = None,
     interface_velocities_m_s: Sequence[Mapping[str, float]] | None = None,
+    image_force: tuple[bool, bool] = (False, False),
 ) -> DeviceArrays:
     """DeviceArrays of a stack given per-layer SI values (keys = LayerParams fields).
+
+    A layer may also name the statistics term of its electrons and holes,
+    ``electron_statistics`` / ``hole_statistics`` (peled.model.statistics.STATISTICS_TAGS,
+    default "occupancy", whose gamma is ``statistics_gamma``) and the mobility model of each,
+    ``electron_mobility_model`` / ``hole_mobility_model`` (peled.model.mobility, default
+    "constant").
 
     ``contact_velocities_m_s`` may set ``anode_electron``, ``anode_hole``,
     ``cathode_electron``, ``cathode_hole`` surface recombination velocities [m/s]
     (default inf: ideal contacts). ``interface_velocities_m_s[k]`` may set
     ``electron``, ``hole`` (thermionic transfer velocity, default Richardson velocity of
     the free-electron mass) and ``recombination`` (default 0) for interface k.
+    ``image_force`` (anode, cathode): image-force lowering of the transport levels next to
+    each electrode (peled.model.contacts.image_force).
     """
     mesh = mesh or MeshSpec()
     k = len(layers)
     if k == 0:
         raise ValueError("a device needs at least one layer")
     cols: dict[str, list[float]] = {f: [] for f in LAYER_FIELDS}
+    tags: dict[str, list[str]] = {t: [] for t in _TAG_KEYS}
+    models: dict[str, list[str]] = {t: [] for t in _MODEL_KEYS}
     for i, lay in enumerate(layers):
-        unknown = set(lay) - set(LAYER_FIELDS)
+        unknown = set(lay) - set(LAYER_FIELDS) - set(_TAG_KEYS) - set(_MODEL_KEYS)
         if unknown:
             raise ValueError(f"layer {i}: unknown keys {sorted(unknown)}")
+        for t in _TAG_KEYS:
+            tag = str(lay.get(t, "occupancy"))
+            if tag not in STATISTICS_TAGS:
+                raise ValueError(f"layer {i}: {t} = {tag!r}; allowed {list(STATISTICS_TAGS)}")
+            tags[t].append(tag)
+        for t in _MODEL_KEYS:
+            model = str(lay.get(t, "constant"))
+            if model not in MOBILITY_MODELS:
+                raise ValueError(f"layer {i}: {t} = {model!r}; allowed {list(MOBILITY_MODELS)}")
+            models[t].append(model)
         for f in LAYER_FIELDS:
             if f in lay:
                 cols[f].append(float(lay[f]))
@@ -106,5 +149,12 @@ def build_arrays(
         temperature_K=jnp.asarray(temperature_K, jnp.float64),
         node_layer=jnp.asarray(node_layer),
         node_fraction=jnp.asarray(frac, jnp.float64),
-        degenerate_statistics=uses_degenerate_statistics(lp),
+        degenerate_statistics=uses_degenerate_statistics(
+            lp, tuple(tags["electron_statistics"] + tags["hole_statistics"])
+        ),
+        electron_statistics=tuple(tags["electron_statistics"]),
+        hole_statistics=tuple(tags["hole_statistics"]),
+        electron_mobility_model=tuple(models["electron_mobility_model"]),
+        hole_mobility_model=tuple(models["hole_mobility_model"]),
+        image_force=(bool(image_force[0]), bool(image_force[1])),
     )

@@ -17,11 +17,13 @@ differentiated. Units are SI inside; the names carry them.
   use); a smaller |J| is round-off whose value depends on the path Newton took (two
   converged solvers differ there by 10x, docs/numerics.md "Accuracy floor of the
   current").
-* Photon generation (excitonic model, docs/light_output_photometry.md): an electron and a
-  hole that meet in an emitting layer form an exciton at the bimolecular rate
-  R_rad = B (n p - n_i^2); SRH and Auger are free-carrier losses that compete with that
-  encounter. Each exciton emits with probability eta(x) = PLQY * q(x), the film PLQY
-  (measured at low excitation, where photo-excited excitons decay alone) times the
+* Photon generation (excitonic model, peled.model.emitter.excitonic,
+  docs/light_output_photometry.md): an electron and a hole that meet in an emitting layer
+  form an exciton at the capture rate R_rad = B (n p - n_i^2) (B the Langevin
+  coefficient of a nanocrystal film); SRH is a free-carrier loss that competes with that
+  encounter. Each exciton emits with probability eta(x) = PLQY * S(x) * q(x): the film
+  PLQY (measured at low excitation, where photo-excited excitons decay alone), the
+  survival S of per-crystal trion and biexciton Auger at the local occupancy, and the
   interface-quenching survival q(x) = prod_interfaces (1 - s exp(-d / L_q)). The internal
   photon flux per area is Phi_int = sum_i w_i eta_i R_rad,i.
 * Recombination integrals (and Phi_int) weight each node's rate by its recombination
@@ -41,6 +43,7 @@ import jax.numpy as jnp
 from peled.core.params import DeviceArrays, layer_boundaries_m, node_positions_m
 from peled.core.residual import cell_recombination, edge_fluxes, geometry, node_state
 from peled.core.scaling import Q_C, scaling_for
+from peled.model.emitter.excitonic import auger_survival, volume_scaled_lifetime_s
 
 
 class BiasObservables(NamedTuple):
@@ -57,7 +60,9 @@ class BiasObservables(NamedTuple):
     interface_rate_m2_s: jax.Array  # (N,) per-area interface recombination at nodes
     radiative_current_A_m2: jax.Array  # q * integral of R_rad
     recombination_current_A_m2: jax.Array  # q * integral of all recombination
-    internal_photon_flux_m2_s: jax.Array  # sum w * PLQY * R_rad in emitters
+    internal_photon_flux_m2_s: jax.Array  # sum w * PLQY * S * R_rad in emitters
+    auger_survival: jax.Array  # (N,) S: excitons not lost to per-crystal Auger [-]
+    carriers_per_crystal: jax.Array  # (N,) (n + p) L^3 / phi in nanocrystal films [-]
     recombination_width_m: jax.Array  # (N,) w_i, the weights of the integrals above
     electron_density_m3: jax.Array
     hole_density_m3: jax.Array
@@ -98,7 +103,8 @@ def bias_observables(
     interior = jnp.ones_like(geo.vol).at[0].set(0.0).at[-1].set(0.0)
     width_m = cell.width * sc.length_m
     vol_m = width_m * interior
-    eta = _node_weight(layer_radiative_efficiency, arrays)
+    survival, f_c = emitter_auger_survival(st.n * n0, st.p * n0, r_rad, arrays)
+    eta = _node_weight(layer_radiative_efficiency, arrays) * survival
     phi_int = jnp.sum(vol_m * eta * r_rad)
     vt = sc.thermal_voltage_V
     lp = arrays.layers
@@ -120,6 +126,8 @@ def bias_observables(
         recombination_current_A_m2=Q_C
         * (jnp.sum(vol_m * (r_rad + r_srh + r_aug)) + jnp.sum(r_int * interior)),
         internal_photon_flux_m2_s=phi_int,
+        auger_survival=survival,
+        carriers_per_crystal=f_c,
         recombination_width_m=width_m,
         electron_density_m3=st.n * n0,
         hole_density_m3=st.p * n0,
@@ -128,6 +136,25 @@ def bias_observables(
         electron_quasi_fermi_eV=-st.phi_n * vt,
         hole_quasi_fermi_eV=-st.phi_p * vt,
     )
+
+
+def emitter_auger_survival(n_m3, p_m3, capture_m3_s, arrays: DeviceArrays):
+    """Per-node Auger survival S [-] of the excitons and the uncaptured carriers per
+    crystal f_c [-] (peled.model.emitter.excitonic), from the densities [m^-3] and the
+    capture rate [m^-3 s^-1]. Layers without Auger lifetimes get S = 1 exactly; f_c is
+    reported in every layer with a crystal size (0 where the film is not a nanocrystal
+    film, by its default size it is only a number)."""
+    lp = arrays.layers
+    lay = arrays.node_layer
+    size = lp.nanocrystal_size_m[lay]
+    per_crystal = size**3 / lp.nanocrystal_packing_fraction[lay]
+    ref = lp.auger_reference_size_m[lay]
+    tau_x = lp.exciton_lifetime_s[lay]
+    tau_t = volume_scaled_lifetime_s(lp.trion_auger_lifetime_s[lay], size, ref)
+    tau_xx = volume_scaled_lifetime_s(lp.biexciton_auger_lifetime_s[lay], size, ref)
+    f_c = (n_m3 + p_m3) * per_crystal
+    f_x = jnp.maximum(capture_m3_s, 0.0) * tau_x * per_crystal
+    return auger_survival(f_c, f_x, tau_x, tau_t, tau_xx), f_c
 
 
 sweep_observables = jax.jit(jax.vmap(bias_observables, in_axes=(0, None, None)))

@@ -41,9 +41,33 @@ class LayerParams:
     radiative_coefficient_m3_s: jax.Array
     auger_coefficient_electron_m6_s: jax.Array
     auger_coefficient_hole_m6_s: jax.Array
-    # occupancy of the band states (peled.core.statistics): 0 = Boltzmann, 0.27 =
-    # Blakemore's approximation to Fermi-Dirac, 1 = Fermi-Dirac on one level of N_c sites
+    # occupancy of the band states (peled.model.statistics.occupancy): 0 = Boltzmann,
+    # 0.27 = Blakemore's approximation to Fermi-Dirac, 1 = Fermi-Dirac on one level of N_c
+    # sites; used where a carrier's statistics tag is "occupancy"
     statistics_gamma: jax.Array
+    # Gaussian DOS widths sigma [eV] of the LUMO (electrons) and HOMO (holes); used where a
+    # carrier's statistics tag is "gauss_fermi" (N_c, N_v then hold the site density N0)
+    electron_disorder_eV: jax.Array
+    hole_disorder_eV: jax.Array
+    # a nanocrystal film's edge length [m], relative size dispersion sigma_L/L [-], packing
+    # (volume) fraction [-] and the carriers' effective masses m*/m0 [-]; used where a
+    # carrier's statistics tag is "nanocrystal" (N_c, N_v then follow as 2 phi / L^3)
+    nanocrystal_size_m: jax.Array
+    nanocrystal_size_dispersion: jax.Array
+    nanocrystal_packing_fraction: jax.Array
+    electron_effective_mass: jax.Array
+    hole_effective_mass: jax.Array
+    # the excitonic emitter (peled.model.emitter.excitonic): exciton lifetime tau_X =
+    # PLQY tau_r [s], trion and biexciton Auger lifetimes [s] at the crystal edge
+    # auger_reference_size_m [m] (volume-scaled to nanocrystal_size_m); inf: no Auger
+    exciton_lifetime_s: jax.Array
+    trion_auger_lifetime_s: jax.Array
+    biexciton_auger_lifetime_s: jax.Array
+    auger_reference_size_m: jax.Array
+    # Poole-Frenkel coefficients gamma [(m/V)^0.5]; used where a carrier's mobility model is
+    # "poole_frenkel" (peled.model.mobility)
+    electron_poole_frenkel_gamma: jax.Array
+    hole_poole_frenkel_gamma: jax.Array
 
 
 @jax.tree_util.register_dataclass
@@ -89,9 +113,20 @@ class DeviceArrays:
     temperature_K: jax.Array
     node_layer: jax.Array  # int, (N,)
     node_fraction: jax.Array  # (N,), position within its layer in [0, 1]
-    # static: whether any layer has statistics_gamma > 0. All-Boltzmann devices then
-    # compile without the state-filling terms (they cost ~15 % of a sweep)
+    # static: whether any layer has statistics_gamma > 0 or a statistics tag other than
+    # "occupancy". All-Boltzmann devices then compile without the state-filling terms
+    # (they cost ~15 % of a sweep)
     degenerate_statistics: bool = field(default=False, metadata={"static": True})
+    # static: the statistics term of each layer's electrons and holes
+    # (peled.model.statistics.STATISTICS_TAGS); empty = "occupancy" in every layer
+    electron_statistics: tuple[str, ...] = field(default=(), metadata={"static": True})
+    hole_statistics: tuple[str, ...] = field(default=(), metadata={"static": True})
+    # static: the mobility model of each layer's electrons and holes
+    # (peled.model.mobility.MOBILITY_MODELS); empty = "constant" in every layer
+    electron_mobility_model: tuple[str, ...] = field(default=(), metadata={"static": True})
+    hole_mobility_model: tuple[str, ...] = field(default=(), metadata={"static": True})
+    # static: image-force lowering at the (anode, cathode) (peled.model.contacts.image_force)
+    image_force: tuple[bool, bool] = field(default=(False, False), metadata={"static": True})
 
     @property
     def n_nodes(self) -> int:
@@ -101,16 +136,39 @@ class DeviceArrays:
     def n_layers(self) -> int:
         return int(self.layers.thickness_m.shape[-1])
 
+    def statistics_tags(self, carrier: str) -> tuple[str, ...]:
+        """The static statistics tag of each layer for ``carrier`` ("electron"/"hole")."""
+        tags = self.electron_statistics if carrier == "electron" else self.hole_statistics
+        return tags or ("occupancy",) * self.n_layers
+
+    def mobility_models(self, carrier: str) -> tuple[str, ...]:
+        """The static mobility model of each layer for ``carrier`` ("electron"/"hole")."""
+        tags = self.electron_mobility_model if carrier == "electron" else self.hole_mobility_model
+        return tags or ("constant",) * self.n_layers
+
+    @property
+    def nodes_per_layer(self) -> int:
+        """m [-]: every layer has the same number of nodes (static)."""
+        return self.n_nodes // self.n_layers
+
     def with_layers(self, **changes: jax.Array) -> DeviceArrays:
         """A copy with some per-layer arrays replaced (for design studies)."""
         out = replace(self, layers=replace(self.layers, **changes))
         if "statistics_gamma" in changes:
-            out = replace(out, degenerate_statistics=uses_degenerate_statistics(out.layers))
+            out = replace(
+                out,
+                degenerate_statistics=uses_degenerate_statistics(
+                    out.layers, out.electron_statistics + out.hole_statistics
+                ),
+            )
         return out
 
 
-def uses_degenerate_statistics(layers: LayerParams) -> bool:
-    """Whether any layer has statistics_gamma > 0 (True if the values are traced)."""
+def uses_degenerate_statistics(layers: LayerParams, tags: tuple[str, ...] = ()) -> bool:
+    """Whether any layer has statistics_gamma > 0 (True if the values are traced) or a
+    statistics tag other than "occupancy" appears in ``tags``."""
+    if any(t != "occupancy" for t in tags):
+        return True
     try:
         return bool(np.any(np.asarray(layers.statistics_gamma) > 0.0))
     except jax.errors.TracerArrayConversionError:

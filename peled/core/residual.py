@@ -2,9 +2,12 @@
 
 Unknowns per node (scaled by V_t): u[:, 0] = psi (electrostatic potential, vacuum
 level E_vac = -q psi), u[:, 1] = phi_n, u[:, 2] = phi_p (quasi-Fermi potentials,
-E_Fn = -q phi_n). Band edges E_c = -chi - q psi, E_v = E_c - E_g. Boltzmann statistics:
+E_Fn = -q phi_n). Band edges E_c = -chi - q psi, E_v = E_c - E_g. Densities follow each
+layer's statistics through the effective band potentials (peled.model.statistics):
 
-    n = N_c exp((E_Fn - E_c)/kT),   p = N_v exp((E_v - E_Fp)/kT).
+    ln(n/N0) = theta_n - phi_n,   ln(p/N0) = phi_p - theta_p,
+
+which for Boltzmann statistics is n = N_c exp((E_Fn - E_c)/kT), p = N_v exp((E_v - E_Fp)/kT).
 
 Finite volumes on the node mesh: node i owns the cell between its faces; a face is the
 midpoint between two nodes, except on an interface edge where it is the layer
@@ -47,15 +50,18 @@ from peled.core.fitting import (
     tanh_ratio,
 )
 from peled.core.params import DeviceArrays, node_positions_m
-from peled.core.recombination import RecombinationOverNP, recombination_over_np
 from peled.core.scaling import ME_KG, Q_C, Scaling, scaling_for
-from peled.core.statistics import filling_correction, log_density
-from peled.core.transport import (
-    safe_exp,
-    sg_electron_flux,
-    sg_hole_flux,
-    thermionic_flux,
+from peled.model.contacts.image_force import (
+    DEFAULT_IMAGE_CUTOFF_M,
+    image_potential_V,
+    site_spacing_m,
 )
+from peled.model.fluxes.scharfetter_gummel import safe_exp, sg_electron_flux, sg_hole_flux
+from peled.model.interfaces.thermionic import thermionic_flux
+from peled.model.mobility import edge_mobility
+from peled.model.recombination.bulk import RecombinationOverNP, recombination_over_np
+from peled.model.statistics import StatisticsParams, corrections, runs
+from peled.model.statistics.nanocrystal import confinement_unit_eV, ground_level_states_m3
 
 
 class Geometry(NamedTuple):
@@ -193,23 +199,101 @@ def band_offsets(arrays: DeviceArrays, sc: Scaling):
     off_n = chi + ln_nc
     off_p = chi + eg - ln_nv
     ln_ni = 0.5 * (ln_nc + ln_nv) - 0.5 * eg
+    if any(arrays.image_force):
+        # both carriers are drawn to their image charges: LUMO lowered, HOMO raised
+        low_n, low_p = image_lowering(arrays, sc)
+        off_n = off_n + low_n
+        off_p = off_p - low_p
     return off_n, off_p, ln_ni
+
+
+def image_lowering(arrays: DeviceArrays, sc: Scaling):
+    """Image-force lowering of the electron and hole transport levels per node [V_t].
+
+    In the layer next to each electrode that has ``image_force`` on
+    (:func:`peled.model.contacts.image_force.image_potential_V`), with the layer's
+    permittivity and, as the cut-off, the site spacing N^(-1/3) of a Gaussian layer's
+    carrier (1 nm otherwise). Zero elsewhere.
+    """
+    lp = arrays.layers
+    m, k = arrays.nodes_per_layer, arrays.n_layers
+    x = node_positions_m(arrays)
+    total = jnp.sum(lp.thickness_m)
+    out = []
+    for carrier, dos in zip(("electron", "hole"), layer_states_m3(arrays), strict=True):
+        tags = arrays.statistics_tags(carrier)
+        low = jnp.zeros_like(x)
+        for on, layer, nodes, distance in (
+            (arrays.image_force[0], 0, slice(0, m), x[:m]),
+            (arrays.image_force[1], k - 1, slice((k - 1) * m, k * m), total - x[-m:]),
+        ):
+            if not on:
+                continue
+            cutoff = (
+                site_spacing_m(dos[layer])
+                if tags[layer] == "gauss_fermi"
+                else DEFAULT_IMAGE_CUTOFF_M
+            )
+            u = image_potential_V(distance, lp.relative_permittivity[layer], cutoff)
+            low = low.at[nodes].add(u / sc.thermal_voltage_V)
+        out.append(low)
+    return out[0], out[1]
+
+
+def layer_states_m3(arrays: DeviceArrays):
+    """Per-layer states of electrons and holes [m^-3], each (K,): the band DOS (the site
+    density under Gauss-Fermi), and for a nanocrystal film the ground level's 2 phi / L^3
+    (peled.model.statistics.nanocrystal), so that it follows the crystal size."""
+    lp = arrays.layers
+    out = []
+    for carrier, dos in (
+        ("electron", lp.conduction_band_dos_m3),
+        ("hole", lp.valence_band_dos_m3),
+    ):
+        nc = np.asarray([t == "nanocrystal" for t in arrays.statistics_tags(carrier)])
+        if nc.any():
+            film = ground_level_states_m3(
+                lp.nanocrystal_size_m, lp.nanocrystal_packing_fraction
+            )
+            dos = jnp.where(nc, film, dos)
+        out.append(dos)
+    return out[0], out[1]
 
 
 def band_log_dos(arrays: DeviceArrays, sc: Scaling):
     """Per-node ln(N_c/N0) and ln(N_v/N0) [-]."""
-    lp = arrays.layers
     lay = arrays.node_layer
-    ln_nc = jnp.log(lp.conduction_band_dos_m3[lay] / sc.density_m3)
-    ln_nv = jnp.log(lp.valence_band_dos_m3[lay] / sc.density_m3)
+    nc, nv = layer_states_m3(arrays)
+    ln_nc = jnp.log(nc[lay] / sc.density_m3)
+    ln_nv = jnp.log(nv[lay] / sc.density_m3)
     return ln_nc, ln_nv
+
+
+def statistics_params(arrays: DeviceArrays, sc: Scaling, carrier: str) -> StatisticsParams:
+    """The traced statistics numbers of ``carrier`` per layer (energies scaled by V_t)."""
+    lp = arrays.layers
+    electron = carrier == "electron"
+    sigma = lp.electron_disorder_eV if electron else lp.hole_disorder_eV
+    mass = lp.electron_effective_mass if electron else lp.hole_effective_mass
+    e1 = confinement_unit_eV(lp.nanocrystal_size_m, mass)
+    vt = sc.thermal_voltage_V
+    return StatisticsParams(
+        lp.statistics_gamma, sigma / vt, e1 / vt, lp.nanocrystal_size_dispersion
+    )
+
+
+def filling_corrections(arrays: DeviceArrays, sc: Scaling, carrier: str, eta, nodes):
+    """c(eta) [-] of ``carrier`` at the static node indices ``nodes`` (peled.model.statistics):
+    the one place where the layers' statistics terms enter the residual."""
+    layer_of = np.asarray(nodes) // arrays.nodes_per_layer
+    return corrections(
+        eta, layer_of, arrays.statistics_tags(carrier), statistics_params(arrays, sc, carrier)
+    )
 
 
 def node_state(u: jax.Array, arrays: DeviceArrays, sc: Scaling) -> NodeState:
     """Densities, band potentials and recombination at every node (scaled)."""
     psi, phi_n, phi_p = u[:, 0], u[:, 1], u[:, 2]
-    lp = arrays.layers
-    lay = arrays.node_layer
     off_n, off_p, _ = band_offsets(arrays, sc)
     # Boltzmann band potentials, lowered (raised for holes) by the state-filling term
     # so that ln(n/N0) = theta_n - phi_n holds for any statistics (peled.core.statistics)
@@ -217,9 +301,10 @@ def node_state(u: jax.Array, arrays: DeviceArrays, sc: Scaling) -> NodeState:
     theta_p = psi + off_p
     if arrays.degenerate_statistics:
         ln_nc, ln_nv = band_log_dos(arrays, sc)
-        gamma = lp.statistics_gamma[lay]
-        theta_n = theta_n - filling_correction(theta_n - phi_n - ln_nc, gamma)
-        theta_p = theta_p + filling_correction(phi_p - theta_p - ln_nv, gamma)
+        every = np.arange(arrays.n_nodes)
+        eta_n, eta_p = theta_n - phi_n - ln_nc, phi_p - theta_p - ln_nv
+        theta_n = theta_n - filling_corrections(arrays, sc, "electron", eta_n, every)
+        theta_p = theta_p + filling_corrections(arrays, sc, "hole", eta_p, every)
     a_n = theta_n - phi_n
     a_p = phi_p - theta_p
     n = safe_exp(a_n)
@@ -289,6 +374,53 @@ class EdgeFluxes(NamedTuple):
     p_mag_r: jax.Array
 
 
+def edge_mobilities(st: NodeState, arrays: DeviceArrays, geo: Geometry, sc: Scaling, carrier):
+    """Scaled mobility of ``carrier`` on every edge (N-1,), by each layer's mobility model
+    (peled.model.mobility): from the edge field, the two node occupancies and T.
+
+    The occupancy of an edge is the geometric mean of its nodes' n/N (N the layer's
+    states: the site density of a Gaussian layer), the mean that the exponential profile
+    of the Scharfetter-Gummel edge has at its centre for a density that varies by
+    decades across it. The edge depends on its two nodes only, so the Jacobian stays
+    block-tridiagonal. Interface edges carry the left layer's value, which thermionic
+    emission does not use.
+    """
+    lp = arrays.layers
+    lay = arrays.node_layer
+    electron = carrier == "electron"
+    mu0 = lp.electron_mobility_m2_Vs if electron else lp.hole_mobility_m2_Vs
+    models = arrays.mobility_models(carrier)
+    if all(m == "constant" for m in models):
+        return mu0[lay[:-1]] / sc.mobility_m2_Vs
+    vt = sc.thermal_voltage_V
+    dos = layer_states_m3(arrays)[0 if electron else 1]
+    sigma = lp.electron_disorder_eV if electron else lp.hole_disorder_eV
+    gamma = lp.electron_poole_frenkel_gamma if electron else lp.hole_poole_frenkel_gamma
+    a = st.a_n if electron else st.a_p
+    ln_dos = jnp.log(dos / sc.density_m3)
+    edge_layer = np.arange(arrays.n_nodes - 1) // arrays.nodes_per_layer
+    edge_layer = np.minimum(edge_layer, arrays.n_layers - 1)
+    field = -jnp.diff(st.psi) / geo.h * (vt / sc.length_m)  # [V/m]
+    occupancy = jnp.exp(0.5 * (a[:-1] + a[1:]) - ln_dos[edge_layer])
+    pieces = []
+    for start, stop, model in runs([models[int(k)] for k in edge_layer]):
+        k = edge_layer[start:stop]
+        pieces.append(
+            edge_mobility(
+                model,
+                mu0[k],
+                field[start:stop],
+                occupancy[start:stop],
+                sigma[k] / vt,
+                site_spacing_m(dos[k]),
+                gamma[k],
+                arrays.temperature_K,
+            )
+        )
+    mu = pieces[0] if len(pieces) == 1 else jnp.concatenate(pieces)
+    return mu / sc.mobility_m2_Vs
+
+
 def edge_fluxes(
     st: NodeState,
     arrays: DeviceArrays,
@@ -299,10 +431,8 @@ def edge_fluxes(
     """SG fluxes inside layers (the first edge behind a boundary exponentially fitted,
     :func:`fitted_edge_factors`), thermionic emission on interface edges. ``cell``: the
     cells' recombination if already computed (:func:`cell_recombination`)."""
-    lp = arrays.layers
-    lay = arrays.node_layer
-    mu_n = lp.electron_mobility_m2_Vs[lay[:-1]] / sc.mobility_m2_Vs
-    mu_p = lp.hole_mobility_m2_Vs[lay[:-1]] / sc.mobility_m2_Vs
+    mu_n = edge_mobilities(st, arrays, geo, sc, "electron")
+    mu_p = edge_mobilities(st, arrays, geo, sc, "hole")
     sl, sr = slice(None, -1), slice(1, None)
     sgn = sg_electron_flux(
         mu_n,
@@ -422,10 +552,11 @@ def cell_recombination(
     if arrays.degenerate_statistics:
         off_n, off_p, _ = band_offsets(arrays, sc)
         ln_nc, ln_nv = band_log_dos(arrays, sc)
-        gamma = lp.statistics_gamma[lay[idx]]
         psi = st.psi[idx]
-        a_nb = log_density(psi + off_n[idx] - phi_n + w_n * shift, ln_nc[idx], gamma)
-        a_pb = log_density(phi_p - psi - off_p[idx] - w_p * shift, ln_nv[idx], gamma)
+        a_nb = psi + off_n[idx] - phi_n + w_n * shift
+        a_pb = phi_p - psi - off_p[idx] - w_p * shift
+        a_nb = a_nb - filling_corrections(arrays, sc, "electron", a_nb - ln_nc[idx], idx)
+        a_pb = a_pb - filling_corrections(arrays, sc, "hole", a_pb - ln_nv[idx], idx)
     else:
         a_nb = a_n + w_n * shift
         a_pb = a_p - w_p * shift
@@ -549,9 +680,13 @@ def residual_and_scale(
         a_p_eq = phi_bc - st.psi[idx] - off_p[idx]
         if arrays.degenerate_statistics:
             ln_nc, ln_nv = band_log_dos(arrays, sc)
-            gamma = lp.statistics_gamma[lay[idx]]
-            a_n_eq = log_density(a_n_eq, ln_nc[idx], gamma)
-            a_p_eq = log_density(a_p_eq, ln_nv[idx], gamma)
+            node = np.asarray([idx % arrays.n_nodes])
+            a_n_eq = a_n_eq - filling_corrections(
+                arrays, sc, "electron", (a_n_eq - ln_nc[idx])[None], node
+            )[0]
+            a_p_eq = a_p_eq - filling_corrections(
+                arrays, sc, "hole", (a_p_eq - ln_nv[idx])[None], node
+            )[0]
         f_n, m_n = contact_row(f_n, m_n, idx, st.phi_n[idx], phi_bc, st.a_n[idx], a_n_eq, s_n)
         f_p, m_p = contact_row(f_p, m_p, idx, st.phi_p[idx], phi_bc, st.a_p[idx], a_p_eq, s_p)
     f = jnp.stack([f_psi, f_n, f_p], axis=-1)

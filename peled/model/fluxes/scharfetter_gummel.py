@@ -1,7 +1,7 @@
-"""Carrier transport: Scharfetter-Gummel fluxes in the bulk, thermionic emission at
-heterointerfaces.
+"""Bulk fluxes: the Scharfetter-Gummel scheme on the effective band potentials.
 
-All quantities are scaled (see :mod:`peled.core.scaling`): potentials in V_t, lengths
+All quantities are scaled (the core's scaling: potentials in V_t, lengths in x0,
+densities in N0, particle fluxes in F0): potentials in V_t, lengths
 in x0, densities in N0, particle fluxes in F0.
 
 Bulk (Scharfetter & Gummel, IEEE Trans. Electron Devices 16, 64 (1969)): between nodes
@@ -15,16 +15,6 @@ with the Bernoulli function B(x) = x / (exp(x) - 1). F is the particle flux in +
 the electric currents are J_n = -q F_n and J_p = +q F_p. The flux is exact for the
 exponential profiles of a constant field and vanishes identically when the
 quasi-Fermi level is flat (equilibrium), because B(-x) = exp(x) B(x).
-
-Heterointerface (thermionic emission / transfer velocity, e.g. K. Horio and H. Yanai,
-IEEE Trans. Electron Devices 37, 1093 (1990)): across an abrupt interface between
-node L (last of one layer) and node R (first of the next), with the effective band
-step Delta = theta_n,L - theta_n,R (electron barrier from L to R when positive),
-
-    F_n = v_n [ n_L exp(-max(Delta, 0)) - n_R exp(-max(-Delta, 0)) ]
-
-and the same for holes with Delta_p = theta_p,R - theta_p,L. It vanishes in
-equilibrium (n_R = n_L exp(-Delta)) and reduces to Richardson's law over a barrier.
 
 Every flux is returned twice, divided by the density of its left and of its right node
 ("log-scaled"), because the continuity rows are divided by the local density: that
@@ -67,7 +57,8 @@ def bernoulli(x):
     return jnp.where(small, b_small, b_big)
 
 
-def _expm1(x):
+def expm1_clamped(x):
+    """expm1(x) with the argument clamped to +-700 (finite for any iterate)."""
     return jnp.expm1(jnp.clip(x, -_EXP_CLAMP, _EXP_CLAMP))
 
 
@@ -90,8 +81,8 @@ def sg_electron_flux(d_coef, h, theta_l, theta_r, a_l, a_r, phi_l, phi_r):
     bm, bp = bernoulli(-d), bernoulli(d)
     r_over_l = safe_exp(a_r - a_l)
     l_over_r = safe_exp(a_l - a_r)
-    over_l = -g * bm * _expm1(-dphi)
-    over_r = g * bp * _expm1(dphi)
+    over_l = -g * bm * expm1_clamped(-dphi)
+    over_r = g * bp * expm1_clamped(dphi)
     mag_l = g * (bm + r_over_l * bp)
     mag_r = g * (l_over_r * bm + bp)
     return over_l, over_r, mag_l, mag_r
@@ -108,28 +99,8 @@ def sg_hole_flux(d_coef, h, theta_l, theta_r, a_l, a_r, phi_l, phi_r):
     bm, bp = bernoulli(-d), bernoulli(d)
     r_over_l = safe_exp(a_r - a_l)
     l_over_r = safe_exp(a_l - a_r)
-    over_l = -g * bp * _expm1(dphi)
-    over_r = g * bm * _expm1(-dphi)
+    over_l = -g * bp * expm1_clamped(dphi)
+    over_r = g * bm * expm1_clamped(-dphi)
     mag_l = g * (bp + r_over_l * bm)
     mag_r = g * (l_over_r * bp + bm)
-    return over_l, over_r, mag_l, mag_r
-
-
-def thermionic_flux(velocity, barrier_l_to_r, a_l, a_r, dphi_drive):
-    """Thermionic-emission flux L -> R over an abrupt band step, divided by each density.
-
-    ``barrier_l_to_r`` is the step in the carrier's effective band energy from L to R in
-    units of kT (positive = uphill from L); ``dphi_drive`` is the quasi-Fermi difference
-    that drives carriers from L to R (phi_R - phi_L for electrons, phi_L - phi_R for
-    holes): F/dens_L = v exp(-max(barrier, 0)) (1 - exp(-dphi_drive)). Returns the same
-    four arrays as the SG functions.
-    """
-    e_l = safe_exp(-jnp.maximum(barrier_l_to_r, 0.0))
-    e_r = safe_exp(-jnp.maximum(-barrier_l_to_r, 0.0))
-    r_over_l = safe_exp(a_r - a_l)
-    l_over_r = safe_exp(a_l - a_r)
-    over_l = -velocity * e_l * _expm1(-dphi_drive)
-    over_r = velocity * e_r * _expm1(dphi_drive)
-    mag_l = velocity * (e_l + r_over_l * e_r)
-    mag_r = velocity * (l_over_r * e_l + e_r)
     return over_l, over_r, mag_l, mag_r

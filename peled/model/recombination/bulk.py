@@ -10,7 +10,7 @@
 with n p - ni^2 = n p (1 - exp(phi_n - phi_p)) written through the quasi-Fermi
 potentials so that it is exact near equilibrium (expm1) and never the difference of two
 huge numbers. Units: densities m^-3, tau s, B m^3/s, C m^6/s, rates m^-3 s^-1; the
-functions below work in scaled units (see :mod:`peled.core.scaling`).
+functions below work in the core's scaled units.
 
 Each mechanism is returned as R / (n p), so that the continuity rows (divided by n or
 by p) get R/n = p (R/np) and R/p = n (R/np) without dividing by a density that may

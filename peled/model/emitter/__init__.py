@@ -1,0 +1,1 @@
+"""Emitter terms: the excitonic nanocrystal emitter (:mod:`.excitonic`)."""

@@ -1,0 +1,1 @@
+"""Bulk flux schemes (today: Scharfetter-Gummel on the effective band potentials)."""

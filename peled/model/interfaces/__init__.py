@@ -1,0 +1,1 @@
+"""Heterointerface transfer terms (today: thermionic emission)."""

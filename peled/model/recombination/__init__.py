@@ -1,0 +1,1 @@
+"""Recombination terms: bulk SRH, radiative and Auger (:mod:`.bulk`)."""

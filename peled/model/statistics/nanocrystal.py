@@ -1,0 +1,88 @@
+"""Nanocrystal-film statistics: the size-broadened confined levels of a film of cubes.
+
+A film of cubic nanocrystals of edge L [m] at packing (volume) fraction phi [-] holds
+phi / L^3 crystals per volume. In the effective-mass picture a carrier of mass m* in a
+cube has the levels of a particle in a box (L. E. Brus, J. Chem. Phys. 80, 4403 (1984);
+for CsPbX3 cubes, L. Protesescu et al., Nano Lett. 15, 3692 (2015))
+
+    E_ijk = e1 (i^2 + j^2 + k^2),   e1 = hbar^2 pi^2 / (2 m* L^2),   i, j, k >= 1
+
+each twice spin-degenerate. The ground level (1,1,1) is the film's transport level (the
+electron affinity or ionization energy of the material, which include the confinement);
+the level with i^2 + j^2 + k^2 = q lies (q - 3) e1 above it and has the orbital
+degeneracy g_q of the permutations. A size dispersion sigma_L / L [-] (relative standard
+deviation of the edge) broadens each level by a Gaussian of width
+
+    sigma_q = 2 (sigma_L / L) q e1        (dE/dL = -2 E / L for E ~ 1/L^2)
+
+so every level is a Gauss-Fermi term (:mod:`.gauss_fermi`), and with the ground level's
+states N_c = 2 phi / L^3 [m^-3] as the layer's DOS,
+
+    n / N_c = sum_q g_q G(eta - (q - 3) e1/kT, sigma_q/kT),   eta = (E_F - E_111)/kT
+
+The occupancy per crystal is f = n L^3 / phi = 2 n / N_c. Strongly confined crystals
+(e1 >> kT: small L, light carriers) fill the ground level first, two carriers per
+crystal; weakly confined ones (L well above twice the exciton Bohr radius, e1 <~ kT)
+have many levels within a few kT and the sum approaches the parabolic band of the film's
+effective DOS, Fermi-Dirac F_1/2. The levels with i, j, k <= ``MAX_QUANTUM_NUMBER`` are
+kept (:data:`LEVELS`): up to q = 3 MAX^2, i.e. 45 e1 above the ground, which is > 12 kT for
+L < 17 nm at m* = 0.25 m0; larger crystals lose states above ~12 kT, where a carrier
+density would already be degenerate by far. The charging energy of a crystal holding
+several carriers (q^2 / (4 pi eps0 eps_r L) ~ 0.01-0.03 eV for 10 nm) is not included.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+
+import jax.numpy as jnp
+from jax.scipy.special import logsumexp
+from scipy import constants
+
+from peled.model.statistics.gauss_fermi import gauss_fermi_log_occupancy
+
+MAX_QUANTUM_NUMBER = 4
+
+
+def _levels(max_n: int) -> tuple[tuple[int, int], ...]:
+    """(q, g_q): distinct i^2 + j^2 + k^2 with 1 <= i, j, k <= max_n and their count."""
+    counts = Counter(
+        i * i + j * j + k * k for i, j, k in itertools.product(range(1, max_n + 1), repeat=3)
+    )
+    return tuple(sorted(counts.items()))
+
+
+#: The confined levels kept: (q = i^2 + j^2 + k^2, orbital degeneracy g_q).
+LEVELS = _levels(MAX_QUANTUM_NUMBER)
+
+_HBAR2_PI2_OVER_2_ME = constants.hbar**2 * constants.pi**2 / (2.0 * constants.m_e)  # [J m^2]
+
+
+def confinement_unit_eV(edge_m, effective_mass_ratio):
+    """e1 = hbar^2 pi^2 / (2 m* L^2) [eV] for edge ``edge_m`` [m] and m*/m0 [-]."""
+    return _HBAR2_PI2_OVER_2_ME / (effective_mass_ratio * edge_m**2) / constants.e
+
+
+def ground_level_states_m3(edge_m, packing_fraction):
+    """N_c = 2 phi / L^3 [m^-3]: two states (spin) of the ground level per crystal."""
+    return 2.0 * packing_fraction / edge_m**3
+
+
+def nanocrystal_log_occupancy(eta, e1_over_kT, size_dispersion):
+    """ln(n / N_c) [-] of a nanocrystal film (module docstring).
+
+    ``eta`` = (E_F - E_111)/kT [-], ``e1_over_kT`` = e1/kT [-], ``size_dispersion`` =
+    sigma_L / L [-] (>= 0); all broadcast elementwise. The sum over levels is done in log
+    space (logsumexp), so it stays finite for every eta.
+    """
+    terms = []
+    for q, g in LEVELS:
+        s_q = 2.0 * size_dispersion * q * e1_over_kT
+        terms.append(jnp.log(float(g)) + gauss_fermi_log_occupancy(eta - (q - 3) * e1_over_kT, s_q))
+    return logsumexp(jnp.stack(terms, axis=0), axis=0)
+
+
+def carriers_per_crystal(density_m3, edge_m, packing_fraction):
+    """f = n L^3 / phi [-]: the mean number of carriers per crystal at density n [m^-3]."""
+    return density_m3 * edge_m**3 / packing_fraction
