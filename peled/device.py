@@ -28,6 +28,7 @@ from peled.materials import (
     default_database,
     parse_material,
 )
+from peled.model.emitter.excitonic import langevin_coefficient_m3_s
 from peled.model.mobility import gamma_from_cm_V_sqrt
 from peled.model.statistics import STATISTICS_GAMMA
 
@@ -150,18 +151,19 @@ class Device:
                     "electron_affinity_eV": m.electron_affinity_eV,
                     "band_gap_eV": m.band_gap_eV,
                     "relative_permittivity": m.relative_permittivity,
-                    **_statistics_entries(m),
                     "electron_mobility_m2_Vs": m.electron_mobility_cm2_Vs * CM2_TO_M2,
                     "hole_mobility_m2_Vs": m.hole_mobility_cm2_Vs * CM2_TO_M2,
                     "donor_density_m3": m.donor_density_cm3 * CM3_TO_M3,
                     "acceptor_density_m3": m.acceptor_density_cm3 * CM3_TO_M3,
-                    "srh_lifetime_electron_s": m.srh_lifetime_electron_s,
-                    "srh_lifetime_hole_s": m.srh_lifetime_hole_s,
+                    "srh_lifetime_electron_s": _srh_lifetime(m.srh_lifetime_electron_s),
+                    "srh_lifetime_hole_s": _srh_lifetime(m.srh_lifetime_hole_s),
                     "trap_energy_eV": m.trap_energy_eV,
                     "radiative_coefficient_m3_s": m.radiative_coefficient_cm3_s / CM3_TO_M3,
                     "auger_coefficient_electron_m6_s": m.auger_coefficient_electron_cm6_s
                     / CM3_TO_M3**2,
                     "auger_coefficient_hole_m6_s": m.auger_coefficient_hole_cm6_s / CM3_TO_M3**2,
+                    # last: an excitonic emitter replaces the recombination entries above
+                    **_statistics_entries(m),
                 }
             )
         return build_arrays(
@@ -174,6 +176,16 @@ class Device:
         )
 
 
+# SRH lifetime [s] of a layer whose material gives none: no trap-assisted loss. A finite
+# stand-in (rates ~1e-12 of a nanosecond lifetime's) keeps the SRH term and its
+# derivatives finite where inf would give inf/inf in the Jacobian.
+NO_SRH_LIFETIME_S = 1e3
+
+
+def _srh_lifetime(value: float | None) -> float:
+    return NO_SRH_LIFETIME_S if value is None else value
+
+
 def _statistics_entries(m: Semiconductor) -> dict[str, Any]:
     """A layer's statistics and mobility models as core entries: each carrier's statistics
     tag, its states [m^-3] (the band DOS, the site density under gauss_fermi, 2 phi / L^3
@@ -183,18 +195,8 @@ def _statistics_entries(m: Semiconductor) -> dict[str, Any]:
     if m.nanocrystal_size_nm is not None and m.nanocrystal_packing_fraction is not None:
         out["nanocrystal_size_m"] = m.nanocrystal_size_nm * 1e-9
         out["nanocrystal_packing_fraction"] = m.nanocrystal_packing_fraction
-    if m.radiative_lifetime_ns is not None and m.photoluminescence_quantum_yield:
-        # tau_X = 1 / (k_r + k_nr) = PLQY tau_r
-        tau_r = m.radiative_lifetime_ns * 1e-9
-        out["exciton_lifetime_s"] = m.photoluminescence_quantum_yield * tau_r
-    for key, field_name in (
-        ("trion_auger_lifetime_s", "trion_auger_lifetime_ps"),
-        ("biexciton_auger_lifetime_s", "biexciton_auger_lifetime_ps"),
-    ):
-        value = getattr(m, field_name)
-        if value is not None:
-            out[key] = value * 1e-12
-            out["auger_reference_size_m"] = m.auger_reference_size_nm * 1e-9
+    if m.emitter_model == "excitonic":
+        out.update(_excitonic_entries(m))
     for carrier in ("electron", "hole"):
         model = getattr(m, f"{carrier}_mobility_model")
         out[f"{carrier}_mobility_model"] = model
@@ -225,6 +227,30 @@ def _statistics_entries(m: Semiconductor) -> dict[str, Any]:
         else:
             out[dos_key] = getattr(m, dos_field) * CM3_TO_M3
     return out
+
+
+def _excitonic_entries(m: Semiconductor) -> dict[str, Any]:
+    """The excitonic emitter's core entries (peled.model.emitter.excitonic): Langevin
+    capture gamma_L = q (mu_n + mu_p)/(eps0 eps_r) as the radiative (capture) coefficient
+    [m^3/s], no free-carrier SRH or continuum Auger, exciton lifetime PLQY tau_r [s] and
+    the per-crystal Auger lifetimes [s] at their reference edge [m]."""
+    capture = langevin_coefficient_m3_s(
+        m.electron_mobility_cm2_Vs * CM2_TO_M2,
+        m.hole_mobility_cm2_Vs * CM2_TO_M2,
+        m.relative_permittivity,
+    )
+    return {
+        "radiative_coefficient_m3_s": float(capture),
+        "srh_lifetime_electron_s": NO_SRH_LIFETIME_S,
+        "srh_lifetime_hole_s": NO_SRH_LIFETIME_S,
+        "auger_coefficient_electron_m6_s": 0.0,
+        "auger_coefficient_hole_m6_s": 0.0,
+        # tau_X = 1 / (k_r + k_nr) = PLQY tau_r
+        "exciton_lifetime_s": m.photoluminescence_quantum_yield * m.radiative_lifetime_ns * 1e-9,
+        "trion_auger_lifetime_s": m.trion_auger_lifetime_ps * 1e-12,
+        "biexciton_auger_lifetime_s": m.biexciton_auger_lifetime_ps * 1e-12,
+        "auger_reference_size_m": m.auger_reference_size_nm * 1e-9,
+    }
 
 
 def _resolve_material(material: str | dict[str, Any], db: MaterialDatabase, where: str):

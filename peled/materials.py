@@ -53,8 +53,10 @@ class Semiconductor(_Strict):
     hole_mobility_cm2_Vs: float = Field(gt=0, le=1e5)
     donor_density_cm3: float = Field(default=0.0, ge=0, le=1e23)
     acceptor_density_cm3: float = Field(default=0.0, ge=0, le=1e23)
-    srh_lifetime_electron_s: float = Field(gt=0)
-    srh_lifetime_hole_s: float = Field(gt=0)
+    # trap-assisted (SRH) lifetimes of free carriers; omitted: no SRH loss is modelled in
+    # the layer (an excitonic emitter counts its non-radiative loss through the PLQY)
+    srh_lifetime_electron_s: float | None = Field(default=None, gt=0)
+    srh_lifetime_hole_s: float | None = Field(default=None, gt=0)
     trap_energy_eV: float = 0.0
     radiative_coefficient_cm3_s: NonNegative
     auger_coefficient_electron_cm6_s: float = Field(default=0.0, ge=0)
@@ -89,8 +91,14 @@ class Semiconductor(_Strict):
     hole_mobility_model: Literal["constant", "poole_frenkel", "egdm"] = "constant"
     electron_poole_frenkel_gamma_cm_V_sqrt: float | None = Field(default=None, ge=0, le=0.1)
     hole_poole_frenkel_gamma_cm_V_sqrt: float | None = Field(default=None, ge=0, le=0.1)
-    # the excitonic emitter (peled.model.emitter.excitonic): exciton radiative lifetime,
-    # trion and biexciton Auger lifetimes at the crystal edge auger_reference_size_nm
+    # how an emitter turns carriers into photons: "continuum" (radiative_coefficient B,
+    # SRH and Auger coefficients of the free carriers, photons B n p x PLQY) or
+    # "excitonic" (peled.model.emitter.excitonic: Langevin capture into excitons that emit
+    # with the PLQY and are lost to per-crystal trion/biexciton Auger; the material's B,
+    # SRH lifetimes and Auger coefficients are then not used)
+    emitter_model: Literal["continuum", "excitonic"] = "continuum"
+    # the excitonic emitter: exciton radiative lifetime, trion and biexciton Auger
+    # lifetimes at the crystal edge auger_reference_size_nm
     radiative_lifetime_ns: float | None = Field(default=None, gt=0, le=1e3)
     trion_auger_lifetime_ps: float | None = Field(default=None, gt=0, le=1e6)
     biexciton_auger_lifetime_ps: float | None = Field(default=None, gt=0, le=1e6)
@@ -110,9 +118,10 @@ class Semiconductor(_Strict):
                 f"|value| < band_gap_eV/2 = {0.5 * self.band_gap_eV}"
             )
         self._check_statistics()
-        auger = (self.trion_auger_lifetime_ps, self.biexciton_auger_lifetime_ps)
-        if any(v is not None for v in auger):
+        if self.emitter_model == "excitonic":
             needs = {
+                "trion_auger_lifetime_ps": self.trion_auger_lifetime_ps,
+                "biexciton_auger_lifetime_ps": self.biexciton_auger_lifetime_ps,
                 "radiative_lifetime_ns": self.radiative_lifetime_ns,
                 "auger_reference_size_nm": self.auger_reference_size_nm,
                 "nanocrystal_size_nm": self.nanocrystal_size_nm,
@@ -121,9 +130,7 @@ class Semiconductor(_Strict):
             }
             missing = [k for k, v in needs.items() if v is None]
             if missing:
-                raise ValueError(
-                    f"per-crystal Auger (trion/biexciton lifetimes) needs keys {missing}"
-                )
+                raise ValueError(f"emitter_model 'excitonic' needs keys {missing}")
         emission = (
             self.emission_peak_nm,
             self.emission_fwhm_nm,
@@ -253,6 +260,7 @@ def parse_material(data: Mapping[str, Any], where: str) -> Material:
         "hole_statistics",
         "electron_mobility_model",
         "hole_mobility_model",
+        "emitter_model",
     )
     numeric = [
         k for k, v in mat.model_dump().items() if isinstance(v, int | float) or k in choices

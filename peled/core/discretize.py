@@ -42,7 +42,7 @@ _LAYER_DEFAULTS = {
     # read only by "nanocrystal" statistics
     "nanocrystal_size_m": 1e-8,
     "nanocrystal_size_dispersion": 0.0,
-    "nanocrystal_packing_fraction": 0.5,
+    "nanocrystal_packing_fraction": 0.0,  # 0: not a nanocrystal film
     "electron_effective_mass": 1.0,
     "hole_effective_mass": 1.0,
     # the excitonic emitter's per-crystal Auger (inf lifetimes: none)

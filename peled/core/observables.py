@@ -141,13 +141,15 @@ def bias_observables(
 def emitter_auger_survival(n_m3, p_m3, capture_m3_s, arrays: DeviceArrays):
     """Per-node Auger survival S [-] of the excitons and the uncaptured carriers per
     crystal f_c [-] (peled.model.emitter.excitonic), from the densities [m^-3] and the
-    capture rate [m^-3 s^-1]. Layers without Auger lifetimes get S = 1 exactly; f_c is
-    reported in every layer with a crystal size (0 where the film is not a nanocrystal
-    film, by its default size it is only a number)."""
+    capture rate [m^-3 s^-1]. Layers without Auger lifetimes get S = 1 exactly; f_c is 0
+    outside nanocrystal films (packing fraction 0)."""
     lp = arrays.layers
     lay = arrays.node_layer
     size = lp.nanocrystal_size_m[lay]
-    per_crystal = size**3 / lp.nanocrystal_packing_fraction[lay]
+    packing = lp.nanocrystal_packing_fraction[lay]
+    film = packing > 0.0
+    # volume per crystal L^3 / phi [m^3]; 0 outside nanocrystal films (f_c reported as 0)
+    per_crystal = jnp.where(film, size**3 / jnp.where(film, packing, 1.0), 0.0)
     ref = lp.auger_reference_size_m[lay]
     tau_x = lp.exciton_lifetime_s[lay]
     tau_t = volume_scaled_lifetime_s(lp.trion_auger_lifetime_s[lay], size, ref)

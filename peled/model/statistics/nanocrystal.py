@@ -11,14 +11,18 @@ each twice spin-degenerate. The ground level (1,1,1) is the film's transport lev
 electron affinity or ionization energy of the material, which include the confinement);
 the level with i^2 + j^2 + k^2 = q lies (q - 3) e1 above it and has the orbital
 degeneracy g_q of the permutations. A size dispersion sigma_L / L [-] (relative standard
-deviation of the edge) broadens each level by a Gaussian of width
+deviation of the edge) moves each crystal's ground level by dE_111 = -2 (dL/L) 3 e1
+(E ~ 1/L^2), a Gaussian of width
 
-    sigma_q = 2 (sigma_L / L) q e1        (dE/dL = -2 E / L for E ~ 1/L^2)
+    sigma = 2 (sigma_L / L) 3 e1
 
-so every level is a Gauss-Fermi term (:mod:`.gauss_fermi`), and with the ground level's
-states N_c = 2 phi / L^3 [m^-3] as the layer's DOS,
+which shifts the crystal's whole ladder: every level is a Gauss-Fermi term
+(:mod:`.gauss_fermi`) of that width. (The spacings scale with L too, a second-order
+spread that is neglected: broadening level q by 2 (sigma_L / L) q e1 instead would give
+its Gaussian a low-energy tail far below the bulk band edge, which no crystal has.) With
+the ground level's states N_c = 2 phi / L^3 [m^-3] as the layer's DOS,
 
-    n / N_c = sum_q g_q G(eta - (q - 3) e1/kT, sigma_q/kT),   eta = (E_F - E_111)/kT
+    n / N_c = sum_q g_q G(eta - (q - 3) e1/kT, sigma/kT),   eta = (E_F - E_111)/kT
 
 The occupancy per crystal is f = n L^3 / phi = 2 n / N_c. Strongly confined crystals
 (e1 >> kT: small L, light carriers) fill the ground level first, two carriers per
@@ -42,7 +46,7 @@ from scipy import constants
 
 from peled.model.statistics.gauss_fermi import gauss_fermi_log_occupancy
 
-MAX_QUANTUM_NUMBER = 4
+MAX_QUANTUM_NUMBER = 3
 
 
 def _levels(max_n: int) -> tuple[tuple[int, int], ...]:
@@ -76,11 +80,19 @@ def nanocrystal_log_occupancy(eta, e1_over_kT, size_dispersion):
     sigma_L / L [-] (>= 0); all broadcast elementwise. The sum over levels is done in log
     space (logsumexp), so it stays finite for every eta.
     """
-    terms = []
-    for q, g in LEVELS:
-        s_q = 2.0 * size_dispersion * q * e1_over_kT
-        terms.append(jnp.log(float(g)) + gauss_fermi_log_occupancy(eta - (q - 3) * e1_over_kT, s_q))
-    return logsumexp(jnp.stack(terms, axis=0), axis=0)
+    eta, e1, disp = jnp.broadcast_arrays(
+        jnp.asarray(eta, jnp.float64),
+        jnp.asarray(e1_over_kT, jnp.float64),
+        jnp.asarray(size_dispersion, jnp.float64),
+    )
+    shape = eta.shape
+    eta, e1, disp = eta.reshape(1, -1), e1.reshape(1, -1), disp.reshape(1, -1)
+    # one vectorised Gauss-Fermi evaluation over (level, entry): a single small program
+    offsets = jnp.asarray([q - 3 for q, _ in LEVELS], jnp.float64)[:, None]
+    log_g = jnp.log(jnp.asarray([g for _, g in LEVELS], jnp.float64))[:, None]
+    shifted = eta - offsets * e1
+    s = jnp.broadcast_to(6.0 * disp * e1, shifted.shape)
+    return logsumexp(log_g + gauss_fermi_log_occupancy(shifted, s), axis=0).reshape(shape)
 
 
 def carriers_per_crystal(density_m3, edge_m, packing_fraction):

@@ -1,0 +1,146 @@
+"""Nanocrystal-film statistics (peled.model.statistics.nanocrystal) and the excitonic
+emitter's per-crystal Auger (peled.model.emitter.excitonic)."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from scipy import constants, integrate
+
+from peled.model.emitter.excitonic import (
+    auger_survival,
+    half_quenching_occupancy,
+    langevin_coefficient_m3_s,
+    volume_scaled_lifetime_s,
+)
+from peled.model.statistics.fermi_dirac import fermi_dirac_half_log
+from peled.model.statistics.nanocrystal import (
+    LEVELS,
+    confinement_unit_eV,
+    ground_level_states_m3,
+    nanocrystal_log_occupancy,
+)
+
+VT = constants.k * 300.0 / constants.e
+
+
+def test_levels_of_a_cube():
+    """The first levels of a particle in a cube: q = 3 (1), 6 (3), 9 (3), 11 (3), 12 (1),
+    14 (6); 64 states of i, j, k <= 4 in all."""
+    assert LEVELS[:6] == ((3, 1), (6, 3), (9, 3), (11, 3), (12, 1), (14, 6))
+    assert sum(g for _, g in LEVELS) == 64
+    # e1 for a 10 nm cube at m* = 0.25: 15.0 meV
+    np.testing.assert_allclose(float(confinement_unit_eV(10e-9, 0.25)), 0.015042, rtol=1e-4)
+    np.testing.assert_allclose(ground_level_states_m3(10e-9, 0.5), 1e24, rtol=1e-12)
+
+
+def test_strong_confinement_fills_two_carriers_per_crystal_first():
+    """e1 >> kT (a 4 nm cube, m* = 0.15: e1/kT ~ 6): with the Fermi level up to a few kT
+    above the ground level, each crystal holds up to 2 carriers (n/N_c -> 1) and the
+    next level (3 e1 higher) stays nearly empty; without dispersion the ground level is
+    exactly the single-level Fermi function."""
+    e1 = float(confinement_unit_eV(4e-9, 0.15)) / VT
+    assert e1 > 5.0
+    eta = jnp.linspace(-20.0, 5.0, 26)
+    occ = np.exp(np.asarray(nanocrystal_log_occupancy(eta, e1, 0.0)))
+    single = 1.0 / (1.0 + np.exp(-np.asarray(eta)))
+    np.testing.assert_allclose(occ, single, rtol=4 * 3 * np.exp(5.0 - 3 * e1))
+    assert occ[-1] < 1.0 + 3 * np.exp(5.0 - 3 * e1) * 3
+
+
+def test_weak_confinement_approaches_the_film_band():
+    """Without dispersion the film holds exactly the sum of the cube's Fermi-occupied
+    levels (checked against the direct sum over i, j, k <= 4); at low filling that sum,
+    relative to the parabolic band of the film's effective DOS N_eff F_1/2(eta') (eta'
+    from the bulk edge, 3 e1 below the ground level), follows the Euler-Maclaurin limit
+    [(sqrt(pi/a)/2 - 1/2) / (sqrt(pi/a)/2)]^3, a = e1/kT, and rises toward 1 as the crystal
+    grows: confinement removes the states within ~e1 of the bulk edge."""
+    mass, phi = 0.25, 0.5
+    ratios = []
+    for edge in (5e-9, 10e-9, 15e-9):
+        a = float(confinement_unit_eV(edge, mass)) / VT
+        n_c = ground_level_states_m3(edge, phi)
+        n_eff = (
+            2.0
+            * phi
+            * (mass * constants.m_e * constants.k * 300.0 / (2 * np.pi * constants.hbar**2)) ** 1.5
+        )
+        for eta in (-6.0, 0.0, 2.0):
+            got = np.exp(float(nanocrystal_log_occupancy(eta, a, 0.0)))
+            direct = sum(
+                1.0 / (1.0 + np.exp((i * i + j * j + k * k - 3) * a - eta))
+                for i in range(1, 5)
+                for j in range(1, 5)
+                for k in range(1, 5)
+            )
+            np.testing.assert_allclose(got, direct, rtol=1e-10)
+        eta = -8.0
+        n_levels = n_c * np.exp(float(nanocrystal_log_occupancy(eta, a, 0.0)))
+        n_band = n_eff * np.exp(float(fermi_dirac_half_log(eta + 3 * a)))
+        ratios.append(n_levels / n_band)
+        if edge == 15e-9:
+            half = 0.5 * np.sqrt(np.pi / a)
+            np.testing.assert_allclose(ratios[-1], ((half - 0.5) / half) ** 3, rtol=0.03)
+    assert ratios[0] < ratios[1] < ratios[2] < 1.0
+
+
+def test_size_dispersion_broadens_each_level_like_gauss_fermi():
+    """The levels broadened by sigma = 2 (sigma_L/L) 3 e1: compared with quadrature of the
+    Gaussian-broadened Fermi function (strongly confined, so only the ground level
+    counts), and the low-density limit sum_q g_q exp(eta - (q-3) e1 + s^2/2)."""
+    e1, disp = 8.0, 0.1
+    s = 2 * disp * 3 * e1
+    for eta in (-30.0, -5.0, 0.0, 3.0):
+        ref, _ = integrate.quad(
+            lambda x, eta=eta: (
+                np.exp(-0.5 * x * x) / np.sqrt(2 * np.pi) / (1 + np.exp(s * x - eta))
+            ),
+            -12,
+            12,
+            points=[eta / s],
+            limit=200,
+            epsabs=0,
+            epsrel=1e-12,
+        )
+        got = np.exp(float(nanocrystal_log_occupancy(eta, e1, disp)))
+        np.testing.assert_allclose(
+            got, ref, rtol=1e-6, atol=1e-12 * ref + 3 * np.exp(eta - 3 * e1 + 4.5 * s * s)
+        )
+    low = np.exp(float(nanocrystal_log_occupancy(-60.0, e1, disp)))
+    boltzmann = sum(g * np.exp(-60.0 - (q - 3) * e1 + s * s / 2) for q, g in LEVELS)
+    np.testing.assert_allclose(low, boltzmann, rtol=1e-6)
+
+
+def test_nanocrystal_occupancy_gradients_match_finite_differences():
+    f = lambda eta, e1, d: nanocrystal_log_occupancy(eta, e1, d)  # noqa: E731
+    for args in ((-4.0, 0.6, 0.1), (1.0, 2.0, 0.05), (-30.0, 0.3, 0.1)):
+        grads = jax.grad(f, argnums=(0, 1, 2))(*args)
+        for k in range(3):
+            h = 1e-5 * max(1.0, abs(args[k]))
+            up = list(args)
+            dn = list(args)  # noqa: E702
+            up[k] += h
+            dn[k] -= h  # noqa: E702
+            fd = (float(f(*up)) - float(f(*dn))) / (2 * h)
+            np.testing.assert_allclose(float(grads[k]), fd, rtol=1e-6, atol=1e-9)
+
+
+def test_auger_survival_limits_and_half_point():
+    """S -> 1 at low occupancy (IQE = PLQY x charge balance); S = 1/2 at f_c = tau_T/tau_X
+    (no excitons) and at f_X = tau_XX/tau_X (no carriers); no Auger lifetime: S = 1."""
+    tau_x, tau_t, tau_xx = 1.2e-9, 0.5e-9, 0.126e-9
+    assert float(auger_survival(1e-9, 0.0, tau_x, tau_t, tau_xx)) > 1 - 1e-8
+    f_half = float(half_quenching_occupancy(tau_x, tau_t))
+    np.testing.assert_allclose(f_half, tau_t / tau_x)
+    np.testing.assert_allclose(float(auger_survival(f_half, 0.0, tau_x, tau_t, tau_xx)), 0.5)
+    np.testing.assert_allclose(
+        float(auger_survival(0.0, tau_xx / tau_x, tau_x, tau_t, tau_xx)), 0.5
+    )
+    assert float(auger_survival(3.0, 2.0, tau_x, jnp.inf, jnp.inf)) == 1.0
+    # volume scaling: a crystal of twice the edge has 8x the Auger lifetime
+    np.testing.assert_allclose(float(volume_scaled_lifetime_s(126e-12, 20e-9, 10e-9)), 8 * 126e-12)
+    # Langevin: q (mu_n + mu_p) / (eps0 eps_r), 2.71e-11 cm^3/s for the green film
+    np.testing.assert_allclose(
+        float(langevin_coefficient_m3_s(1e-8, 5e-9, 10.0)) * 1e6, 2.714e-11, rtol=1e-3
+    )
