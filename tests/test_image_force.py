@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from devices import layer
 from scipy import constants
 
@@ -88,6 +89,7 @@ def test_equilibrium_stays_exact_with_image_force_and_a_built_in_field():
     assert abs(j[0]) < 1e-9 * max(abs(j[1]), 1e-9)
 
 
+@pytest.mark.slow  # two 96-node sweeps (~3 min on 2 busy cores)
 def test_image_force_raises_injection_over_a_barrier_by_about_the_schottky_factor():
     """Hole-only device, 0.6 eV barriers at both contacts, 60 nm: the current with image
     force exceeds the one without by exp(Delta phi_eff / kT), with the effective lowering

@@ -33,7 +33,8 @@ def _hole_only(model="constant", nodes=32, gamma=0.0, gauss=True, sigma=0.1):
 
 def test_jacobian_equals_autodiff_with_egdm_and_poole_frenkel():
     """EGDM holes and Poole-Frenkel electrons next to each other: the 3-colour Jacobian
-    equals jax.jacfwd at a forward bias (1e-10 of the largest entry)."""
+    equals jax.jacfwd at a state with dense carriers and a strong field (1e-10 of the
+    largest entry)."""
     htl = layer(30, 2.3, 3.0, 1e-6, 1e-4, nc_cm3=1e21, hole_statistics="gauss_fermi",
                 electron_statistics="gauss_fermi", hole_disorder_eV=0.1,
                 electron_disorder_eV=0.1, hole_mobility_model="egdm",
@@ -41,9 +42,11 @@ def test_jacobian_equals_autodiff_with_egdm_and_poole_frenkel():
     etl = layer(30, 2.8, 3.4, 1e-4, 1e-7, nc_cm3=1e21, electron_mobility_model="poole_frenkel",
                 electron_poole_frenkel_gamma=2e-4)
     arr = build_arrays([htl, etl], 5.1, 3.0, mesh=MeshSpec(6))
-    st = solve_sweep(arr, jnp.array([0.0, 1.5, 3.0]))
-    assert np.all(np.asarray(st.converged))
-    u = st.u[-1]
+    # a state with dense, field-driven carriers (no solve needed: the Jacobian must be
+    # exact at any state): Fermi levels within ~0.2 eV of the transport levels
+    x = jnp.linspace(0.0, 1.0, arr.n_nodes)
+    psi = (2.0 - 5.0 * x) / VT
+    u = jnp.stack([psi, psi + (2.6 - 0.3 * x) / VT, psi + (5.2 + 0.4 * x) / VT], -1)
     _, _, jac = _fun_and_jacobian(u, arr, jnp.asarray(3.0))
     dense = jax.jacfwd(lambda v: residual(v.reshape(u.shape), arr, 3.0).ravel())(u.ravel())
     scale = np.max(np.abs(np.asarray(dense)))
@@ -75,9 +78,9 @@ def test_edge_mobility_follows_each_model_on_a_state():
 
 
 def test_poole_frenkel_raises_the_space_charge_limited_current():
-    """A hole-only trap-free device: with gamma the current rises by more than the
-    field factor exp(gamma sqrt(V/L)) at the mean field (the field is largest at the
-    collecting side), and not at all near 0 V."""
+    """A hole-only trap-free device: with gamma the space-charge-limited current rises by
+    Murgatroyd's factor exp(0.891 gamma sqrt(V/L)) (P. N. Murgatroyd, J. Phys. D 3, 151
+    (1970), good to ~10 % for gamma sqrt(V/L) <~ 3), not by the factor at the mean field."""
     v = jnp.array([0.0, 0.05, 2.0, 5.0])
     j = {}
     for gamma in (0.0, 3e-4):
@@ -86,9 +89,8 @@ def test_poole_frenkel_raises_the_space_charge_limited_current():
         assert np.all(np.asarray(st.converged))
         ob = sweep_observables(st.u, arr, jnp.zeros(1))
         j[gamma] = np.asarray(ob.current_density_A_m2)
-    ratio = j[3e-4][1:] / j[0.0][1:]
-    mean_field_factor = np.exp(3e-4 * np.sqrt(np.asarray(v[1:]) / 100e-9))
-    print(f"J ratio {ratio}, exp(gamma sqrt(V/L)) {mean_field_factor}")
-    assert abs(ratio[0] / mean_field_factor[0] - 1.0) < 0.15
-    assert np.all(ratio[1:] >= 0.9 * mean_field_factor[1:])
-    assert np.all(ratio[1:] <= mean_field_factor[1:] ** 2)
+    ratio = j[3e-4][2:] / j[0.0][2:]
+    murgatroyd = np.exp(0.891 * 3e-4 * np.sqrt(np.asarray(v[2:]) / 100e-9))
+    print(f"J ratio {ratio}, Murgatroyd {murgatroyd}")
+    np.testing.assert_allclose(ratio, murgatroyd, rtol=0.1)
+    assert j[3e-4][1] > j[0.0][1]
