@@ -99,7 +99,9 @@ def summary_core(res: SimulationResult) -> dict[str, Any]:
 
     ``turn_on_voltage_V`` is None when not determined: either L stays below 1 cd/m^2, or
     (``turn_on_below_sweep_start`` True) L is already >= 1 cd/m^2 at the lowest converged
-    bias (:func:`turn_on_voltage`).
+    bias (:func:`turn_on_voltage`). ``result_counts``: how many biases carry each result
+    name ("strict", ..., "failed"; only names that occur), see
+    :attr:`peled.simulate.SimulationResult.result`.
     """
     v, j, eqe, lum = res.voltage_V, res.current_density_mA_cm2, res.eqe_percent, res.luminance_cd_m2
     turn_on, below_start = turn_on_voltage(v, lum)
@@ -120,6 +122,7 @@ def summary_core(res: SimulationResult) -> dict[str, Any]:
         "outcoupling": res.outcoupling,
         "converged_points": int(np.sum(res.converged)),
         "total_points": int(res.voltage_V.size),
+        "result_counts": res.result_counts(),
     }
     good = np.isfinite(eqe)
     if np.any(good):

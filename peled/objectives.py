@@ -6,7 +6,14 @@ arrays through :func:`peled.core.implicit.steady_state`, so the per-bias current
 luminance and EQE are differentiable functions of every number in the arrays (implicit
 function theorem; Newton is never differentiated). A non-converged bias makes its
 figures NaN *multiplicatively*, so the value and every gradient that depends on it are
-NaN (never a silently wrong number), and ``all_converged`` says so.
+NaN (never a silently wrong number), and ``all_converged`` says so. A bias that converged
+but not by the strict test (its result code, :class:`peled.core.newton.SweepStates`, is
+not "strict" acceptance: a floor rule, a deflated step or the dilute-carrier control
+accepted it) keeps its value but gets a NaN gradient: the implicit function theorem
+needs F(u*) = 0, and those rules accept states whose residual or near-null modes are
+not resolved. ``allow_nonstrict=True`` returns their implicit gradients anyway, a tuple
+of acceptance names (e.g. ``("floor",)``) those of the rules named
+(:func:`implicit_gradient_allowed`).
 
 Objectives are figures to maximise. Each returns (value, reached): ``reached`` is False
 when the sweep did not get to the requested operating point; the value is then a
@@ -33,7 +40,7 @@ current). Both agree wherever J > 0.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -42,7 +49,14 @@ import jax.numpy as jnp
 from scipy import constants
 
 from peled.core.implicit import steady_state
-from peled.core.newton import SolverSettings, solve_sweep
+from peled.core.newton import (
+    ACCEPT_FAILED,
+    ACCEPT_STRICT,
+    ACCEPTANCE_CODES,
+    ROUTE_STRIDE,
+    SolverSettings,
+    solve_sweep,
+)
 from peled.core.observables import bias_observables, node_radiative_weight
 from peled.core.params import DeviceArrays
 from peled.errors import PeledInputError
@@ -68,10 +82,13 @@ def differentiable_sweep(
     outcoupling,
     lumens_per_photon_per_s: float,
     settings: SolverSettings | None = None,
+    allow_nonstrict: bool | Collection[str] = False,
 ) -> SweepFigures:
     """J [mA/cm^2], L [cd/m^2] and EQE [%] per bias, differentiable in arrays/outcoupling.
 
-    The forward solve runs on ``stop_gradient(arrays)``; see :func:`figures_from_states`.
+    The forward solve runs on ``stop_gradient(arrays)``; see :func:`figures_from_states`
+    (its ``result_code`` is the sweep's, so a bias not accepted by the strict test has a
+    NaN gradient unless ``allow_nonstrict``).
     """
     voltages_V = jnp.asarray(voltages_V, jnp.float64)
     states = solve_sweep(jax.lax.stop_gradient(arrays), voltages_V, settings or SolverSettings())
@@ -83,7 +100,56 @@ def differentiable_sweep(
         weight_inputs,
         outcoupling,
         lumens_per_photon_per_s,
+        result_code=states.result_code,
+        allow_nonstrict=allow_nonstrict,
     )
+
+
+def implicit_gradient_allowed(result_code, allow_nonstrict: bool | Collection[str] = False):
+    """Per bias: whether :func:`figures_from_states` reports implicit gradients there,
+    from the sweep's result codes (:class:`peled.core.newton.SweepStates`).
+
+    Default: only where the acceptance is "strict" (the residual and update tests, on
+    any pass of the sweep). ``allow_nonstrict=True``: wherever converged; a collection of
+    acceptance names (``peled.core.newton.ACCEPTANCE_CODES``: "floor",
+    "physically_resolved", "deflated", "dilute"): "strict" and those.
+    """
+    code = jnp.asarray(result_code)
+    if isinstance(allow_nonstrict, bool):
+        names: tuple[str, ...] = tuple(ACCEPTANCE_CODES.values()) if allow_nonstrict else ()
+    else:
+        names = tuple(allow_nonstrict)
+    by_name = {v: k for k, v in ACCEPTANCE_CODES.items() if k != ACCEPT_FAILED}
+    unknown = sorted(set(names) - set(by_name))
+    if unknown:
+        raise PeledInputError(
+            f"allow_nonstrict: unknown acceptance rule(s) {unknown}; allowed: {sorted(by_name)}"
+        )
+    acceptance = code % ROUTE_STRIDE
+    ok = acceptance == ACCEPT_STRICT
+    for name in names:
+        ok = ok | (acceptance == by_name[name])
+    return (code >= 0) & ok
+
+
+@jax.custom_vjp
+def _nan_cotangent_where(u: jax.Array, bad: jax.Array) -> jax.Array:
+    """``u`` (n_bias, ...) unchanged; in reverse mode its cotangent becomes NaN at the biases
+    where ``bad`` (n_bias,) is true and the cotangent is non-zero (a figure that does not
+    depend on such a bias keeps its gradient)."""
+    return u
+
+
+def _nan_cotangent_fwd(u, bad):
+    return u, bad
+
+
+def _nan_cotangent_bwd(bad, g):
+    b = bad.reshape(bad.shape + (1,) * (g.ndim - bad.ndim))
+    return jnp.where(b & (g != 0), jnp.nan, g), None
+
+
+_nan_cotangent_where.defvjp(_nan_cotangent_fwd, _nan_cotangent_bwd)
 
 
 def figures_from_states(
@@ -94,6 +160,8 @@ def figures_from_states(
     weight_inputs: tuple[jax.Array, ...],
     outcoupling,
     lumens_per_photon_per_s: float,
+    result_code: jax.Array | None = None,
+    allow_nonstrict: bool | Collection[str] = False,
 ) -> SweepFigures:
     """Figures of solved states ``u`` (n_bias, N, 3), attached to ``arrays`` implicitly.
 
@@ -102,8 +170,17 @@ def figures_from_states(
     the photon yield per radiative event (film PLQY times interface-quenching survival;
     ``weight_inputs`` from :func:`peled.simulate.radiative_weight_inputs`). Biases with
     ``converged`` False give NaN values and NaN gradients.
+
+    ``result_code`` (n_bias,), the sweep's (:class:`peled.core.newton.SweepStates`):
+    converged biases not accepted by the strict test keep their values, but every
+    gradient that depends on them is NaN, unless ``allow_nonstrict`` allows their rule
+    (:func:`implicit_gradient_allowed`). Without ``result_code`` every converged bias is
+    taken as strictly converged (the caller vouches for it).
     """
     u = jax.vmap(steady_state, in_axes=(0, None, 0))(u, arrays, voltages_V)
+    if result_code is not None and allow_nonstrict is not True:
+        allowed = implicit_gradient_allowed(result_code, allow_nonstrict)
+        u = _nan_cotangent_where(u, jnp.asarray(converged) & ~allowed)
     # photon yield per radiative event per node (PLQY x interface-quenching survival),
     # recomputed from the arrays so that thickness changes move it with the mesh
     eta = node_radiative_weight(arrays, *weight_inputs)

@@ -4,7 +4,9 @@ The numerical core (``peled.core``) solves the states; this module adds the ligh
 model (PLQY-weighted radiative recombination, outcoupling, photometry) and packages
 everything in a :class:`SimulationResult`. Non-converged bias points are kept, flagged in
 ``converged`` and their observables set to NaN, so that nothing wrong is reported as a
-number.
+number. Every bias also carries the solver's result code (``result_code``, named by
+``result``: "strict", "floor", ..., "failed"; :data:`peled.core.newton.RESULT_CODES`),
+which says which convergence rule and which pass of the sweep accepted it.
 
 Light output (docs/light_output_photometry.md):
 
@@ -32,7 +34,16 @@ import jax.numpy as jnp
 import numpy as np
 from scipy import constants
 
-from peled.core.newton import _PROGRESS_HOOKS, _RETRY_HOOKS, SolverSettings, solve_sweep
+from peled.core.newton import (
+    _PROGRESS_HOOKS,
+    _RETRY_HOOKS,
+    RESULT_CODES,
+    RESULT_FAILED,
+    SolverSettings,
+    result_code_names,
+    solve_sweep,
+    strictly_converged,
+)
 from peled.core.observables import (
     charge_balance,
     emitter_injection_currents,
@@ -49,6 +60,11 @@ from peled.runtime import release_compiled_code_if_near_limit
 A_M2_TO_MA_CM2 = 0.1  # 1 A/m^2 = 0.1 mA/cm^2
 M3_TO_CM3 = 1e-6
 CM2_PER_M2 = 1e-4  # a rate per m^2 times 1e-4 is per cm^2
+
+
+def _code_order(code: int) -> int:
+    # converged codes first (in increasing order), failed last
+    return (1 << 30) if code == RESULT_FAILED else code
 
 
 def default_outcoupling(device: Device) -> float:
@@ -109,6 +125,40 @@ class SimulationResult:
     radiative_weight: np.ndarray | None = field(default=None, repr=False)  # (N,) photons/event
     # |J| below this [mA/cm^2] is round-off (peled.core.observables); NaN where not converged
     current_floor_mA_cm2: np.ndarray | None = None
+    # (M,) int: how each bias was accepted (peled.core.newton.SweepStates.result_code;
+    # names in RESULT_CODES, per bias in ``result``); None: not recorded
+    result_code: np.ndarray | None = None
+
+    #: result code -> name ("strict", "floor", ..., "failed"), as in peled.core.newton
+    RESULT_CODES = RESULT_CODES
+
+    @property
+    def result(self) -> np.ndarray:
+        """Per bias: the name of its result code ("strict": the forward sweep converged it
+        by the strict residual and update tests; "failed": not converged; the other names
+        in :data:`peled.core.newton.RESULT_CODES`). Without recorded codes: "converged" or
+        "failed"."""
+        if self.result_code is None:
+            return np.where(self.converged, "converged", "failed").astype(object)
+        return result_code_names(self.result_code)
+
+    @property
+    def strictly_converged(self) -> np.ndarray:
+        """Per bias: accepted by the strict residual and update tests (on any pass), the
+        points whose implicit gradients :mod:`peled.objectives` reports by default."""
+        if self.result_code is None:
+            return self.converged.copy()
+        return np.asarray(strictly_converged(self.result_code))
+
+    def result_counts(self) -> dict[str, int]:
+        """How many biases carry each result name (names in code order, only those
+        present), e.g. {"strict": 15, "failed": 2}."""
+        names = self.result
+        if self.result_code is None:
+            order = ["converged", "failed"]
+        else:
+            order = [RESULT_CODES[c] for c in sorted(RESULT_CODES, key=_code_order)]
+        return {n: int(np.sum(names == n)) for n in order if np.any(names == n)}
 
     @property
     def current_resolved(self) -> np.ndarray:
@@ -143,6 +193,7 @@ class SimulationResult:
                 ),
                 "current_resolved": self.current_resolved,
                 "converged": self.converged,
+                "result": self.result,
                 "newton_iterations": self.iterations,
                 "residual_norm": self.residual_norm,
             }
@@ -274,8 +325,9 @@ def radiative_weight_inputs(device: Device) -> tuple[jax.Array, ...]:
 def result_from_states(device: Device, arrays, voltages_V, states) -> SimulationResult:
     """Package solved states of one device (from ``solve_sweep``) as a SimulationResult.
 
-    ``states`` holds u [bias, node, 3], converged, iterations and residual_norm for the
-    biases ``voltages_V`` [V]; a batched (vmapped) solve is split per device first.
+    ``states`` holds u [bias, node, 3], converged, iterations, residual_norm and
+    result_code (optional) for the biases ``voltages_V`` [V]; a batched (vmapped) solve is
+    split per device first.
     """
     v = np.asarray(voltages_V, dtype=np.float64)
     with jax.enable_x64(True):
@@ -313,6 +365,8 @@ def result_from_states(device: Device, arrays, voltages_V, states) -> Simulation
         eta = np.asarray(eta)
         x_nm = np.asarray(node_positions_m(arrays)) * 1e9
         conv = np.asarray(states.converged)
+        code = getattr(states, "result_code", None)
+        code = None if code is None else np.asarray(code)
     eta_out = device.outcoupling if device.outcoupling is not None else default_outcoupling(device)
     spec = None
     if device.emitter_indices:
@@ -390,4 +444,5 @@ def result_from_states(device: Device, arrays, voltages_V, states) -> Simulation
         emitter_electron_hole_sheet_density_ratio=None if balance is None else balance[4] * nan,
         emitter_recombination_fraction=None if balance is None else balance[5] * nan,
         radiative_weight=eta,
+        result_code=code,
     )

@@ -5,6 +5,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 from click.testing import CliRunner
@@ -13,6 +14,7 @@ from scipy import constants
 
 import peled
 from peled.cli import main
+from peled.core.newton import RESULT_CODES
 from peled.core.params import MeshSpec
 
 SRC = {"sources": {}}
@@ -70,6 +72,24 @@ def test_converges_and_emits(led_result):
     r = led_result
     assert r.converged.all()
     assert np.nanmax(r.luminance_cd_m2) > 1.0
+
+
+def test_strict_sweep_reports_strict_everywhere(led_result, tmp_path):
+    """Every bias of this sweep passes the strict test on the forward pass: result code
+    "strict" per bias in the result, in jv.csv's result column and in summary.json's
+    result_counts (peled.core.newton.RESULT_CODES)."""
+    from peled.io import write_jv, write_summary
+
+    r = led_result
+    n = r.voltage_V.size
+    np.testing.assert_array_equal(r.result_code, 0)
+    assert list(r.result) == ["strict"] * n and r.strictly_converged.all()
+    assert r.result_counts() == {"strict": n}
+    write_jv(r, tmp_path / "jv.csv")
+    write_summary(r, tmp_path / "summary.json")
+    jv = pd.read_csv(tmp_path / "jv.csv")
+    assert list(jv["result"]) == ["strict"] * n
+    assert json.loads((tmp_path / "summary.json").read_text())["result_counts"] == {"strict": n}
 
 
 def test_photometric_identities(led_result):
@@ -175,9 +195,14 @@ def test_cli_simulate_writes_files(tmp_path):
         "power_efficiency_lm_W",
         *BALANCE_COLUMNS,
         "converged",
+        "result",
     ):
         assert col in header
+    jv = pd.read_csv(out / "jv.csv")
     summ = json.loads((out / "summary.json").read_text())
+    assert jv["result"].isin(list(RESULT_CODES.values())).all()
+    assert (jv["result"] == "failed").sum() == (~jv["converged"]).sum()
+    assert summ["result_counts"] == jv["result"].value_counts().to_dict()
     for key in (
         "eqe_max_percent",
         "turn_on_voltage_V",
@@ -190,6 +215,7 @@ def test_cli_simulate_writes_files(tmp_path):
         "charge_balance_factor_at_eqe_max",
         "recombination_zones",
         "turn_on_below_sweep_start",
+        "result_counts",
     ):
         assert key in summ
     assert summ["turn_on_below_sweep_start"] is False

@@ -106,12 +106,11 @@ def solve_small(mat: jax.Array, rhs: jax.Array) -> jax.Array:
     """Solve a batch of small dense systems ``mat @ x = rhs``: mat (..., k, k), rhs (..., k, m).
 
     Gaussian elimination with partial pivoting, a ``fori_loop`` over the k columns (k is
-    static and small: 3 for the drift-diffusion blocks, 6 for the augmented
-    Levenberg-Marquardt blocks), every step elementwise over the batch. Why not
-    ``jnp.linalg.solve``: on CPU, jaxlib 0.10 lowers a batched solve to LAPACK custom
-    calls (getrf + triangular solves) that are slow for many tiny systems (jax issue
-    36927) and, on a 2-core machine inside ``vmap``, were seen to deadlock in the batched
-    getrf's thread pool (docs/numerics.md, "Small block solves"). Elementwise code has
+    static and small: 3 for the drift-diffusion blocks), every step elementwise over the
+    batch. Why not ``jnp.linalg.solve``: on CPU, jaxlib 0.10 lowers a batched solve to
+    LAPACK custom calls (getrf + triangular solves) that are slow for many tiny systems
+    (jax issue 36927) and, on a 2-core machine inside ``vmap``, were seen to deadlock in
+    the batched getrf's thread pool (docs/numerics.md, "Small block solves"). Elementwise code has
     neither problem and vectorizes on every backend.
 
     The algorithm of LAPACK's unblocked getrf/getrs (row swaps to the largest remaining
@@ -222,54 +221,3 @@ def solve_block_tridiagonal(mat: BlockTridiagonal, rhs: jax.Array) -> jax.Array:
     )
     s = 1.0 / jnp.where(row_max > 0, row_max, 1.0)
     return _cr_solve(a * s[..., None], b * s[..., None], c * s[..., None], rhs * s)
-
-
-def column_norms_squared(mat: BlockTridiagonal) -> jax.Array:
-    """sum_i M_ij^2 for every column j, shape (N, k): column i of the matrix has entries in
-    the upper block of row i-1, the diagonal block of row i and the lower block of row i+1."""
-    sq = lambda m: jnp.sum(m**2, axis=-2)  # noqa: E731  (N, k): per block column
-    z = jnp.zeros_like(mat.diag[:1, 0])
-    from_above = jnp.concatenate([z, sq(mat.upper[:-1])])
-    from_below = jnp.concatenate([sq(mat.lower[1:]), z])
-    return sq(mat.diag) + from_above + from_below
-
-
-def levenberg_marquardt_step(
-    mat: BlockTridiagonal, rhs: jax.Array, lam: jax.Array, col_scale2: jax.Array
-) -> tuple[jax.Array, jax.Array]:
-    """The Levenberg-Marquardt step for A x ~ b and its residual r = b - A x.
-
-    x minimizes |A x - b|^2 + lam |D x|^2 with D^2 = diag(``col_scale2``) (shape (N, k)),
-    i.e. (A^T A + lam D^2) x = A^T b. The normal equations would square A's condition
-    number (1e17 and more on stiff stacks), so the equivalent augmented system
-
-        [ I    A      ] [r]   [b]
-        [ A^T  -lam D^2] [x] = [0]
-
-    is solved instead. Interleaving (r_i, x_i) per node keeps it block tridiagonal with
-    2k x 2k blocks; it is symmetric quasi-definite for lam > 0, so every symmetric
-    elimination order, cyclic reduction's included, exists without pivoting across blocks
-    (Vanderbei, SIAM J. Optim. 5, 100 (1995)).
-    """
-    n, k = mat.diag.shape[0], mat.diag.shape[-1]
-    t = lambda m: jnp.swapaxes(m, -1, -2)  # noqa: E731
-    eye = jnp.broadcast_to(jnp.eye(k, dtype=rhs.dtype), (n, k, k))
-    zero = jnp.zeros((n, k, k), rhs.dtype)
-    zb = jnp.zeros((1, k, k), rhs.dtype)
-    reg = -lam * col_scale2[..., None] * jnp.eye(k, dtype=rhs.dtype)[None]
-    # block (i, i-1) of A^T is (A_{i-1,i})^T = upper_{i-1}^T; (i, i+1) is lower_{i+1}^T
-    at_lower = jnp.concatenate([zb, t(mat.upper[:-1])])
-    at_upper = jnp.concatenate([t(mat.lower[1:]), zb])
-
-    def blocks(top_left, top_right, bottom_left, bottom_right):
-        top = jnp.concatenate([top_left, top_right], axis=-1)
-        bottom = jnp.concatenate([bottom_left, bottom_right], axis=-1)
-        return jnp.concatenate([top, bottom], axis=-2)
-
-    aug = BlockTridiagonal(
-        blocks(zero, mat.lower, at_lower, zero),
-        blocks(eye, mat.diag, t(mat.diag), reg),
-        blocks(zero, mat.upper, at_upper, zero),
-    )
-    sol = solve_block_tridiagonal(aug, jnp.concatenate([rhs, jnp.zeros_like(rhs)], axis=-1))
-    return sol[:, k:], sol[:, :k]

@@ -8,7 +8,10 @@ retried once from the last converged state itself, then halved), so the whole sw
 one compiled function that can be vmapped over devices.
 
 Convergence is judged on both the relative residual (each row's residual divided by the
-magnitude of the terms that cancel in it) and the Newton update (in units of V_t).
+magnitude of the terms that cancel in it) and the Newton update (in units of V_t), or by
+one of the relaxed rules documented in :class:`SolverSettings`; every bias carries a
+result code naming the rule and the pass that accepted it (:class:`SweepStates`,
+:data:`RESULT_CODES`).
 Damping: the whole update is scaled so that no electrostatic-potential change exceeds
 ``max_potential_step`` thermal voltages (this keeps exp() of the densities from
 overshooting by many decades); quasi-Fermi updates are clipped individually where the
@@ -17,8 +20,7 @@ corresponding density is negligible.
 
 from __future__ import annotations
 
-import warnings
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import partial
 from typing import NamedTuple
 
@@ -26,13 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from peled.core.linalg import (
-    BlockTridiagonal,
-    block_jacobian,
-    column_norms_squared,
-    levenberg_marquardt_step,
-    solve_block_tridiagonal,
-)
+from peled.core.linalg import BlockTridiagonal, block_jacobian, solve_block_tridiagonal
 from peled.core.params import DeviceArrays
 from peled.core.residual import (
     cell_recombination,
@@ -48,6 +44,12 @@ from peled.core.scaling import scaling_for
 @dataclass(frozen=True)
 class SolverSettings:
     """Newton and continuation settings (hashable: a static jit argument).
+
+    A point is accepted by the strict test (``residual_rtol`` and the two update
+    tolerances), by one of the floor rules (``floor_rtol`` ...), or on a revisiting pass
+    with deflated steps or dilute carriers judged on an absolute scale; which rule and
+    which pass accepted each bias is reported as its result code
+    (:class:`SweepStates` ``.result_code``, :data:`RESULT_CODES`).
 
     residual_rtol: converged when max_i |F_i| / (sum of |terms| in row i) is below this [-]
     potential_update_atol: ...and the largest psi update is below this [V_t]
@@ -119,16 +121,6 @@ class SolverSettings:
         (the carrier densities stay fixed to 4 digits over thousands of iterations)
         while the current lies 5 decades below what float64 can resolve; see
         docs/numerics.md
-    trust_region_iterations: iterations of the Levenberg-Marquardt fallback run when
-        Newton fails a point, before continuation halves the step (0, the default: off;
-        100 is what was measured, docs/numerics.md "Robustness, third round"; a non-zero
-        value warns: since session 15 it is known to return some wrong states as
-        converged, see there). It accepts
-        a point by Newton's tests, or when, stalled, Poisson is resolved to round-off, the
-        continuity rows are below ``floor_rtol`` and the Newton correction changes no edge
-        flux beyond that edge's own round-off; and in every case only if the current is
-        continuous to ``physical_rtol`` or its round-off floor
-        (:func:`resolved_to_round_off`)
     continuity_regularization: relative amount sigma added to the continuity diagonal,
         J_ii (1 + sigma) [-]. Off by default: on the example stacks every sigma >= 1e-8
         tried slowed Newton in weakly coupled directions until bias points failed; the
@@ -158,28 +150,101 @@ class SolverSettings:
     floor_update_atol: float = 1e-5
     physical_rtol: float = 1e-6
     charge_rtol: float = 1e-5
-    trust_region_iterations: int = 0
 
-    def __post_init__(self) -> None:
-        if self.trust_region_iterations > 0:
-            # known defect, session 15: say so wherever the fallback is switched on
-            warnings.warn(
-                "SolverSettings.trust_region_iterations > 0: the Levenberg-Marquardt "
-                "fallback is experimental and has returned current-continuous states "
-                "16-45 % off Newton's current reported as converged (random stack 12, "
-                "docs/numerics.md 'Robustness, third round'); check results against the "
-                "default (trust_region_iterations=0)",
-                UserWarning,
-                stacklevel=3,
-            )
+
+# How a bias point was accepted: the rule that accepted the final Newton solve
+# (``NewtonResult.acceptance``) and the route of the sweep that produced it, combined
+# into one result code per bias (``SweepStates.result_code``); see SweepStates.
+ACCEPT_FAILED = -1  # not converged
+ACCEPT_STRICT = 0  # residual and update tests (``residual_rtol``, ``*_update_atol``)
+ACCEPT_FLOOR = 1  # floor rule: stalled below ``floor_rtol``, psi updates small
+ACCEPT_PHYSICAL = 2  # floor rule: stalled, correction physically invisible
+ACCEPT_DEFLATED = 3  # residual and update tests, after a deflated Newton step
+ACCEPT_DILUTE = 4  # only with dilute carriers judged on the absolute scale
+ACCEPTANCE_CODES: dict[int, str] = {
+    ACCEPT_FAILED: "failed",
+    ACCEPT_STRICT: "strict",
+    ACCEPT_FLOOR: "floor",
+    ACCEPT_PHYSICAL: "physically_resolved",
+    ACCEPT_DEFLATED: "deflated",
+    ACCEPT_DILUTE: "dilute",
+}
+ROUTE_FORWARD = 0  # the first forward pass (and the equilibrium solve)
+ROUTE_ALTERNATE_ORDER = 1  # alternate-order pass, round 1: the other start order
+ROUTE_ALTERNATE_DEFLATED = 2  # round 2: deflated Newton steps allowed
+ROUTE_ALTERNATE_DILUTE = 3  # round 3: deflated steps and the dilute-carrier control
+ROUTE_BACKWARD_FILL = 4  # backward fill (deflated steps allowed)
+ROUTE_CODES: dict[int, str] = {
+    ROUTE_FORWARD: "forward",
+    ROUTE_ALTERNATE_ORDER: "alternate_order",
+    ROUTE_ALTERNATE_DEFLATED: "alternate_deflated",
+    ROUTE_ALTERNATE_DILUTE: "alternate_dilute",
+    ROUTE_BACKWARD_FILL: "backward_fill",
+}
+#: result code = ROUTE_STRIDE * route + acceptance for a converged point, RESULT_FAILED else
+ROUTE_STRIDE = 8
+RESULT_FAILED = -1
+RESULT_STRICT = ROUTE_STRIDE * ROUTE_FORWARD + ACCEPT_STRICT  # = 0
+ACCEPTANCE_DTYPE = jnp.int32
+
+
+def _result_name(code: int) -> str:
+    if code == RESULT_FAILED:
+        return "failed"
+    route, acceptance = divmod(code, ROUTE_STRIDE)
+    if route == ROUTE_FORWARD:
+        return ACCEPTANCE_CODES[acceptance]
+    return f"{ROUTE_CODES[route]}/{ACCEPTANCE_CODES[acceptance]}"
+
+
+#: every result code and its name: "failed" (-1); on the forward pass the acceptance
+#: rule's name ("strict" (0), "floor" (1), "physically_resolved" (2), "deflated" (3),
+#: "dilute" (4)); on the later routes "<route>/<rule>", e.g. "backward_fill/strict" (32)
+RESULT_CODES: dict[int, str] = {
+    code: _result_name(code)
+    for code in [RESULT_FAILED]
+    + [ROUTE_STRIDE * r + a for r in ROUTE_CODES for a in ACCEPTANCE_CODES if a != ACCEPT_FAILED]
+}
+
+
+def result_code_names(codes) -> np.ndarray:
+    """The names (:data:`RESULT_CODES`) of an array of result codes, as a string array."""
+    codes = np.asarray(codes)
+    return np.asarray([RESULT_CODES[int(c)] for c in codes.ravel()], dtype=object).reshape(
+        codes.shape
+    )
+
+
+def result_acceptance(codes):
+    """The acceptance rule (ACCEPT_*) of result codes (ACCEPT_FAILED where failed)."""
+    return np.where(np.asarray(codes) < 0, ACCEPT_FAILED, np.asarray(codes) % ROUTE_STRIDE)
+
+
+def result_route(codes):
+    """The route (ROUTE_*) of result codes (-1 where failed)."""
+    return np.where(np.asarray(codes) < 0, -1, np.asarray(codes) // ROUTE_STRIDE)
+
+
+def strictly_converged(codes):
+    """Per bias: accepted by the strict residual and update tests (on any route) without a
+    deflated step, i.e. a solution of F = 0 to ``residual_rtol`` whose implicit gradient
+    is meaningful. Works on numpy and (traced) JAX arrays alike."""
+    xp = jnp if isinstance(codes, jax.Array) else np
+    codes = xp.asarray(codes)
+    return (codes >= 0) & (codes % ROUTE_STRIDE == ACCEPT_STRICT)
 
 
 class NewtonResult(NamedTuple):
+    """One Newton solve: the final iterate, whether it converged, iterations used, its
+    relative residual, the Jacobian of its last iteration, and the rule that accepted it
+    (``acceptance``: an ACCEPT_* code, ACCEPT_FAILED when not converged)."""
+
     u: jax.Array
     converged: jax.Array
     iterations: jax.Array
     residual_norm: jax.Array
     jacobian: BlockTridiagonal
+    acceptance: jax.Array
 
 
 def _fun_and_jacobian(u, arrays, voltage):
@@ -353,11 +418,11 @@ def newton_solve(
     """
 
     def cond(state):
-        _, it, _, done, failed, _, _ = state
+        _, it, _, done, failed, _, _, _ = state
         return (~done) & (~failed) & (it < settings.max_iterations)
 
     def body(state):
-        u, it, res_prev, _, _, _, deflated_before = state
+        u, it, res_prev, _, _, _, deflated_before, _ = state
         f, m, jac = _fun_and_jacobian(u, arrays, voltage)
         if poisson_only:
             eye_rows = jnp.zeros((3, 3), u.dtype).at[1, 1].set(1.0).at[2, 2].set(1.0)
@@ -376,6 +441,7 @@ def newton_solve(
             jac = jac._replace(diag=jac.diag.at[:, 1, 1].set(d[:, 0]).at[:, 2, 2].set(d[:, 1]))
         dilute_on = retry if dilute is None else dilute
         use_dilute = settings.dilute_density_cm3 > 0 and not poisson_only
+        m_plain = m  # the row magnitudes of the strict test (before any dilute scaling)
         if use_dilute:
             row_factor, update_weight, psi_floor = dilute_weights(
                 u, arrays, settings, dilute_on, jac
@@ -519,7 +585,46 @@ def newton_solve(
                 lambda: current_continuous(u_new, arrays, settings),
                 lambda: jnp.array(True),
             )
-        return (jnp.where(finite, u_new, u), it + 1, res, done, ~finite, jac, deflated_any)
+            # the strict test on the unscaled rows and unweighted updates (the same as
+            # above unless the dilute-carrier error control is on)
+            strict = (
+                (relative_residual(f, m_plain) < settings.residual_rtol)
+                & (upd_psi < settings.potential_update_atol)
+                & (jnp.max(jnp.abs(du[:, 1:])) < settings.quasi_fermi_update_atol)
+                & finite
+            )
+            dilute_active = jnp.asarray(dilute_on, bool)
+        else:
+            strict = (
+                (res < settings.residual_rtol)
+                & (upd_psi < settings.potential_update_atol)
+                & (upd_phi < settings.quasi_fermi_update_atol)
+                & finite
+            )
+            dilute_active = jnp.array(False)
+        # which rule accepted this iterate (ACCEPTANCE_CODES; only read where done): the
+        # strict test, after a deflated step or not; else the dilute-carrier control when
+        # it is on; else one of the two floor rules (barred after a deflated step)
+        rule = jnp.where(
+            strict,
+            jnp.where(deflated_any, ACCEPT_DEFLATED, ACCEPT_STRICT),
+            jnp.where(
+                dilute_active,
+                ACCEPT_DILUTE,
+                jnp.where(upd_psi < settings.floor_update_atol, ACCEPT_FLOOR, ACCEPT_PHYSICAL),
+            ),
+        )
+        acceptance = jnp.where(done, rule, ACCEPT_FAILED).astype(ACCEPTANCE_DTYPE)
+        return (
+            jnp.where(finite, u_new, u),
+            it + 1,
+            res,
+            done,
+            ~finite,
+            jac,
+            deflated_any,
+            acceptance,
+        )
 
     n = u0.shape[0]
     z = jnp.zeros((n, 3, 3), u0.dtype)
@@ -531,146 +636,10 @@ def newton_solve(
         jnp.array(False),
         BlockTridiagonal(z, z, z),
         jnp.array(False),
+        jnp.asarray(ACCEPT_FAILED, ACCEPTANCE_DTYPE),
     )
-    u, it, res, done, _, jac, _ = jax.lax.while_loop(cond, body, init)
-    if poisson_only or settings.trust_region_iterations == 0:
-        return NewtonResult(u, done, it, res, jac)
-    # restart from the predictor's start, not from where Newton wandered to
-    tr = _trust_region_solve(arrays, voltage, u0, settings, done)
-    return NewtonResult(
-        jnp.where(done, u, tr.u),
-        done | tr.converged,
-        it + tr.iterations,
-        jnp.where(done, res, tr.residual_norm),
-        jax.tree_util.tree_map(lambda a, b: jnp.where(done, a, b), jac, tr.jacobian),
-    )
-
-
-def _trust_region_solve(arrays, voltage, u0, settings: SolverSettings, skip) -> NewtonResult:
-    """Levenberg-Marquardt on the row-scaled residual, the fallback when damped Newton
-    fails (``skip``: Newton converged, nothing to do; under vmap the loop then exits at
-    once for that device).
-
-    Minimizes |W F(u)|^2 with W = 1/(row magnitudes), fixed per iteration as in Newton's
-    line search. The step solves (A^T A + lam D^2) du = -A^T W F with A = W J and D^2 the
-    running maximum of A's squared column norms (More, Lecture Notes in Math. 630 (1978)),
-    so directions the residual barely sees (the near-null modes of carriers trapped behind
-    barriers) are damped instead of taken at full length, while lam -> 0 recovers Newton.
-    lam follows the gain ratio rho = actual / predicted reduction (Nielsen's update:
-    lam *= max(1/3, 1 - (2 rho - 1)^3) on success, lam *= nu, nu *= 2 on failure).
-    Convergence: Newton's tests (residual and size of the undamped Newton step, or its
-    floor rules), or, once stalled, Poisson resolved to round-off; and in every case a
-    current that is continuous across the device to ``physical_rtol`` or its round-off
-    floor (:func:`resolved_to_round_off`), because the fallback runs exactly where
-    Newton's own tests were not met.
-    """
-    vt_v = voltage / scaling_for(arrays.temperature_K).thermal_voltage_V
-    lo = jnp.minimum(0.0, vt_v) - settings.quasi_fermi_margin
-    hi = jnp.maximum(0.0, vt_v) + settings.quasi_fermi_margin
-
-    def cond(state):
-        it, done, failed = state[1], state[5], state[6]
-        return (~done) & (~failed) & (it < settings.trust_region_iterations)
-
-    def body(state):
-        u, it, lam, nu, res_prev, _, _, _, d2, _ = state
-        f, m, jac = _fun_and_jacobian(u, arrays, voltage)
-        res = relative_residual(f, m)
-        w = 1.0 / jnp.maximum(m, 1e-300)
-        a = BlockTridiagonal(*(blk * w[:, :, None] for blk in jac))
-        b = -f * w
-        d2 = jnp.maximum(d2, column_norms_squared(a))
-        du, _ = levenberg_marquardt_step(a, b, lam, d2)
-        # Newton's psi step cap, as a uniform scaling: the model's predicted reduction
-        # stays positive along the LM direction. (Newton's componentwise projection of
-        # phi onto [0, V] is left out: it can turn the step uphill on the model; the
-        # damping keeps floating quasi-Fermi levels from running away instead.)
-        du = _cap_potential_step(du, settings)
-        base = jnp.sum(b**2)
-        pred = base - jnp.sum((b - a.matvec(du)) ** 2)
-        u_try = u + du
-        f_try = residual_and_scale(u_try, arrays, voltage)[0]
-        actual = base - jnp.sum((f_try * w) ** 2)
-        rho = actual / jnp.maximum(pred, 1e-300)
-        ok = (rho > 1e-4) & jnp.isfinite(actual) & jnp.all(jnp.isfinite(u_try)) & (pred > 0)
-        lam = jnp.where(ok, lam * jnp.maximum(1.0 / 3.0, 1.0 - (2.0 * rho - 1.0) ** 3), lam * nu)
-        nu = jnp.where(ok, 2.0, 2.0 * nu)
-        # the undamped Newton step (capped and projected as in Newton): convergence is
-        # judged on it, and it is taken instead of the LM step whenever it halves the
-        # merit. On ill-conditioned stacks (condition 6e6 even for a p-i-n) the LM step
-        # only turns into Newton's once lam is below the smallest squared singular value,
-        # so without this the fallback converges linearly where Newton is quadratic.
-        du_raw = solve_block_tridiagonal(jac, -f)
-        du_newton = du_raw.at[:, 1:].set(jnp.clip(u[:, 1:] + du_raw[:, 1:], lo, hi) - u[:, 1:])
-        dn = _cap_potential_step(du_newton, settings)
-        f_newton = residual_and_scale(u + dn, arrays, voltage)[0]
-        merit_newton = jnp.sum((f_newton * w) ** 2)
-        newton_ok = (
-            jnp.isfinite(merit_newton) & (merit_newton < 0.5 * base) & jnp.all(jnp.isfinite(dn))
-        )
-        u_try = jnp.where(newton_ok, u + dn, u_try)
-        ok = ok | newton_ok
-        upd_psi = jnp.max(jnp.abs(du_newton[:, 0]))
-        upd_phi = jnp.max(jnp.abs(du_newton[:, 1:]))
-        done = (
-            (res < settings.residual_rtol)
-            & (upd_psi < settings.potential_update_atol)
-            & (upd_phi < settings.quasi_fermi_update_atol)
-        )
-        stalled_lm = res > 0.5 * res_prev
-        stalled = (res < settings.floor_rtol) & stalled_lm
-        at_floor = stalled & (
-            (upd_psi < settings.floor_update_atol)
-            | jax.lax.cond(
-                stalled,
-                lambda: physically_resolved(u, du_raw, arrays, m, settings),
-                lambda: jnp.array(False),
-            )
-        )
-        poisson_ok, current_ok = resolved_to_round_off(u, f, m, jac, arrays, settings)
-        # the round-off rule excuses the Poisson rows only: the continuity rows must be
-        # at Newton's floor. (Without this the fallback accepted, on a stack that Newton
-        # converges, a state with continuity rows 4e-2 off whose electron and hole
-        # errors cancel in the total current: the rule below cannot see them.)
-        continuity_ok = relative_residual(f[:, 1:], m[:, 1:]) < settings.floor_rtol
-        # ...and the Newton correction must leave every edge flux unchanged to within
-        # that edge's own round-off: a state whose residual is at 4e-8 can still carry a
-        # current 15 % off along the near-null mode (stack 12 of the random stacks,
-        # docs/numerics.md), which the device-wide floor cannot see
-        round_off_floor = (
-            stalled_lm
-            & poisson_ok
-            & continuity_ok
-            & jax.lax.cond(
-                stalled_lm & poisson_ok & continuity_ok,
-                lambda: physically_resolved(u, du_raw, arrays, m, settings, per_edge=True),
-                lambda: jnp.array(False),
-            )
-        )
-        # whatever rule accepts a point here, its current must be continuous: the
-        # fallback runs exactly where Newton's own tests were not met
-        done = (done | at_floor | round_off_floor) & current_ok & jnp.isfinite(res)
-        u_next = jnp.where(ok & ~done, u_try, u)
-        failed = ~jnp.isfinite(res) | (lam > 1e16)
-        res_prev = jnp.where(ok, res, res_prev)
-        return (u_next, it + 1, lam, nu, res_prev, done, failed, jac, d2, res)
-
-    n = u0.shape[0]
-    z = jnp.zeros((n, 3, 3), u0.dtype)
-    init = (
-        u0,
-        jnp.array(0),
-        jnp.array(1e-2),
-        jnp.array(2.0),
-        jnp.array(jnp.inf),
-        skip,
-        jnp.array(False),
-        BlockTridiagonal(z, z, z),
-        jnp.zeros((n, 3), u0.dtype),
-        jnp.array(jnp.inf),
-    )
-    u, it, _, _, _, done, _, jac, _, res = jax.lax.while_loop(cond, body, init)
-    return NewtonResult(u, done & ~skip, it, res, jac)
+    u, it, res, done, _, jac, _, acceptance = jax.lax.while_loop(cond, body, init)
+    return NewtonResult(u, done, it, res, jac, acceptance)
 
 
 def initial_guess(arrays: DeviceArrays) -> jax.Array:
@@ -744,6 +713,31 @@ class SweepStates(NamedTuple):
     iterations summed over continuation sub-steps; residual_norm: (M,) final relative
     residual; substeps: (M,) continuation sub-steps used; voltage_reached_V: (M,) the
     bias the returned state belongs to (equals the target when converged).
+
+    result_code: (M,) int32, how each bias was accepted (names in :data:`RESULT_CODES`,
+    :func:`result_code_names`): ``RESULT_FAILED`` (-1, "failed") where not converged,
+    else ``ROUTE_STRIDE * route + acceptance`` (8 route + acceptance), with
+
+    - acceptance, the rule that accepted the Newton solve whose state is recorded (the
+      last continuation sub-step; for a target equal to the bias already held, e.g.
+      V = 0 after equilibrium, the solve that produced that state): 0 "strict" (residual
+      below ``residual_rtol`` and updates below ``potential_update_atol``,
+      ``quasi_fermi_update_atol``, on the unscaled rows), 1 "floor" (stalled below
+      ``floor_rtol`` with psi updates below ``floor_update_atol``), 2
+      "physically_resolved" (stalled below ``floor_rtol``, the Newton correction changes
+      no physical quantity: ``physical_rtol``, ``charge_rtol``), 3 "deflated" (the strict
+      test, reached after a deflated Newton step, ``near_null_deflation``), 4 "dilute"
+      (passed only with dilute carriers judged on the absolute scale
+      ``dilute_density_cm3``, current continuous);
+    - route, the pass that recorded the state: 0 "forward" (the first forward pass,
+      equilibrium included), 1 "alternate_order", 2 "alternate_deflated", 3
+      "alternate_dilute" (rounds 1-3 of ``alternate_order_pass``), 4 "backward_fill".
+
+    So 0 ("strict") is a point the plain forward sweep converged by the strict test; a
+    forward-pass code is named by its rule alone ("floor"), a later route's as
+    "route/rule" ("backward_fill/strict" = 32). :func:`strictly_converged` is true for
+    acceptance 0 on any route (the state passed the strict test). The codes only record
+    which branch was taken: every state is the one the sweep computed without them.
     """
 
     u: jax.Array
@@ -752,6 +746,7 @@ class SweepStates(NamedTuple):
     residual_norm: jax.Array
     substeps: jax.Array
     voltage_reached_V: jax.Array
+    result_code: jax.Array
 
 
 def solve_equilibrium(arrays: DeviceArrays, settings: SolverSettings) -> NewtonResult:
@@ -766,18 +761,17 @@ def solve_equilibrium(arrays: DeviceArrays, settings: SolverSettings) -> NewtonR
     stacks stay at ~1e-4 relative residual, at the round-off of their field terms, and
     only that round converges them (random stack 11 on the log-linear mesh,
     docs/numerics.md). The result is judged by the coupled solve alone: the Poisson-only
-    solve is just its starting point. No trust-region fallback here: it has never been
-    needed at equilibrium, and each copy of its loop adds to the compile time.
+    solve is just its starting point, and the ``acceptance`` returned is that of the
+    coupled solve that ended the loop.
     """
     zero = jnp.asarray(0.0, jnp.float64)
     eq0 = newton_solve(
         arrays, zero, initial_guess(arrays), settings, poisson_only=True, retry=False
     )
-    coupled = replace(settings, trust_region_iterations=0)
 
     def attempt(k):
         again = k > 0
-        return newton_solve(arrays, zero, eq0.u, coupled, retry=again, dilute=again)
+        return newton_solve(arrays, zero, eq0.u, settings, retry=again, dilute=again)
 
     def cond(c):
         k, r = c
@@ -822,14 +816,14 @@ def solve_sweep(
         # prediction; deflate, dilute: whether Newton may take deflated steps, and judges
         # dilute carriers on an absolute scale; all traced, so that the passes below
         # share one compiled continuation
-        u_c, v_c, t_c, ok_c = carry
+        u_c, v_c, t_c, ok_c, acc_c = carry
 
         def cond(s):
-            _, v, _, _, halv, _, subs, _, _ = s
+            _, v, _, _, halv, _, subs, _, _, _ = s
             return (v != target) & (halv <= settings.max_halvings) & (subs < settings.max_substeps)
 
         def body(s):
-            u, v, tan, step, halv, its, subs, res, use_tan = s
+            u, v, tan, step, halv, its, subs, res, use_tan, acc = s
             remaining = target - v
             step = jnp.where(jnp.abs(step) > jnp.abs(remaining), remaining, step)
             step = jnp.where(step * remaining <= 0, remaining, step)
@@ -860,6 +854,8 @@ def solve_sweep(
                 subs + 1,
                 jnp.where(ok, r.residual_norm, res),
                 jnp.where(retry, ~first, first),
+                # the acceptance of the state held (of the last successful sub-step)
+                jnp.where(ok, r.acceptance, acc),
             )
 
         init = (
@@ -872,11 +868,12 @@ def solve_sweep(
             jnp.array(0),
             jnp.array(0.0),
             first,
+            acc_c,
         )
-        u, v, tan, _, _, its, subs, res, _ = jax.lax.while_loop(cond, body, init)
+        u, v, tan, _, _, its, subs, res, _, acc = jax.lax.while_loop(cond, body, init)
         reached = (v == target) & ok_c
-        out = (u, reached, its, res, subs, v)
-        return (u, v, tan, ok_c), out
+        out = (u, reached, its, res, subs, v, acc)
+        return (u, v, tan, ok_c, acc), out
 
     # One loop of tasks reuses one compiled copy of the continuation for three passes:
     # 1. forward: every target in order from equilibrium;
@@ -894,7 +891,7 @@ def solve_sweep(
     m_bias = voltages_V.shape[0]
     n_node = eq.u.shape[0]
     index = jnp.arange(m_bias)
-    eq_start = (eq.u, zero, t0, eq.converged)
+    eq_start = (eq.u, zero, t0, eq.converged, eq.acceptance)
     pick = lambda c, a, b: jax.tree_util.tree_map(lambda x, y: jnp.where(c, x, y), a, b)  # noqa: E731
 
     def fill_candidates(conv, k):
@@ -918,12 +915,14 @@ def solve_sweep(
     def stored(outs, tans, j):
         # the recorded state of bias j as a continuation start (equilibrium for j < 0)
         jj = jnp.clip(j, 0, m_bias - 1)
-        rec = (outs[0][jj], outs[5][jj], tans[jj], outs[1][jj])
+        code = outs[6][jj]
+        acc = jnp.where(code < 0, ACCEPT_FAILED, code % ROUTE_STRIDE).astype(ACCEPTANCE_DTYPE)
+        rec = (outs[0][jj], outs[5][jj], tans[jj], outs[1][jj], acc)
         return pick(j < 0, eq_start, rec)
 
     def task_body(s):
         i, i2, rnd, k, carry, carry2, outs, tans = s
-        u_o, conv_o, its_o, res_o, subs_o, v_o = outs
+        u_o, conv_o, its_o, res_o, subs_o, v_o, code_o = outs
         fwd = i < m_bias
         alt = ~fwd & alternate_pending(conv_o, i2, rnd)
         # pass 2: its next target, and its start (a target that already converged only
@@ -944,8 +943,14 @@ def solve_sweep(
         deflate = (alt & (rnd >= 2)) | (~fwd & ~alt)
         dilute = alt & (rnd == 3)
         first = jnp.where(alt & (rnd == 1), not settings.predictor, settings.predictor)
-        new_carry, (u_t, reached, its_t, res_t, subs_t, v_t) = to_target(
+        new_carry, (u_t, reached, its_t, res_t, subs_t, v_t, acc_t) = to_target(
             start, voltages_V[at], first, deflate, dilute
+        )
+        # the result code: the route (forward pass, round rnd of pass 2, or the fill)
+        # combined with the acceptance of the state reached
+        route = jnp.where(fwd, ROUTE_FORWARD, jnp.where(alt, rnd, ROUTE_BACKWARD_FILL))
+        code_t = jnp.where(reached, ROUTE_STRIDE * route + acc_t, RESULT_FAILED).astype(
+            ACCEPTANCE_DTYPE
         )
         # pass 1 records every result (a failed point keeps the last state reached);
         # passes 2 and 3 replace only a failed record, only by a success, and add their work
@@ -957,6 +962,7 @@ def solve_sweep(
             res_o.at[at].set(jnp.where(write, res_t, res_o[at])),
             subs_o.at[at].set(jnp.where(fwd, subs_t, subs_o[at] + subs_t)),
             v_o.at[at].set(jnp.where(write, v_t, v_o[at])),
+            code_o.at[at].set(jnp.where(write, code_t, code_o[at])),
         )
         tans = tans.at[at].set(jnp.where(write, new_carry[2], tans[at]))
         if report_progress:
@@ -981,6 +987,7 @@ def solve_sweep(
         jnp.zeros((m_bias,), eq.u.dtype),
         jnp.zeros((m_bias,), jnp.array(0).dtype),
         jnp.zeros((m_bias,), eq.u.dtype),
+        jnp.full((m_bias,), RESULT_FAILED, ACCEPTANCE_DTYPE),
     )
     init = (
         jnp.array(0),
@@ -992,7 +999,7 @@ def solve_sweep(
         outs0,
         jnp.zeros((m_bias, n_node, 3), eq.u.dtype),
     )
-    _, _, _, _, _, _, (u, conv, its, res, subs, v), _ = jax.lax.while_loop(
+    _, _, _, _, _, _, (u, conv, its, res, subs, v, code), _ = jax.lax.while_loop(
         task_cond, task_body, init
     )
-    return SweepStates(u, conv, its, res, subs, v)
+    return SweepStates(u, conv, its, res, subs, v, code)
