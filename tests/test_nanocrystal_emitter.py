@@ -17,6 +17,7 @@ from peled.model.emitter.excitonic import (
 from peled.model.statistics.fermi_dirac import fermi_dirac_half_log
 from peled.model.statistics.nanocrystal import (
     LEVELS,
+    MAX_QUANTUM_NUMBER,
     confinement_unit_eV,
     ground_level_states_m3,
     nanocrystal_log_occupancy,
@@ -27,9 +28,9 @@ VT = constants.k * 300.0 / constants.e
 
 def test_levels_of_a_cube():
     """The first levels of a particle in a cube: q = 3 (1), 6 (3), 9 (3), 11 (3), 12 (1),
-    14 (6); 64 states of i, j, k <= 4 in all."""
+    14 (6); MAX^3 orbitals of i, j, k <= MAX in all."""
     assert LEVELS[:6] == ((3, 1), (6, 3), (9, 3), (11, 3), (12, 1), (14, 6))
-    assert sum(g for _, g in LEVELS) == 64
+    assert sum(g for _, g in LEVELS) == MAX_QUANTUM_NUMBER**3
     # e1 for a 10 nm cube at m* = 0.25: 15.0 meV
     np.testing.assert_allclose(float(confinement_unit_eV(10e-9, 0.25)), 0.015042, rtol=1e-4)
     np.testing.assert_allclose(ground_level_states_m3(10e-9, 0.5), 1e24, rtol=1e-12)
@@ -51,7 +52,7 @@ def test_strong_confinement_fills_two_carriers_per_crystal_first():
 
 def test_weak_confinement_approaches_the_film_band():
     """Without dispersion the film holds exactly the sum of the cube's Fermi-occupied
-    levels (checked against the direct sum over i, j, k <= 4); at low filling that sum,
+    levels (checked against the direct sum over i, j, k <= MAX); at low filling that sum,
     relative to the parabolic band of the film's effective DOS N_eff F_1/2(eta') (eta'
     from the bulk edge, 3 e1 below the ground level), follows the Euler-Maclaurin limit
     [(sqrt(pi/a)/2 - 1/2) / (sqrt(pi/a)/2)]^3, a = e1/kT, and rises toward 1 as the crystal
@@ -70,16 +71,16 @@ def test_weak_confinement_approaches_the_film_band():
             got = np.exp(float(nanocrystal_log_occupancy(eta, a, 0.0)))
             direct = sum(
                 1.0 / (1.0 + np.exp((i * i + j * j + k * k - 3) * a - eta))
-                for i in range(1, 5)
-                for j in range(1, 5)
-                for k in range(1, 5)
+                for i in range(1, MAX_QUANTUM_NUMBER + 1)
+                for j in range(1, MAX_QUANTUM_NUMBER + 1)
+                for k in range(1, MAX_QUANTUM_NUMBER + 1)
             )
             np.testing.assert_allclose(got, direct, rtol=1e-10)
         eta = -8.0
         n_levels = n_c * np.exp(float(nanocrystal_log_occupancy(eta, a, 0.0)))
         n_band = n_eff * np.exp(float(fermi_dirac_half_log(eta + 3 * a)))
         ratios.append(n_levels / n_band)
-        if edge == 15e-9:
+        if edge == 10e-9:  # levels beyond i = MAX negligible (e^{-16 a} ~ 1e-4)
             half = 0.5 * np.sqrt(np.pi / a)
             np.testing.assert_allclose(ratios[-1], ((half - 0.5) / half) ** 3, rtol=0.03)
     assert ratios[0] < ratios[1] < ratios[2] < 1.0
