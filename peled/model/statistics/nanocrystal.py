@@ -31,8 +31,9 @@ have many levels within a few kT and the sum approaches the parabolic band of th
 effective DOS, Fermi-Dirac F_1/2. The levels with i, j, k <= ``MAX_QUANTUM_NUMBER`` are
 kept (:data:`LEVELS`, 11 distinct levels, 27 orbitals): up to q = 27, i.e. 24 e1 above the
 ground, which is > 12 kT for L < 10.8 nm at m* = 0.25 m0 (e1 > kT/2); larger crystals
-lose states above ~24 e1, which matters only at degenerate filling. The charging energy of a crystal holding
-several carriers (q^2 / (4 pi eps0 eps_r L) ~ 0.01-0.03 eV for 10 nm) is not included.
+lose states above ~24 e1, which matters only at degenerate filling. The charging energy
+of a crystal holding several carriers (q^2 / (4 pi eps0 eps_r L) ~ 0.01-0.03 eV for
+10 nm) is not included.
 """
 
 from __future__ import annotations
