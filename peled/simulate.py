@@ -80,7 +80,7 @@ def default_outcoupling(device: Device) -> float:
 def progress_hook(callback, on_retry=None) -> Iterator[None]:
     """Call ``callback(voltage_V)`` after each solved bias of the forward pass inside the
     compiled sweep, and ``on_retry(voltage_V)`` after each task of the passes that revisit
-    failed biases (docs/numerics.md, "Robustness, fifth round")."""
+    failed biases (docs/numerics/continuation.md, "Passes over failed points")."""
     _PROGRESS_HOOKS.append(callback)
     if on_retry is not None:
         _RETRY_HOOKS.append(on_retry)

@@ -15,7 +15,7 @@ jax.config.update("jax_numpy_rank_promotion", "raise")
 # JAX's persistent compilation cache: the caches are cleared after every module (below),
 # and many modules compile the same sweep again (the green default, the p-i-n); with the
 # cache a recompile loads the executable (~6 s of tracing instead of ~30 s of XLA
-# compilation, docs/numerics.md "Compilation cache"). A fresh directory per run keeps
+# compilation, docs/numerics/performance.md "Compilation cache"). A fresh directory per run keeps
 # the suite hermetic; set JAX_COMPILATION_CACHE_DIR to keep one across runs.
 # Under pytest-xdist the controller imports this file before it starts the workers, so
 # exporting the directory here gives the two workers one shared cache (a sweep compiled
@@ -45,9 +45,10 @@ def _release_compiled_code():
 
     Each compiled sweep maps ~2,400 memory regions of machine code (measured), and Linux
     caps a process at vm.max_map_count = 65,530 by default: the full suite in one process
-    crossed it and XLA aborted while compiling (twice in test_sweep.py, session 5).
+    crossed it and XLA aborted while compiling (in test_sweep.py).
     ``jax.clear_caches()`` releases them (back to ~1,300 after two sweeps); modules that
-    need a function again recompile it (docs/numerics.md, "Compiled-code memory maps").
+    need a function again recompile it (docs/numerics/performance.md, "Compiled-code
+    memory maps").
     """
     yield
     jax.clear_caches()
@@ -58,8 +59,8 @@ def _release_compiled_code():
 def _release_compiled_code_near_the_limit():
     """Within a module too: after any test, clear JAX's caches when the process holds more
     than half of its memory-map limit (the library's own guard, peled/runtime.py, which
-    only ``peled.simulate`` and the CLI call). The boundary-cell core (session 12)
-    compiles larger programs, and test_core_solver.py alone (a score of distinct solver
+    only ``peled.simulate`` and the CLI call). The boundary cells make the compiled
+    programs larger, and test_core_solver.py alone (a score of distinct solver
     settings and meshes, each jitted directly) crossed the limit: XLA segfaulted
     compiling the module's last test in CI (exit 139)."""
     yield

@@ -80,7 +80,7 @@ def test_thermionic_emission_limit():
     of the forward flux, and the two-way law q v (n_A exp(-0.5 eV / kT) - n_B) holds).
     On the log-linear mesh, which resolves the accumulation layer at the interface: the
     sine map at 64 nodes per layer is 7 % high at 2 V (1 % at 128) and fails the two-way
-    comparison there by 14 % (docs/numerics.md)."""
+    comparison there by 14 % (docs/numerics/accuracy.md)."""
     nc = 1e26
     a = layer(30, 4.0, 3.0, 100.0, 1e-12, nc_cm3=nc * 1e-6, donor_density_m3=1e25)
     b = layer(50, 3.5, 3.5, 100.0, 1e-12, nc_cm3=nc * 1e-6)
@@ -178,7 +178,7 @@ def green_default_mesh_doubling(green_device):
 def test_green_default_mesh_grid_test_current(green_default_mesh_doubling):
     """The grid test on the default device with the default mesh, for J and the total
     recombination: < 1 % from 64 to 128 nodes per layer (measured -0.19 %; -3.6 % with
-    the lumped recombination of sessions 3-10; docs/numerics.md, "Boundary cells")."""
+    lumped recombination; docs/numerics/discretisation.md, "Boundary cells")."""
     j_change, _, total_change = green_default_mesh_doubling
     assert abs(j_change) < 0.01
     assert abs(total_change) < 0.01
@@ -187,9 +187,10 @@ def test_green_default_mesh_grid_test_current(green_default_mesh_doubling):
 @pytest.mark.slow
 def test_green_default_mesh_grid_test_radiative(green_default_mesh_doubling):
     """The grid test on the default device with the default mesh, for the radiative
-    integral: < 1 % from 64 to 128 nodes per layer (measured -0.02 %; -19 % in session 11
-    and -27 % before, when the boundary cells neither carried the majority carrier to the
-    interface nor fitted their inner edge; docs/numerics.md, "Boundary cells")."""
+    integral: < 1 % from 64 to 128 nodes per layer (measured -0.02 %; -19 % with fitted
+    widths alone and -27 % lumped, when the boundary cells neither carry the majority
+    carrier to the interface nor fit their inner edge; docs/numerics/discretisation.md,
+    "Boundary cells")."""
     assert abs(green_default_mesh_doubling[1]) < 0.01
 
 
@@ -198,7 +199,7 @@ def test_green_default_mesh_convergence_loglinear(green_device):
     """On the green default (electron pile-up at the TFB/CsPbBr3 interface, Auger
     removing holes within ~0.5 pm of it) the log-linear grading converges J and the total
     recombination at 3 V to < 1 % from 64 to 128 nodes per layer; the default sine map
-    does not (docs/numerics.md, "Mesh convergence on the default device")."""
+    does not (docs/numerics/accuracy.md, "Mesh convergence on the default device")."""
     v = np.round(np.arange(0.0, 3.0001, 0.1), 10)
     out = []
     for nodes in (64, 128):
@@ -214,9 +215,10 @@ def test_green_default_mesh_convergence_loglinear(green_device):
 @pytest.mark.slow
 def test_green_radiative_integral_converges_at_128_loglinear(green_device):
     """The grid test on the default device, met with 128 log-linear nodes per layer
-    (docs/numerics.md, "Session 9"): from 128 to 256 nodes J, the radiative and the
-    total recombination integrals at 3 V change < 1 % (measured: -0.24 %, -0.92 %,
-    -0.24 %). The default sine map at 64 nodes changes R_rad by 27 % on doubling."""
+    (docs/numerics/accuracy.md, "The log-linear grading"): from 128 to 256 nodes J, the
+    radiative and the total recombination integrals at 3 V change < 1 % (measured:
+    -0.24 %, -0.92 %, -0.24 %). The sine map with lumped recombination changes R_rad by
+    27 % on doubling."""
     v = np.round(np.arange(0.0, 3.0001, 0.05), 10)
     out = []
     for nodes in (128, 256):
@@ -257,15 +259,14 @@ def _injection_device(mesh):
 def test_fitted_recombination_injection_law():
     """Minority injection into a recombining layer. From 2.5 V electrons accumulate in
     layer B (n(0) ~ 1e25 m^-3, reaction length ~0.5 pm): on the default mesh, whose first
-    spacing in B is 7.4 pm (sine clustering 0.99; 65 pm with session 11's 0.9), the hole
+    spacing in B is 7.4 pm (sine clustering 0.99; 65 pm with clustering 0.9), the hole
     current entering B obeys the one-sided decay law F = p(0) sqrt(D_p k), k = B n(0),
     within 2 %, and J at 1, 1.5, 2.5 and 3 V agrees within 1 % with a 128-node
-    log-linear mesh that resolves the decay (0.04 pm first spacing). Measured on the
-    boundary-cell core (session 15): law -0.09 % / +0.16 % at 2.5 / 3 V; J -0.14, -0.12,
-    -0.61, -0.18 %. Lumped recombination (before session 11) was +54 % and +13 % off at
-    2.5 and 3 V. At 2 V (B depleted, reaction length ~0.6 nm, comparable to the first
-    spacings) the fit is not exact: +13 % (lumped: +243 %); docs/numerics.md, "Fitted
-    recombination"."""
+    log-linear mesh that resolves the decay (0.04 pm first spacing). Measured with the
+    boundary cells: law -0.09 % / +0.16 % at 2.5 / 3 V; J -0.14, -0.12, -0.61, -0.18 %.
+    Lumped recombination is +54 % and +13 % off at 2.5 and 3 V. At 2 V (B depleted,
+    reaction length ~0.6 nm, comparable to the first spacings) the fit is not exact:
+    +13 % (lumped: +243 %); docs/numerics/discretisation.md, "Boundary cells"."""
     v = np.array([0.0, 1.0, 1.5, 2.0, 2.5, 3.0])
     out = []
     for mesh in (MeshSpec(128, grading="loglinear"), MeshSpec(64)):
@@ -314,7 +315,7 @@ def test_boundary_cells_fit_carry_and_edge_factors():
     rates with the majority carrier carried to the layer boundary by exp(w_n s) and its
     width fitted to lambda; the first edge behind a boundary is multiplied by
     (c/sinh c) exp(-d/lambda) and every other edge by exactly 1; at equilibrium
-    (phi_n = phi_p) every rate vanishes (docs/numerics.md, "Boundary cells")."""
+    (phi_n = phi_p) every rate vanishes (docs/numerics/discretisation.md, "Boundary cells")."""
     from peled.core.fitting import fitted_width, sinh_ratio
     from peled.core.residual import (
         cell_recombination,

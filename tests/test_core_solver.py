@@ -17,8 +17,8 @@ from peled.core.params import MeshSpec
 from peled.core.residual import residual
 from peled.model.fluxes.scharfetter_gummel import bernoulli
 
-# The regression states in tests/data were stored on the default mesh of session 11
-# (64 nodes per layer, sine clustering 0.9); the tests that start from them pin it.
+# The regression states in tests/data are stored on a 64-node-per-layer mesh with sine
+# clustering 0.9 (the default is 0.99); the tests that start from them pin it.
 STORED_STATE_MESH = MeshSpec(64, clustering=0.9)
 
 
@@ -132,7 +132,7 @@ def test_equilibrium_zero_current_flat_fermi_and_mass_action(pin_sweep):
 def current_floor(arr, u) -> float:
     """The precision floor of the current [A/m^2] at state ``u``: an edge of conductance
     G (A/m^2 per V_t) turns one ulp of the quasi-Fermi potential into G * ulp of current
-    (docs/numerics.md, "Accuracy floor of the current"); 64 ulps on the best-conducting
+    (docs/numerics/accuracy.md, "The current floor"); 64 ulps on the best-conducting
     edge."""
     from peled.core.residual import edge_fluxes, geometry, node_state
     from peled.core.scaling import scaling_for
@@ -148,7 +148,7 @@ def continuity_violations(arr, st, ob) -> list:
     """Converged biases k where Jn + Jp is not constant across the device to 1e-6
     relative, or to the precision the unknowns can carry where that is coarser: an edge
     of conductance G (A/m^2 per V_t) turns one ulp of the quasi-Fermi potential into
-    G * ulp of current (docs/numerics.md, "Accuracy floor of the current").
+    G * ulp of current (docs/numerics/accuracy.md, "The current floor").
     Returns [(k, spread_A_m2, allowed_A_m2), ...]."""
 
     tot = np.asarray(ob.electron_current_A_m2) + np.asarray(ob.hole_current_A_m2)
@@ -265,15 +265,18 @@ def test_resolved_to_round_off_needs_a_continuous_current(pin_sweep):
 
 @pytest.mark.slow  # ~110 s in the 2-worker suite (two sweeps, two compiles): kept out of CI
 def test_failed_step_is_retried_without_the_predictor():
-    """MoO3 / PTAA / CsPbBrI-NC / BCP / Mg:Ag (random stack 30 of the robustness test):
-    from 0.95 V on, Newton started from the tangent predictor's guess fails at every step
-    size; retried from the last converged state itself it converges. Without the retry
-    the sweep stops there, with it every bias converges (docs/numerics.md, "Robustness,
-    fourth round")."""
+    """MoO3 / PTAA / CsPbBrI-NC / BCP / Mg:Ag, one of the random stacks of the robustness
+    test: from 0.95 V on, Newton started from the tangent predictor's guess fails at every
+    step size; retried from the last converged state itself it converges. Without the
+    retry the sweep stops there, with it every bias converges
+    (docs/numerics/continuation.md, "Predictor and retry")."""
     from peled.core.newton import SolverSettings
 
     dev = database_stack(
-        "random-30", "MoO3", "Mg:Ag", [("PTAA", 87.7), ("CsPbBrI-NC", 102.8), ("BCP", 36.7)]
+        "ptaa-bcp-predictor-wall",
+        "MoO3",
+        "Mg:Ag",
+        [("PTAA", 87.7), ("CsPbBrI-NC", 102.8), ("BCP", 36.7)],
     )
     arr = dev.to_arrays()
     v = jnp.linspace(0.0, 1.3, 27)
@@ -290,20 +293,19 @@ def test_failed_step_is_retried_without_the_predictor():
 
 @pytest.mark.slow  # ~6 min alone on 2 cores (four sweeps, four compiles): kept out of CI
 def test_wall_passes_fill_and_alternate_order():
-    """The two passes after the forward sweep (docs/numerics.md, "Robustness, fifth
-    round"), each on a random stack of the robustness test where the bare forward sweep
-    (predictor on, both passes off) fails points on the boundary-cell core (session 15;
-    session 6's stack 34 now sticks at 1.567 V in both orders, and only the deflated
-    rounds rescue it):
+    """The two passes after the forward sweep (docs/numerics/continuation.md, "Passes
+    over failed points"), each on a random stack of the robustness test where the bare
+    forward sweep (predictor on, both passes off) fails points:
 
-    - stack 30 (MoO3 / PTAA / CsPbBrI-NC / BCP / Mg:Ag), 0-1.3 V: the forward sweep
-      fails 0.95 V alone (it stops at 0.935 V), yet continues from 0.90 to 1.00 V; the
-      backward fill approaches 0.95 V from 1.00 V and converges, leaving the forward
-      results untouched bit for bit, with J at 0.95 V between its neighbours;
-    - stack 17 (ITO / TCTA / CsPbBrI-NC / BPhen / Ag), 0-4.05 V: the forward sweep fails
-      0.40, 3.65, 3.80 and 3.90 V; the alternate-order pass (the other start order, then
-      the deflated and dilute-carrier rounds) converges all, keeps every point the
-      forward sweep converged, and its states are current-continuous."""
+    - an isolated failed bias (MoO3 / PTAA / CsPbBrI-NC / BCP / Mg:Ag), 0-1.3 V: the
+      forward sweep fails 0.95 V alone (it stops at 0.935 V), yet continues from 0.90 to
+      1.00 V; the backward fill approaches 0.95 V from 1.00 V and converges, leaving the
+      forward results untouched bit for bit, with J at 0.95 V between its neighbours;
+    - scattered failed biases, one at the built-in voltage (ITO / TCTA / CsPbBrI-NC /
+      BPhen / Ag), 0-4.05 V: the forward sweep fails 0.40, 3.65, 3.80 and 3.90 V; the
+      alternate-order pass (the other start order, then the deflated and dilute-carrier
+      attempts) converges all, keeps every point the forward sweep converged, and its
+      states are current-continuous."""
     from dataclasses import replace
 
     from peled.core.newton import SolverSettings
@@ -316,7 +318,10 @@ def test_wall_passes_fill_and_alternate_order():
         return np.asarray(ob.current_density_A_m2)
 
     arr = database_stack(
-        "random-30", "MoO3", "Mg:Ag", [("PTAA", 87.661), ("CsPbBrI-NC", 102.813), ("BCP", 36.68)]
+        "ptaa-bcp-isolated-failure",
+        "MoO3",
+        "Mg:Ag",
+        [("PTAA", 87.661), ("CsPbBrI-NC", 102.813), ("BCP", 36.68)],
     ).to_arrays()
     v = jnp.linspace(0.0, 1.3, 27)
     k = 19  # 0.95 V
@@ -331,7 +336,10 @@ def test_wall_passes_fill_and_alternate_order():
     assert j[k - 1] < j[k] < j[k + 1], j[k - 1 : k + 2]
 
     arr = database_stack(
-        "random-17", "ITO", "Ag", [("TCTA", 51.326), ("CsPbBrI-NC", 93.094), ("BPhen", 74.784)]
+        "tcta-bphen-scattered-failures",
+        "ITO",
+        "Ag",
+        [("TCTA", 51.326), ("CsPbBrI-NC", 93.094), ("BPhen", 74.784)],
     ).to_arrays()
     v = jnp.linspace(0.0, 4.05, 82)
     stuck = solve_sweep(arr, v, bare)
@@ -342,7 +350,7 @@ def test_wall_passes_fill_and_alternate_order():
     np.testing.assert_array_equal(np.asarray(alternate.u)[conv_fwd], np.asarray(stuck.u)[conv_fwd])
     j = currents(arr, alternate)
     on = j > 1e-6 * j.max()
-    print("stack 17 J at the rescued points", j[~conv_fwd], "resolved from", v[on][0])
+    print("TCTA/BPhen stack: J at the rescued points", j[~conv_fwd], "resolved from", v[on][0])
     # the rescued states lie on the J-V curve: J rises through each of them
     for i in np.flatnonzero(~conv_fwd & on):
         assert j[i - 1] < j[i] < j[i + 1], (float(v[i]), j[i - 1 : i + 2])
@@ -350,17 +358,17 @@ def test_wall_passes_fill_and_alternate_order():
 
 @pytest.mark.slow  # ~130 s in the 2-worker suite (two sweeps, two compiles): kept out of CI
 def test_near_null_mode_is_deflated_from_a_cut_step():
-    """ITO / TCTA / CsPbBr3-NC / TPBi / Mg:Ag (random stack 33 of the robustness test):
-    from 1.1348 V on, the Newton step moves the floating quasi-Fermi levels of the dilute
-    carriers at the TCTA/emitter interface by 0.2-0.5 V_t to correct a 2.5e-5 V_t bias
-    step, the line search cuts it to 1/128-1/512, and the sweep stalls (docs/numerics.md,
-    "Robustness, fifth round"). With that mode projected out of the cut step (in the
-    second round of the retry pass, where deflation is allowed), every bias converges,
+    """ITO / TCTA / CsPbBr3-NC / TPBi / Mg:Ag, one of the random stacks of the robustness
+    test: from 1.1348 V on, the Newton step moves the floating quasi-Fermi levels of the
+    dilute carriers at the TCTA/emitter interface by 0.2-0.5 V_t to correct a 2.5e-5 V_t
+    bias step, the line search cuts it to 1/128-1/512, and the sweep stalls
+    (docs/numerics/newton.md, "Near-null deflation"). With that mode projected out of the
+    cut step (in the deflated attempt of the retry pass), every bias converges,
     current-continuous."""
     from peled.core.newton import SolverSettings
 
     dev = database_stack(
-        "random-33",
+        "tcta-tpbi-near-null-mode",
         "ITO",
         "Mg:Ag",
         [
@@ -417,8 +425,8 @@ def test_dilute_weights_follow_their_definition():
 
 @pytest.mark.slow  # ~57 s in the 2-worker suite with the boundary cells: kept out of CI
 def test_dilute_carriers_judged_on_an_absolute_scale():
-    """MoO3 / poly-TPD / CsPbBrI-NC / BCP / Ag (random stack 44 of the robustness test) is
-    dark at 2.7 V: holes float in BCP at 1e-17..10 cm^-3 and their quasi-Fermi level is a
+    """MoO3 / poly-TPD / CsPbBrI-NC / BCP / Ag, one of the random stacks of the robustness
+    test, is dark at 2.7 V: holes float in BCP at 1e-17..10 cm^-3 and their quasi-Fermi level is a
     near-null mode whose Newton step is 40-60 V_t. From the last state the forward sweep
     reached (2.7255 V, stored in tests/data; regenerate it with a sweep 0-2.9 V in 0.05 V
     steps if the BCP or CsPbBrI-NC data change), the plain Newton solve of 2.75 V fails,
@@ -433,7 +441,7 @@ def test_dilute_carriers_judged_on_an_absolute_scale():
     from peled.core.scaling import scaling_for
 
     dev = database_stack(
-        "random-44",
+        "bcp-floating-holes",
         "MoO3",
         "Ag",
         [
@@ -442,10 +450,10 @@ def test_dilute_carriers_judged_on_an_absolute_scale():
             ("BCP", 105.70088292976556),
         ],
     )
-    states = np.load(Path(__file__).parent / "data" / "stack44_wall_states.npy")
+    states = np.load(Path(__file__).parent / "data" / "bcp_floating_holes_wall_states.npy")
     u_270, u_wall = jnp.asarray(states[0]), jnp.asarray(states[1])
-    # the states were stored on the default mesh of their time (64 nodes, sine
-    # clustering 0.9); the default is 0.99 since session 12, so the mesh is pinned
+    # the states are stored on a 64-node mesh with sine clustering 0.9 (the default is
+    # 0.99), so the mesh is pinned
     arr = dev.to_arrays(STORED_STATE_MESH)
     solve = jax.jit(newton_solve, static_argnames=("settings", "poisson_only"))
     default = SolverSettings()
@@ -469,18 +477,18 @@ def test_dilute_carriers_judged_on_an_absolute_scale():
         np.testing.assert_allclose(x[dense], y[dense], rtol=1e-9)
 
 
-def test_poisson_rows_at_round_off_count_as_converged_in_the_last_round():
-    """ITO / TCTA / CsPbBrI-NC / BPhen / Ag (random stack 17 of the robustness test) at
-    0.40 V, its built-in voltage: the bands are flat, the space charge of ~1e3 cm^-3
+def test_poisson_rows_at_round_off_count_as_converged_in_the_dilute_attempt():
+    """ITO / TCTA / CsPbBrI-NC / BPhen / Ag, one of the random stacks of the robustness
+    test, at 0.40 V, its built-in voltage: the bands are flat, the space charge of ~1e3 cm^-3
     carriers is balanced by psi differences of a few ulps of psi, and 100 Poisson rows
     stay at a relative residual of 1.0 while Newton asks psi to move by half an ulp. The
     plain and the deflated solves fail from the 0.35 V state (stored in tests/data); in
-    the last retry round, where a Poisson row within the round-off of its terms counts
+    the last retry attempt, where a Poisson row within the round-off of its terms counts
     as converged, it converges in a few iterations, current-continuous."""
     from peled.core.newton import SolverSettings, current_continuous, newton_solve
 
     dev = database_stack(
-        "random-17",
+        "tcta-bphen-flat-band",
         "ITO",
         "Ag",
         [
@@ -490,7 +498,7 @@ def test_poisson_rows_at_round_off_count_as_converged_in_the_last_round():
         ],
     )
     arr = dev.to_arrays(STORED_STATE_MESH)  # the mesh the state was stored on
-    u = jnp.asarray(np.load(Path(__file__).parent / "data" / "stack17_state_0.35V.npy"))
+    u = jnp.asarray(np.load(Path(__file__).parent / "data" / "flat_band_tcta_state_0.35V.npy"))
     solve = jax.jit(newton_solve, static_argnames=("settings", "poisson_only"))
     settings = SolverSettings()
     assert not bool(solve(arr, 0.40, u, settings, retry=False, dilute=False).converged)
@@ -501,13 +509,13 @@ def test_poisson_rows_at_round_off_count_as_converged_in_the_last_round():
 
 
 @pytest.mark.slow  # ~65 s in the 2-worker suite with the boundary cells: kept out of CI
-def test_equilibrium_is_retried_like_the_last_round():
-    """ITO / poly-TPD / CsPbBr3-NC-DDAB / TPBi / Au (random stack 11 of the robustness
-    test) on the log-linear mesh: at V = 0 its flat-band Poisson rows stall at ~1e-4
+def test_equilibrium_is_retried_like_the_dilute_attempt():
+    """ITO / poly-TPD / CsPbBr3-NC-DDAB / TPBi / Au, one of the random stacks of the
+    robustness test, on the log-linear mesh: at V = 0 its flat-band Poisson rows stall at ~1e-4
     relative residual (first spacings 3.6e-5 nm put the field terms at round-off), so
     the Poisson-only solve and the plain coupled solve fail, and the sweep failed at
     every bias. `solve_equilibrium` repeats a failed coupled solve as the sweep's last
-    retry round does; the state it returns has exactly flat quasi-Fermi levels, is
+    retry attempt does; the state it returns has exactly flat quasi-Fermi levels, is
     current-continuous, and its potential is the one the Poisson-only solve approached."""
     from peled.core.newton import (
         SolverSettings,
@@ -518,7 +526,7 @@ def test_equilibrium_is_retried_like_the_last_round():
     )
 
     dev = database_stack(
-        "random-11",
+        "ddab-flat-band-loglinear",
         "ITO",
         "Au",
         [

@@ -105,7 +105,8 @@ def test_block_jacobian_is_exact_on_the_red_states(solved):
     so any residual term that couples nodes two apart shows here first: an earlier
     boundary-cell edge factor did (the carried densities reach across the interface),
     the colours aliased it onto a neighbour's entry (72 % of the row scale at 3.5 V), and
-    the gradients above were off by up to 2.3e-3 (docs/numerics.md, "Boundary cells")."""
+    the gradients above were off by up to 2.3e-3 (docs/numerics/discretisation.md,
+    "Boundary cells")."""
     from peled.core.newton import _fun_and_jacobian
     from peled.core.residual import residual
 

@@ -131,8 +131,9 @@ def test_low_htl_hole_mobility_moves_zone_to_htl_side(balanced, hole_poor):
     # enters the emitter recombines in it, and current continuity makes the electron and
     # hole currents entering it equal up to the leakage over those steps, however slow the
     # HTL: the imbalance shows in where the zone sits, not in the injection ratio. (This
-    # test used to assert ratio > 1 and balance < 1; both held only by a 1e-10 round-off
-    # margin, and the block-solve rewrite of session 8 flipped it to 1 - 4e-11.)
+    # test does not assert ratio > 1 and balance < 1: both would hold only by a 1e-10
+    # round-off margin, which a change in the order of the block solves' arithmetic
+    # flips to 1 - 4e-11.)
     assert res1.electron_hole_current_ratio[k] == pytest.approx(1.0, rel=1e-6)
     assert res1.charge_balance_factor[k] == pytest.approx(1.0, rel=1e-6)
     z1 = res1.zone_summary(k)
@@ -199,7 +200,7 @@ def test_quenching_neighbour_lowers_eqe_and_barrier_removes_it(balanced):
     it; a non-quenching neighbour (s = 0, e.g. a wide-gap interlayer) loses none.
     Bookkeeping: photons = sum w * PLQY * q(x) * R_rad, w the recombination width: the
     finite-volume cell width at every node but a layer's boundary nodes, whose width is
-    fitted to the reaction length (docs/numerics.md, "Fitted recombination")."""
+    fitted to the reaction length (docs/numerics/discretisation.md, "Boundary cells")."""
     res0, arrays, states = balanced
     dev_q = symmetric_led(htl_quench=1.0)
     res_q = result_from_states(dev_q, arrays, VOLTS, states)

@@ -66,18 +66,18 @@ class SolverSettings:
     predictor: start each continuation step from the tangent du/dV's prediction (else
         from the last converged state itself)
     predictor_retry: retry a failed step once from the other start before halving it
-        (docs/numerics.md, "Robustness, fourth round": with the predictor, random stack 30
-        converges everywhere with the retry and fails 20 biases without)
+        (docs/numerics/continuation.md: with the predictor, a MoO3 / PTAA / CsPbBrI-NC /
+        BCP / Mg:Ag stack converges everywhere with the retry and fails 20 biases without)
     near_null_deflation: when the line search cuts a Newton step below 1/16, also try the
         step with the Jacobian's near-null direction projected out, and take it if it
         lowers the merit tenfold and more than the cut step; a solve that took one may
         then finish by the residual test only. Used only where the sweep revisits failed
-        points (rounds 2-3 of the alternate pass, and the backward fill), so points that
-        converge without it keep their states (docs/numerics.md, "Robustness, fifth
-        round")
+        points (the deflated and dilute attempts of the alternate pass, and the backward
+        fill), so points that converge without it keep their states
+        (docs/numerics/newton.md, "Near-null deflation")
     dilute_density_cm3: reference density n_ref [cm^-3] of the absolute error control
-        used in the last round of the alternate pass (points still failed after the
-        deflated round; see ``alternate_order_pass``). There a carrier's continuity row
+        used in the last attempt of the alternate pass (points still failed after the
+        deflated attempt; see ``alternate_order_pass``). There a carrier's continuity row
         is judged relative to its terms times 1 + n_ref / c (c the largest density of
         that carrier on the row's three nodes) and its quasi-Fermi update weighted by
         c / (c + n_ref), i.e. as the density error dc / (c + n_ref): rows of carriers
@@ -86,17 +86,17 @@ class SolverSettings:
         (:func:`poisson_round_off`) counts as converged too. A point accepted so must
         carry a current continuous to ``physical_rtol`` or its round-off floor. 0 turns
         it off. 1e10 cm^-3 is the absolute density error DEVSIM's examples use
-        (docs/numerics.md, "Robustness, sixth round")
+        (docs/numerics/newton.md, "Dilute carriers on an absolute scale")
     alternate_order_pass: after the forward sweep, if it failed a point, run forward again
         from the last converged state before the first failure with the other start
         order (see ``predictor``), then, if points are still failed, once more from the
         first of them in the usual order with deflated Newton steps allowed, and, if
         points are still failed, a third time with the dilute-carrier error control on
-        as well (``dilute_density_cm3``), keeping only successes (docs/numerics.md,
-        "Robustness, fifth round" and "sixth round")
+        as well (``dilute_density_cm3``), keeping only successes
+        (docs/numerics/continuation.md, "Passes over failed points")
     backward_fill: after the forward sweep, approach each failed bias whose next bias
-        converged once more, downward from that bias's state (docs/numerics.md,
-        "Robustness, fifth round")
+        converged once more, downward from that bias's state
+        (docs/numerics/continuation.md, "Passes over failed points")
     quasi_fermi_margin: slack of the projection of phi onto [min(0, V), max(0, V)] [V_t]
     compress_potential_updates: compress psi updates above 1 V_t to 1 + ln|d| (off: it
         bends the Newton direction, and with the line search a p-n junction's
@@ -120,7 +120,7 @@ class SolverSettings:
         quasi-Fermi level move together along a valley of physically identical states
         (the carrier densities stay fixed to 4 digits over thousands of iterations)
         while the current lies 5 decades below what float64 can resolve; see
-        docs/numerics.md
+        docs/numerics/newton.md, "Acceptance rules"
     continuity_regularization: relative amount sigma added to the continuity diagonal,
         J_ii (1 + sigma) [-]. Off by default: on the example stacks every sigma >= 1e-8
         tried slowed Newton in weakly coupled directions until bias points failed; the
@@ -170,9 +170,9 @@ ACCEPTANCE_CODES: dict[int, str] = {
     ACCEPT_DILUTE: "dilute",
 }
 ROUTE_FORWARD = 0  # the first forward pass (and the equilibrium solve)
-ROUTE_ALTERNATE_ORDER = 1  # alternate-order pass, round 1: the other start order
-ROUTE_ALTERNATE_DEFLATED = 2  # round 2: deflated Newton steps allowed
-ROUTE_ALTERNATE_DILUTE = 3  # round 3: deflated steps and the dilute-carrier control
+ROUTE_ALTERNATE_ORDER = 1  # alternate-order pass, first attempt: the other start order
+ROUTE_ALTERNATE_DEFLATED = 2  # second attempt: deflated Newton steps allowed
+ROUTE_ALTERNATE_DILUTE = 3  # third attempt: deflated steps and the dilute-carrier control
 ROUTE_BACKWARD_FILL = 4  # backward fill (deflated steps allowed)
 ROUTE_CODES: dict[int, str] = {
     ROUTE_FORWARD: "forward",
@@ -310,7 +310,7 @@ def resolved_to_round_off(u, f, m, jac, arrays, settings: SolverSettings):
     - continuity: the total current J = q (F_p - F_n) is the same on every edge within
       ``physical_rtol`` of |J| or within its round-off floor, 32 eps max|u| G_max (G_max
       the largest edge conductance: one ulp of a quasi-Fermi potential read as a
-      current), the criterion docs/numerics.md "Accuracy floor of the current" states.
+      current), the criterion docs/numerics/accuracy.md "The current floor" states.
     """
     poisson_ok = jnp.all(
         jnp.abs(f[:, 0]) <= jnp.maximum(settings.floor_rtol * m[:, 0], poisson_round_off(u, jac))
@@ -331,7 +331,7 @@ def current_continuous(u, arrays, settings: SolverSettings):
     """Whether the total current J = q (F_p - F_n) at ``u`` is the same on every edge
     within ``physical_rtol`` of |J| or within its round-off floor, 32 eps max|u| G_max
     (G_max the largest edge conductance: one ulp of a quasi-Fermi potential read as a
-    current; docs/numerics.md "Accuracy floor of the current")."""
+    current; docs/numerics/accuracy.md "The current floor")."""
     eps = jnp.finfo(u.dtype).eps
     sc = scaling_for(arrays.temperature_K)
     geo = geometry(arrays, sc)
@@ -449,9 +449,9 @@ def newton_solve(
             m = m.at[:, 1:].multiply(row_factor)
             # ...and a Poisson row whose residual is within the round-off of its terms
             # counts as converged: near flat band the field terms that balance a dilute
-            # space charge are psi differences of a few ulps of psi (random stack 17 at
-            # its built-in voltage, 0.40 V: 100 Poisson rows at a relative residual of
-            # 1.0 while Newton asks psi to move by half an ulp)
+            # space charge are psi differences of a few ulps of psi (ITO / TCTA /
+            # CsPbBrI-NC / BPhen / Ag at its built-in voltage, 0.40 V: 100 Poisson rows at
+            # a relative residual of 1.0 while Newton asks psi to move by half an ulp)
             m = m.at[:, 0].set(jnp.maximum(m[:, 0], psi_floor))
         res = relative_residual(f, m)
         du = solve_block_tridiagonal(jac, -f)
@@ -502,12 +502,13 @@ def newton_solve(
             # near-null mode (the floating quasi-Fermi levels of carriers trapped behind
             # barriers): the step moves along it by 1e4 times the residual, the dilute
             # rows turn nonlinear, and every row, the linear contact rows included, then
-            # gets only 1/128-1/512 of its correction (random stack 33 stuck at 1.1348 V
-            # for 60 iterations). The step with that mode projected out, v from two steps
-            # of inverse iteration started on the Newton step, is tried as well and taken
-            # when it lowers the merit more: it leaves the physically irrelevant mode
-            # where it is and converges the rest (there, to a relative residual of 8e-12
-            # in two iterations). docs/numerics.md, "Robustness, fifth round".
+            # gets only 1/128-1/512 of its correction (ITO / TCTA / CsPbBr3-NC / TPBi /
+            # Mg:Ag stuck at 1.1348 V for 60 iterations). The step with that mode
+            # projected out, v from two steps of inverse iteration started on the Newton
+            # step, is tried as well and taken when it lowers the merit more: it leaves
+            # the physically irrelevant mode where it is and converges the rest (there, to
+            # a relative residual of 8e-12 in two iterations). docs/numerics/newton.md,
+            # "Near-null deflation".
             def deflated():
                 def unit(x):
                     return x / jnp.maximum(jnp.sqrt(jnp.sum(x**2)), 1e-300)
@@ -520,8 +521,8 @@ def newton_solve(
                 cap = settings.max_quasi_fermi_step
                 dp = dp.at[:, 1:].set(jnp.clip(dp[:, 1:], -cap, cap))
                 step, val = line_search(dp)
-                # taken only when it cuts the merit tenfold (at stack 33's wall: 5.8e-10 ->
-                # 1.6e-20); a deflated step that merely beats the cut one bars the floor
+                # taken only when it cuts the merit tenfold (at that TCTA stack's wall:
+                # 5.8e-10 -> 1.6e-20); a deflated step that merely beats the cut one bars the floor
                 # rules for nothing (the blue example took 100x the Newton iterations)
                 better = (val < merit_ls) & (val < 0.1 * merit0)
                 return jnp.where(better, step, du_ls), jnp.where(better, val, merit_ls), better
@@ -545,8 +546,9 @@ def newton_solve(
         # a solve that took a deflated step may finish by the residual test alone: the
         # floor rules below judge the state against a floor read off the state itself,
         # and a state whose near-null mode was left unconverged can pass them while its
-        # floating densities are off (random stack 17 at 3-6 V: accepted at a residual of
-        # 2e-7 with a 2700x lower conductance floor and current continuity 2x outside it)
+        # floating densities are off (ITO / TCTA / CsPbBrI-NC / BPhen / Ag at 3-6 V:
+        # accepted at a residual of 2e-7 with a 2700x lower conductance floor and current
+        # continuity 2x outside it)
         deflated_any = deflated_before | deflated_now
         du = du_ls
         # maximum principle: without generation the quasi-Fermi potentials lie between
@@ -731,7 +733,7 @@ class SweepStates(NamedTuple):
       ``dilute_density_cm3``, current continuous);
     - route, the pass that recorded the state: 0 "forward" (the first forward pass,
       equilibrium included), 1 "alternate_order", 2 "alternate_deflated", 3
-      "alternate_dilute" (rounds 1-3 of ``alternate_order_pass``), 4 "backward_fill".
+      "alternate_dilute" (the three attempts of ``alternate_order_pass``), 4 "backward_fill".
 
     So 0 ("strict") is a point the plain forward sweep converged by the strict test; a
     forward-pass code is named by its rule alone ("floor"), a later route's as
@@ -753,15 +755,16 @@ def solve_equilibrium(arrays: DeviceArrays, settings: SolverSettings) -> NewtonR
     """The equilibrium state (V = 0): Poisson alone from :func:`initial_guess` (flat Fermi
     level), then the coupled system from there.
 
-    If the coupled solve fails it is repeated once as the sweep's last retry round does
+    If the coupled solve fails it is repeated once as the sweep's last retry attempt does
     (deflated steps, dilute carriers judged on the absolute scale ``dilute_density_cm3``,
     Poisson rows within their round-off accepted, a current-continuity check on the
     result). Both attempts run in one ``while_loop``, so the Newton loop is compiled once.
     On very fine meshes (first spacings ~1e-5 nm) the flat-band Poisson rows of some
     stacks stay at ~1e-4 relative residual, at the round-off of their field terms, and
-    only that round converges them (random stack 11 on the log-linear mesh,
-    docs/numerics.md). The result is judged by the coupled solve alone: the Poisson-only
-    solve is just its starting point, and the ``acceptance`` returned is that of the
+    only that attempt converges them (ITO / poly-TPD / CsPbBr3-NC-DDAB / TPBi / Au on the
+    log-linear mesh, docs/numerics/continuation.md, "Equilibrium"). The result is judged
+    by the coupled solve alone: the Poisson-only solve is just its starting point, and
+    the ``acceptance`` returned is that of the
     coupled solve that ended the loop.
     """
     zero = jnp.asarray(0.0, jnp.float64)
@@ -802,7 +805,7 @@ def solve_sweep(
     that calls the hooks registered with ``peled.simulate.progress_hook``. Off by
     default: JAX does not write programs with host callbacks to its persistent
     compilation cache, so only the sweeps that show a progress bar pay for it
-    (docs/numerics.md, "Compilation cache").
+    (docs/numerics/performance.md, "Compilation cache").
     """
     voltages_V = jnp.asarray(voltages_V, jnp.float64)
     zero = jnp.asarray(0.0, jnp.float64)
@@ -880,11 +883,11 @@ def solve_sweep(
     # 2. alternate (only when pass 1 failed a point): from the last converged state
     #    before the first failure, forward again over the rest of the targets with the
     #    other start order (prediction first <-> last state first), keeping only
-    #    successes. The two orders reach different states near walls: random stack 34
-    #    sticks from 1.60 V with the predictor first and converges without it; stack 47
-    #    the other way round;
+    #    successes. The two orders reach different states near walls: of the random
+    #    database stacks of the robustness test, one sticks from 1.60 V with the
+    #    predictor first and converges without it, another the other way round;
     # 3. backward fill: a bias still failed while the next one converged is approached
-    #    again from that next bias's state, downward (stack 34 without the predictor
+    #    again from that next bias's state, downward (a stack without the predictor
     #    fails 1.60 V alone, while the 1.55 -> 1.65 V step converges).
     # With no failed point passes 2 and 3 do no work, and under vmap they run only as
     # long as the batch's neediest member.
@@ -900,9 +903,10 @@ def solve_sweep(
         return (~conv) & nxt & (index <= k) & settings.backward_fill
 
     def alternate_pending(conv, i2, rnd):
-        # i2 < 0: round rnd of pass 2 not started (it starts at the first failed bias, if
-        # any); round 1 runs in the other start order, round 2 in the usual one with
-        # deflated Newton steps allowed, round 3 with the dilute-carrier error control too
+        # i2 < 0: attempt rnd of pass 2 not started (it starts at the first failed bias,
+        # if any); the first attempt runs in the other start order, the second in the
+        # usual one with deflated Newton steps allowed, the third with the dilute-carrier
+        # error control too
         return settings.alternate_order_pass & (
             ((i2 < 0) & jnp.any(~conv) & (rnd <= 3)) | ((i2 >= 0) & (i2 < m_bias))
         )
@@ -935,18 +939,19 @@ def solve_sweep(
         start = pick(fwd, carry, pick(alt, start2, stored(outs, tans, j3 + 1)))
         at = jnp.where(fwd, jnp.minimum(i, m_bias - 1), jnp.where(alt, j2, j3))
         at = jnp.clip(at, 0, m_bias - 1)
-        # deflated steps only in rounds 2-3 of pass 2 and in the fill: taken anywhere
-        # they change the path of points that converge without them (random stack 34
-        # then fails from 1.6 V); the dilute-carrier error control only in round 3: in
-        # round 2 it lost stack 33 fifteen biases that round 2 and the fill converge
-        # without it (docs/numerics.md, "Robustness, sixth round")
+        # deflated steps only in the second and third attempts of pass 2 and in the
+        # fill: taken anywhere they change the path of points that converge without
+        # them (a random stack then fails from 1.6 V); the dilute-carrier error control
+        # only in the third attempt: in the second it lost a TCTA stack fifteen biases
+        # that the deflated attempt and the fill converge without it
+        # (docs/numerics/continuation.md, "Passes over failed points")
         deflate = (alt & (rnd >= 2)) | (~fwd & ~alt)
         dilute = alt & (rnd == 3)
         first = jnp.where(alt & (rnd == 1), not settings.predictor, settings.predictor)
         new_carry, (u_t, reached, its_t, res_t, subs_t, v_t, acc_t) = to_target(
             start, voltages_V[at], first, deflate, dilute
         )
-        # the result code: the route (forward pass, round rnd of pass 2, or the fill)
+        # the result code: the route (forward pass, attempt rnd of pass 2, or the fill)
         # combined with the acceptance of the state reached
         route = jnp.where(fwd, ROUTE_FORWARD, jnp.where(alt, rnd, ROUTE_BACKWARD_FILL))
         code_t = jnp.where(reached, ROUTE_STRIDE * route + acc_t, RESULT_FAILED).astype(
@@ -967,7 +972,7 @@ def solve_sweep(
         tans = tans.at[at].set(jnp.where(write, new_carry[2], tans[at]))
         if report_progress:
             jax.debug.callback(_report_progress, v_t, fwd)
-        # a finished round of pass 2 hands over to the next one (or to pass 3)
+        # a finished attempt of pass 2 hands over to the next one (or to pass 3)
         round_done = alt & (j2 + 1 >= m_bias)
         return (
             i + fwd,
