@@ -230,7 +230,7 @@ def devsim_current_floor_A_m2(arr) -> float:
     ~1.4e8 A/m^2, so one ulp of it (2.2e-16 relative) is ~3e-8 A/m^2. Observed: DEVSIM's
     J scatters by about that much (0.7-0.75 V, J ~ 1e-6 A/m^2, differ from peled's by 5-9
     %), so J is compared only above 100x the floor (peled's flux form has no such floor,
-    docs/numerics.md).
+    docs/numerics/performance.md).
     """
     with jax.enable_x64(True):
         h_min = float(jnp.min(jnp.diff(node_positions_m(arr))))

@@ -206,8 +206,9 @@ def unresolved_zone_voltages(res: SimulationResult) -> list[float]:
     of at least half the emitter's maximum: the zone is then a sheet thinner than the
     local node spacing: its total is exponentially fitted (J converges), but L, EQE and
     the zone's width still change with the mesh (on the default device at 3 V, R_rad
-    by -34 % and -19 % per doubling of the sine mesh; docs/numerics.md, "Fitted
-    recombination"). Biases without radiative recombination are not counted.
+    by -34 % and -19 % per doubling of the sine mesh with lumped recombination;
+    docs/numerics/accuracy.md, "Recombination zone thinner than the mesh"). Biases
+    without radiative recombination are not counted.
     """
     if not res.device.emitter_indices:
         return []

@@ -1,15 +1,16 @@
 """Process resources of compiled code: keep a long run clear of Linux's memory-map limit.
 
 Every compiled sweep holds ~2,400 memory regions of the process (/proc/self/maps; measured
-in docs/numerics.md, "Compiled-code memory maps"), and JAX keeps every compiled function
-for the life of the process. Linux caps a process at ``vm.max_map_count`` regions (65,530
-by default); a process that compiles ~25 distinct sweep shapes or settings crosses it, and
-XLA then aborts the interpreter inside its next compilation. The drivers that compile
-many shapes in one process (``peled validate``, ``peled sweep``, ``peled.simulate`` in a
-user's loop) call :func:`release_compiled_code_if_near_limit` before each compilation
-unit: when the process holds more than ``fraction`` of the limit, JAX's caches are
-cleared (later calls recompile, 10-30 s each on 2 cores), which is far cheaper than the
-abort. Elsewhere than Linux nothing is read and nothing is cleared.
+in docs/numerics/performance.md, "Compiled-code memory maps"), and JAX keeps every
+compiled function for the life of the process. Linux caps a process at
+``vm.max_map_count`` regions (65,530 by default); a process that compiles ~25 distinct
+sweep shapes or settings crosses it, and XLA then aborts the interpreter inside its next
+compilation. The drivers that compile many shapes in one process (``peled validate``,
+``peled sweep``, ``peled.simulate`` in a user's loop) call
+:func:`release_compiled_code_if_near_limit` before each compilation unit: when the process
+holds more than ``fraction`` of the limit, JAX's caches are cleared (later calls
+recompile, 10-30 s each on 2 cores), which is far cheaper than the abort. Elsewhere than
+Linux nothing is read and nothing is cleared.
 
 The CLI also keeps compiled code across processes: :func:`enable_compilation_cache`
 points JAX's persistent compilation cache at a user cache directory.
@@ -77,7 +78,7 @@ def enable_compilation_cache() -> Path | None:
     Compiling a sweep takes 20-35 s on 2 cores and a batched ``peled sweep`` solver
     minutes; with the cache a later process loads the executable instead. Programs with
     a host callback (a sweep that reports per-bias progress) are never cached by JAX
-    (docs/numerics.md, "Compilation cache")."""
+    (docs/numerics/performance.md, "Compilation cache")."""
     current = jax.config.jax_compilation_cache_dir
     if current:
         return Path(current)

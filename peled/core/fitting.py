@@ -10,8 +10,8 @@ which on the default device at 3 V is ~0.5 pm (Auger at n ~ 1e21 cm^-3, D_p = 1.
 m^2/s), far below any usable mesh spacing. The box method with lumped recombination
 (R_i times the cell width w_i) then sets the sink of the node that receives the
 minority flux to k p_i w_i instead of D p_i / lambda, too strong by w_i / lambda, and J
-and the recombination integrals change at every refinement (docs/numerics.md, "Fitted
-recombination").
+and the recombination integrals change at every refinement
+(docs/numerics/discretisation.md, "Boundary cells"; docs/decisions/0006).
 
 Thermionic emission (and a contact) hands carriers to the first node of a layer with no
 resistance in between, so that node's density stands for the density on the boundary
@@ -30,7 +30,8 @@ Both carriers use the same fitted width, so electron-hole pairs are conserved an
 J_n + J_p stays constant; it comes from the sum of the two reaction rates, of which the
 minority carrier's (the larger) sets it. The fit is exact in both limits; where the
 first spacings are comparable to lambda it is not, and J and R_rad on the default device
-are off by up to ~3 % and ~20 % there (measured in docs/numerics.md).
+are off by up to ~3 % and ~20 % there (docs/numerics/accuracy.md, "The transition
+regime").
 
 All inputs are scaled (:mod:`peled.core.scaling`): lengths in x0, D in mu0 V_t (so that
 D_hat = mu_hat), rates in R0, densities in N0; k / D is then in 1 / x0^2.

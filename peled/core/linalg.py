@@ -110,8 +110,8 @@ def solve_small(mat: jax.Array, rhs: jax.Array) -> jax.Array:
     batch. Why not ``jnp.linalg.solve``: on CPU, jaxlib 0.10 lowers a batched solve to
     LAPACK custom calls (getrf + triangular solves) that are slow for many tiny systems
     (jax issue 36927) and, on a 2-core machine inside ``vmap``, were seen to deadlock in
-    the batched getrf's thread pool (docs/numerics.md, "Small block solves"). Elementwise code has
-    neither problem and vectorizes on every backend.
+    the batched getrf's thread pool (docs/decisions/0008). Elementwise code has neither
+    problem and vectorizes on every backend.
 
     The algorithm of LAPACK's unblocked getrf/getrs (row swaps to the largest remaining
     pivot in the column, forward elimination, back substitution), not its operation

@@ -15,8 +15,8 @@ differentiated. Units are SI inside; the names carry them.
   ulp of it is G_max ulp of current. Continuity, which Newton enforces, therefore ties J
   down to ``current_floor_A_m2`` = q 64 eps max|u| G_max (the bound the continuity tests
   use); a smaller |J| is round-off whose value depends on the path Newton took (two
-  converged solvers differ there by 10x, docs/numerics.md "Accuracy floor of the
-  current").
+  converged solvers differ there by 10x, docs/numerics/accuracy.md "The current
+  floor").
 * Photon generation (excitonic model, peled.model.emitter.excitonic,
   docs/light_output_photometry.md): an electron and a hole that meet in an emitting layer
   form an exciton at the capture rate R_rad = B (n p - n_i^2) (B the Langevin

@@ -211,7 +211,7 @@ class MeshSpec:
     1 + b / (d + eps) in d, the distance to the nearer layer end as a fraction of the
     layer (``loglinear_b``, ``loglinear_eps`` [-]): spacings grow geometrically from an
     eps-scale first spacing into a uniform bulk. It resolves boundary layers far thinner
-    than the sine map can (docs/numerics.md, "Mesh convergence on the default device");
+    than the sine map can (docs/numerics/accuracy.md, "The log-linear grading");
     ``clustering`` is then unused.
     """
 
