@@ -219,25 +219,37 @@ def image_lowering(arrays: DeviceArrays, sc: Scaling):
     m, k = arrays.nodes_per_layer, arrays.n_layers
     x = node_positions_m(arrays)
     total = jnp.sum(lp.thickness_m)
+    anode, cathode = image_gaps_m(arrays)
     out = []
-    for carrier, dos in zip(("electron", "hole"), layer_states_m3(arrays), strict=True):
-        tags = arrays.statistics_tags(carrier)
-        low = jnp.zeros_like(x)
-        for on, layer, nodes, distance in (
-            (arrays.image_force[0], 0, slice(0, m), x[:m]),
-            (arrays.image_force[1], k - 1, slice((k - 1) * m, k * m), total - x[-m:]),
+    for low in (jnp.zeros_like(x), jnp.zeros_like(x)):
+        for on, layer, nodes, distance, gap in (
+            (arrays.image_force[0], 0, slice(0, m), x[:m], anode),
+            (arrays.image_force[1], k - 1, slice((k - 1) * m, k * m), total - x[-m:], cathode),
         ):
             if not on:
                 continue
-            cutoff = (
-                site_spacing_m(dos[layer])
-                if tags[layer] == "gauss_fermi"
-                else DEFAULT_IMAGE_CUTOFF_M
-            )
-            u = image_potential_V(distance, lp.relative_permittivity[layer], cutoff)
+            u = image_potential_V(distance, lp.relative_permittivity[layer], gap)
             low = low.at[nodes].add(u / sc.thermal_voltage_V)
         out.append(low)
     return out[0], out[1]
+
+
+def image_gaps_m(arrays: DeviceArrays):
+    """The charge-free gap a [m] between each electrode's surface (its image plane and
+    the plane where its potential holds) and the contact node, (anode, cathode): the
+    site spacing N0^(-1/3) of a Gaussian layer for the carrier the electrode injects
+    (holes at the anode, electrons at the cathode), DEFAULT_IMAGE_CUTOFF_M otherwise.
+    Used only where ``image_force`` is on (peled.model.contacts.image_force)."""
+    k = arrays.n_layers
+    dos_n, dos_p = layer_states_m3(arrays)
+    gaps = []
+    for carrier, dos, layer in (("hole", dos_p, 0), ("electron", dos_n, k - 1)):
+        gaps.append(
+            site_spacing_m(dos[layer])
+            if arrays.statistics_tags(carrier)[layer] == "gauss_fermi"
+            else jnp.asarray(DEFAULT_IMAGE_CUTOFF_M)
+        )
+    return gaps[0], gaps[1]
 
 
 def layer_states_m3(arrays: DeviceArrays):
@@ -653,8 +665,28 @@ def residual_and_scale(
     cv = contact_values(arrays, voltage_V, sc)
     c = arrays.contacts
     v_scale = n0 / sc.flux_m2_s
+    f_psi_interior, m_psi_interior = f_psi, m_psi
     f_psi = f_psi.at[0].set(st.psi[0] - cv.psi_anode).at[-1].set(st.psi[-1] - cv.psi_cathode)
     m_psi = m_psi.at[0].set(1.0).at[-1].set(1.0)
+    if any(arrays.image_force):
+        # An electrode with image force holds its potential at its surface, a charge-free
+        # gap a (the image plane's distance, image_gaps_m) behind the contact node: the
+        # node's Poisson row takes the gap's displacement flux eps (psi_bc - psi) / a in
+        # place of the Dirichlet value. The first site then sits a potential drop F a
+        # below the electrode, as in the lattice of van der Holst et al., PRB 79, 085203
+        # (2009); with U(d + a) in the transport level the barrier peaks at
+        # Phi_B - sqrt(qF / (4 pi eps)) (peled.model.contacts.image_force).
+        gaps = image_gaps_m(arrays)
+        for on, idx, psi_bc, layer, gap in (
+            (arrays.image_force[0], 0, cv.psi_anode, 0, gaps[0]),
+            (arrays.image_force[1], -1, cv.psi_cathode, arrays.n_layers - 1, gaps[1]),
+        ):
+            if not on:
+                continue
+            g = lp.relative_permittivity[layer] * sc.length_m / gap
+            flux = g * (psi_bc - st.psi[idx])
+            f_psi = f_psi.at[idx].set(f_psi_interior[idx] + flux)
+            m_psi = m_psi.at[idx].set(m_psi_interior[idx] + jnp.abs(flux))
 
     off_n, off_p, _ = band_offsets(arrays, sc)
 
