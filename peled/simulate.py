@@ -128,6 +128,13 @@ class SimulationResult:
     # (M,) int: how each bias was accepted (peled.core.newton.SweepStates.result_code;
     # names in RESULT_CODES, per bias in ``result``); None: not recorded
     result_code: np.ndarray | None = None
+    # where the current recombines or leaves [mA/cm^2] (peled.core.observables):
+    # (M, K) per layer, (M, K-1) per interface, (M,) minority carriers leaving at the
+    # anode (electrons) and the cathode (holes); J = their sum. NaN where not converged.
+    layer_recombination_current_mA_cm2: np.ndarray | None = None
+    interface_recombination_current_mA_cm2: np.ndarray | None = None
+    electron_leakage_mA_cm2: np.ndarray | None = None
+    hole_leakage_mA_cm2: np.ndarray | None = None
 
     #: result code -> name ("strict", "floor", ..., "failed"), as in peled.core.newton
     RESULT_CODES = RESULT_CODES
@@ -186,6 +193,7 @@ class SimulationResult:
                 "radiative_current_mA_cm2": self.radiative_current_mA_cm2,
                 "recombination_current_mA_cm2": self.recombination_current_mA_cm2,
                 **self._balance_columns(),
+                **self._recombination_columns(),
                 "current_floor_mA_cm2": (
                     self.current_floor_mA_cm2
                     if self.current_floor_mA_cm2 is not None
@@ -198,6 +206,34 @@ class SimulationResult:
                 "residual_norm": self.residual_norm,
             }
         )
+
+    def layer_labels(self) -> list[str]:
+        """The layers' material names as the device file gives them, with a 1-based
+        position appended where a material occurs more than once."""
+        names = [lay.material.name for lay in self.device.layers]
+        return [
+            f"{n}_{k + 1}" if names.count(n) > 1 else n for k, n in enumerate(names)
+        ]
+
+    def _recombination_columns(self) -> dict[str, np.ndarray]:
+        """jv.csv columns saying where the current recombines or leaves [mA/cm^2]:
+        ``recombination_<layer>_mA_cm2`` per layer, ``interface_recombination_<a>|<b>
+        _mA_cm2`` per interface, ``electron_leakage_anode_mA_cm2`` and
+        ``hole_leakage_cathode_mA_cm2``; they add up to the current density."""
+        if self.layer_recombination_current_mA_cm2 is None:
+            return {}
+        labels = self.layer_labels()
+        cols = {
+            f"recombination_{lab}_mA_cm2": self.layer_recombination_current_mA_cm2[:, k]
+            for k, lab in enumerate(labels)
+        }
+        for k in range(len(labels) - 1):
+            cols[f"interface_recombination_{labels[k]}|{labels[k + 1]}_mA_cm2"] = (
+                self.interface_recombination_current_mA_cm2[:, k]
+            )
+        cols["electron_leakage_anode_mA_cm2"] = self.electron_leakage_mA_cm2
+        cols["hole_leakage_cathode_mA_cm2"] = self.hole_leakage_mA_cm2
+        return cols
 
     def _balance_columns(self) -> dict[str, np.ndarray]:
         if self.emitter_electron_current_mA_cm2 is None:
@@ -445,4 +481,12 @@ def result_from_states(device: Device, arrays, voltages_V, states) -> Simulation
         emitter_recombination_fraction=None if balance is None else balance[5] * nan,
         radiative_weight=eta,
         result_code=code,
+        layer_recombination_current_mA_cm2=obs.layer_recombination_current_A_m2
+        * A_M2_TO_MA_CM2
+        * nan[:, None],
+        interface_recombination_current_mA_cm2=obs.interface_recombination_current_A_m2
+        * A_M2_TO_MA_CM2
+        * nan[:, None],
+        electron_leakage_mA_cm2=obs.electron_leakage_A_m2 * A_M2_TO_MA_CM2 * nan,
+        hole_leakage_mA_cm2=obs.hole_leakage_A_m2 * A_M2_TO_MA_CM2 * nan,
     )

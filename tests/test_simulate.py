@@ -92,6 +92,34 @@ def test_strict_sweep_reports_strict_everywhere(led_result, tmp_path):
     assert json.loads((tmp_path / "summary.json").read_text())["result_counts"] == {"strict": n}
 
 
+def test_current_is_accounted_for_by_layer_interface_and_leakage(led_result, tmp_path):
+    """Continuity: J = sum of the recombination currents per layer and per interface plus
+    the minority carriers leaving at the contacts, at every converged bias, to 1e-6 of J
+    (the Newton tolerance); jv.csv names the columns by material."""
+    from peled.io import write_jv
+
+    r = led_result
+    total = (
+        r.layer_recombination_current_mA_cm2.sum(axis=1)
+        + r.interface_recombination_current_mA_cm2.sum(axis=1)
+        + r.electron_leakage_mA_cm2
+        + r.hole_leakage_mA_cm2
+    )
+    j = r.current_density_mA_cm2
+    on = r.current_resolved
+    assert on.sum() >= 10
+    np.testing.assert_allclose(total[on], j[on], rtol=1e-6)
+    # the emitter takes most of the current of this balanced stack at 4 V
+    labels = r.layer_labels()
+    assert r.layer_recombination_current_mA_cm2[-1, labels.index("test-emitter")] > 0.5 * j[-1]
+    write_jv(r, tmp_path / "jv.csv")
+    jv = pd.read_csv(tmp_path / "jv.csv")
+    for lab in labels:
+        assert f"recombination_{lab}_mA_cm2" in jv.columns
+    assert f"interface_recombination_{labels[0]}|{labels[1]}_mA_cm2" in jv.columns
+    assert {"electron_leakage_anode_mA_cm2", "hole_leakage_cathode_mA_cm2"} <= set(jv.columns)
+
+
 def test_photometric_identities(led_result):
     r = led_result
     ok = r.current_density_mA_cm2 > 1e-3

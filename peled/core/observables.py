@@ -39,6 +39,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from peled.core.params import DeviceArrays, layer_boundaries_m, node_positions_m
 from peled.core.residual import cell_recombination, edge_fluxes, geometry, node_state
@@ -60,6 +61,11 @@ class BiasObservables(NamedTuple):
     interface_rate_m2_s: jax.Array  # (N,) per-area interface recombination at nodes
     radiative_current_A_m2: jax.Array  # q * integral of R_rad
     recombination_current_A_m2: jax.Array  # q * integral of all recombination
+    # where the current recombines or leaves: J = sum(layer) + sum(interface) + leakage
+    layer_recombination_current_A_m2: jax.Array  # (K,) q * integral over each layer
+    interface_recombination_current_A_m2: jax.Array  # (K-1,) q * interface SRH per area
+    electron_leakage_A_m2: jax.Array  # electrons leaving into the anode (current, >0 out)
+    hole_leakage_A_m2: jax.Array  # holes leaving into the cathode
     internal_photon_flux_m2_s: jax.Array  # sum w * PLQY * S * R_rad in emitters
     auger_survival: jax.Array  # (N,) S: excitons not lost to per-crystal Auger [-]
     carriers_per_crystal: jax.Array  # (N,) (n + p) L^3 / phi in nanocrystal films [-]
@@ -110,6 +116,14 @@ def bias_observables(
     lp = arrays.layers
     lay = arrays.node_layer
     ec = -lp.electron_affinity_eV[lay] - st.psi * vt
+    # per layer: the bulk rates over the layer's own nodes (contact nodes hold no
+    # continuity row and are masked by `interior`); per interface: the per-area
+    # interface SRH at the two nodes that face it (last of layer k, first of layer k+1)
+    bulk = vol_m * (r_rad + r_srh + r_aug)
+    per_layer = Q_C * jax.ops.segment_sum(bulk, lay, num_segments=arrays.n_layers)
+    m = arrays.nodes_per_layer
+    faces = np.arange(1, arrays.n_layers) * m
+    per_interface = Q_C * (r_int[faces - 1] + r_int[faces])
     return BiasObservables(
         current_density_A_m2=sc.current_A_m2(j),
         electron_current_A_m2=sc.current_A_m2(-f_n),
@@ -125,6 +139,10 @@ def bias_observables(
         radiative_current_A_m2=Q_C * jnp.sum(vol_m * r_rad),
         recombination_current_A_m2=Q_C
         * (jnp.sum(vol_m * (r_rad + r_srh + r_aug)) + jnp.sum(r_int * interior)),
+        layer_recombination_current_A_m2=per_layer,
+        interface_recombination_current_A_m2=per_interface,
+        electron_leakage_A_m2=sc.current_A_m2(-f_n[0]),
+        hole_leakage_A_m2=sc.current_A_m2(f_p[-1]),
         internal_photon_flux_m2_s=phi_int,
         auger_survival=survival,
         carriers_per_crystal=f_c,
