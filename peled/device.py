@@ -64,7 +64,7 @@ class ContactSpec(_Strict):
 
 class LayerSpec(_Strict):
     material: str | dict[str, Any]
-    thickness_nm: float = Field(gt=0, le=1e5)
+    thickness_nm: float  # plausible range: _check_plausible
     overrides: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -78,7 +78,7 @@ class DeviceFile(_Strict):
     name: str = Field(min_length=1)
     description: str = ""
     stack_source: str = ""
-    temperature_K: float = Field(default=300.0, gt=0, le=1000)
+    temperature_K: float = 300.0  # plausible range: _check_plausible
     anode: ContactSpec
     cathode: ContactSpec
     layers: list[LayerSpec] = Field(min_length=1)
@@ -133,12 +133,10 @@ class Device:
         return tuple(i for i, la in enumerate(self.layers) if la.material.emits)
 
     def voltages(self):
-        """The default sweep [V] from the device file (start, stop inclusive, step)."""
-        import numpy as np
-
+        """The default sweep [V] from the device file: start to stop inclusive in whole
+        steps (:func:`bias_grid`)."""
         a, b, s = self.sweep_V
-        n = int(round((b - a) / s)) + 1
-        return np.linspace(a, a + (n - 1) * s, n)
+        return bias_grid(a, b, s, where=f"{self.source_file or self.name}: sweep: ")
 
     def to_arrays(self, mesh: MeshSpec | None = None) -> DeviceArrays:
         """The SI arrays the numerical core consumes (cm-based units converted here)."""
@@ -186,12 +184,40 @@ def _srh_lifetime(value: float | None) -> float:
     return NO_SRH_LIFETIME_S if value is None else value
 
 
+# A measured ionization energy or electron affinity is an onset: the tangent at the
+# steepest slope of the spectrum's leading edge extrapolated to the baseline (S. Krause
+# et al., New J. Phys. 10, 085001 (2008)). For a Gaussian DOS of width sigma that tangent
+# (at the inflection point E0 -/+ sigma) meets zero at E0 -/+ 2 sigma, so the centre lies
+# 2 sigma inside the measured level (the relation the Nanoscope simulations of
+# Nanomatch GmbH report between their computed UPS/IPES onsets and DOS means).
+GAUSSIAN_ONSET_WIDTHS = 2.0
+
+
+def _gaussian_centres(m: Semiconductor) -> dict[str, float]:
+    """Electron affinity and band gap [eV] of the Gaussian transport levels' centres when
+    the material's levels are onsets (``energy_level_reference: onset``): the LUMO centre
+    lies 2 sigma_n closer to the vacuum level than the measured EA, the HOMO centre
+    2 sigma_p deeper than the measured IE. Carriers without Gauss-Fermi statistics keep
+    their level."""
+    shift = {"electron": 0.0, "hole": 0.0}
+    if m.energy_level_reference == "onset":
+        for carrier in shift:
+            if m.carrier_statistics(carrier) == "gauss_fermi":
+                shift[carrier] = GAUSSIAN_ONSET_WIDTHS * getattr(m, f"{carrier}_disorder_eV")
+    return {
+        "electron_affinity_eV": m.electron_affinity_eV - shift["electron"],
+        "band_gap_eV": m.band_gap_eV + shift["electron"] + shift["hole"],
+    }
+
+
 def _statistics_entries(m: Semiconductor) -> dict[str, Any]:
-    """A layer's statistics and mobility models as core entries: each carrier's statistics
-    tag, its states [m^-3] (the band DOS, the site density under gauss_fermi, 2 phi / L^3
-    for a nanocrystal film), gamma, disorder [eV], the film's crystal numbers, and the
-    mobility model with its Poole-Frenkel coefficient [(m/V)^0.5]."""
-    out: dict[str, Any] = {"statistics_gamma": 0.0}
+    """A layer's statistics and mobility models as core entries: the transport levels
+    (the Gaussian centres of Gauss-Fermi carriers, :func:`_gaussian_centres`), each
+    carrier's statistics tag, its states [m^-3] (the band DOS, the site density under
+    gauss_fermi, 2 phi / L^3 for a nanocrystal film), gamma, disorder [eV], the film's
+    crystal numbers, and the mobility model with its Poole-Frenkel coefficient
+    [(m/V)^0.5]."""
+    out: dict[str, Any] = {"statistics_gamma": 0.0, **_gaussian_centres(m)}
     if m.nanocrystal_size_nm is not None and m.nanocrystal_packing_fraction is not None:
         out["nanocrystal_size_m"] = m.nanocrystal_size_nm * 1e-9
         out["nanocrystal_packing_fraction"] = m.nanocrystal_packing_fraction
@@ -253,6 +279,137 @@ def _excitonic_entries(m: Semiconductor) -> dict[str, Any]:
     }
 
 
+# plausible physical inputs of a device file (refused outside, with a unit hint): a layer
+# of a thin-film LED is between a sub-monolayer interlayer and a few micrometres thick
+# (peled.design uses the same thickness limits); the drift-diffusion model with its
+# material data is meant for cryostat to hot-operation temperatures
+THICKNESS_RANGE_NM = (0.5, 1e4)
+TEMPERATURE_RANGE_K = (50.0, 600.0)
+# slack of "stop is a whole number of steps from start", in steps
+_GRID_SLACK = 1e-6
+
+
+def bias_grid(
+    start_V: float,
+    stop_V: float,
+    step_V: float,
+    where: str = "",
+    names: tuple[str, str, str] = ("start_V", "stop_V", "step_V"),
+):
+    """The biases start, start + step, ..., stop [V]: the last bias is exactly ``stop_V``.
+
+    A step that does not fit the span in whole steps is refused (PeledInputError naming
+    ``names``, the values, and the steps and stops that would fit), as are stop <= start
+    and step <= 0: the grid never goes past stop, and never silently ends short of it.
+    Biases are rounded to 1e-12 V, so 0.1 V steps give 1.9, not 1.9000000000000001.
+    """
+    import math
+
+    import numpy as np
+
+    a_name, b_name, s_name = names
+    for name, val in zip(names, (start_V, stop_V, step_V), strict=True):
+        if not math.isfinite(val):
+            raise PeledInputError(f"{where}{name} = {val!r}: must be a finite number of volts")
+    if step_V <= 0:
+        raise PeledInputError(f"{where}{s_name} = {step_V:g}: the bias step must be > 0 V")
+    if stop_V <= start_V:
+        raise PeledInputError(
+            f"{where}{b_name} = {stop_V:g} must exceed {a_name} = {start_V:g} (biases in V)"
+        )
+    span = stop_V - start_V
+    steps = span / step_V
+    k = round(steps)
+    if k < 1 or abs(steps - k) > _GRID_SLACK * max(1.0, steps):
+        if steps < 1:
+            why = f"is larger than the {span:g} V span of the sweep ({start_V:g} to {stop_V:g} V)"
+            fits = f"a step of at most {span:g} V that divides it, e.g. {span / 2:.4g}"
+        else:
+            lo, hi = math.floor(steps), math.ceil(steps)
+            why = (
+                f"does not reach {b_name} = {stop_V:g} in whole steps from {start_V:g} V "
+                f"({steps:.4g} steps; the grid would end at {start_V + lo * step_V:.6g} or "
+                f"overshoot to {start_V + hi * step_V:.6g} V)"
+            )
+            fits = (
+                f"a step that divides the {span:g} V span, e.g. {span / hi:.4g} or "
+                f"{span / lo:.4g}, or {b_name} = {start_V + lo * step_V:.6g} or "
+                f"{start_V + hi * step_V:.6g}"
+            )
+        raise PeledInputError(f"{where}{s_name} = {step_V:g} {why}; allowed: {fits}")
+    grid = np.round(start_V + step_V * np.arange(k + 1, dtype=np.float64), 12)
+    grid[-1] = stop_V
+    return grid
+
+
+def _unit_hint_thickness(t: float) -> str:
+    """Why a thickness outside the plausible range may be in the wrong unit."""
+    lo, hi = THICKNESS_RANGE_NM
+    if 0 < t < 1e-3 and lo <= t * 1e9 <= hi:
+        return f"; {t:g} looks like metres: thickness_nm is in nanometres ({t * 1e9:.4g} nm)"
+    if 0 < t < lo and lo <= t * 1e3 <= hi:
+        return f"; {t:g} looks like micrometres: thickness_nm is in nanometres ({t * 1e3:.4g} nm)"
+    if t > hi and lo <= t / 10 <= hi:
+        return f"; {t:g} nm is {t / 1e3:.4g} um: if it is in angstrom, write {t / 10:.4g} nm"
+    if t > hi:
+        return f"; {t:g} nm is {t / 1e3:.4g} um"
+    return ""
+
+
+def _check_plausible(spec: DeviceFile, where: str) -> None:
+    """Refuse implausible or mis-scaled physical inputs of a device file (key, value,
+    allowed range and, where a unit mix-up is likely, what the value looks like)."""
+    lo, hi = THICKNESS_RANGE_NM
+    for i, la in enumerate(spec.layers):
+        t = la.thickness_nm
+        if not lo <= t <= hi:
+            raise PeledInputError(
+                f"{where}: key 'layers[{i}].thickness_nm' = {t!r}: allowed {lo:g} to {hi:g} nm "
+                f"(a layer of a thin-film LED){_unit_hint_thickness(t)}"
+            )
+    tlo, thi = TEMPERATURE_RANGE_K
+    if not tlo <= spec.temperature_K <= thi:
+        t = spec.temperature_K
+        hint = (
+            f"; {t:g} looks like degrees Celsius: temperature_K is in kelvin ({t + 273.15:g} K)"
+            if t < tlo
+            else ""
+        )
+        raise PeledInputError(
+            f"{where}: key 'temperature_K' = {t!r}: allowed {tlo:g} to {thi:g} K{hint}"
+        )
+
+
+def _did_you_mean(key: str, allowed) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(key, list(allowed), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else f"; allowed keys: {sorted(allowed)}"
+
+
+def _format_device_error(err: ValidationError, where: str) -> str:
+    """The pydantic error as lines naming file, key and value; an unknown key gets the
+    closest allowed key of its section ("did you mean")."""
+    sections = {
+        "anode": ContactSpec,
+        "cathode": ContactSpec,
+        "layers": LayerSpec,
+        "sweep": SweepSpec,
+    }
+    lines = _format_validation_error(err, where).split("\n")
+    for j, e in enumerate(err.errors()):
+        if e["type"] != "extra_forbidden" or j >= len(lines):
+            continue
+        loc = e["loc"]
+        model = DeviceFile if len(loc) == 1 else sections.get(str(loc[0]))
+        if model is None:
+            continue
+        lines[j] = lines[j].replace("; check the spelling", "") + _did_you_mean(
+            str(loc[-1]), model.model_fields
+        )
+    return "\n".join(lines)
+
+
 def _resolve_material(material: str | dict[str, Any], db: MaterialDatabase, where: str):
     """A layer's or contact's material: an inline mapping, or a name looked up in ``db``."""
     if isinstance(material, dict):
@@ -289,6 +446,12 @@ def _layer(spec: LayerSpec, db: MaterialDatabase, where: str) -> Layer:
         raise PeledInputError(
             f"{where}: material {base.name!r} is an electrode; use it as anode or cathode"
         )
+    for key in spec.overrides:
+        if key not in Semiconductor.model_fields:
+            raise PeledInputError(
+                f"{where}.overrides: unknown key {key!r} (value {spec.overrides[key]!r})"
+                + _did_you_mean(key, set(Semiconductor.model_fields) - {"name", "role"})
+            )
     if spec.overrides:
         data = base.model_dump(exclude_unset=True)
         data.update(spec.overrides)
@@ -310,13 +473,12 @@ def device_from_mapping(
     try:
         spec = DeviceFile.model_validate(dict(data))
     except ValidationError as err:
-        raise PeledInputError(_format_validation_error(err, where)) from None
+        raise PeledInputError(_format_device_error(err, where)) from None
+    _check_plausible(spec, where)
     layers = tuple(_layer(s, db, f"{where}: layers[{i}]") for i, s in enumerate(spec.layers))
     sweep = spec.sweep or SweepSpec()
-    if sweep.stop_V <= sweep.start_V:
-        raise PeledInputError(
-            f"{where}: key 'sweep.stop_V' = {sweep.stop_V} must exceed start_V = {sweep.start_V}"
-        )
+    names = ("key 'sweep.start_V'", "key 'sweep.stop_V'", "key 'sweep.step_V'")
+    bias_grid(sweep.start_V, sweep.stop_V, sweep.step_V, f"{where}: ", names)
     return Device(
         name=spec.name,
         anode=_contact(spec.anode, db, f"{where}: anode"),
@@ -406,6 +568,7 @@ __all__: Sequence[str] = [
     "Contact",
     "Device",
     "Layer",
+    "bias_grid",
     "default_device_path",
     "device_from_mapping",
     "device_to_mapping",

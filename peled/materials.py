@@ -82,6 +82,12 @@ class Semiconductor(_Strict):
     site_density_cm3: float | None = Field(default=None, ge=1e18, le=1e23)
     electron_disorder_eV: float | None = Field(default=None, ge=0, le=0.5)
     hole_disorder_eV: float | None = Field(default=None, ge=0, le=0.5)
+    # what electron_affinity_eV and the ionization energy (EA + band gap) of a Gaussian
+    # (gauss_fermi) carrier are: "onset" (measured UPS/IPES/CV onsets, the edge of the
+    # Gaussian: its centre lies GAUSSIAN_ONSET_WIDTHS sigma further inside the gap's
+    # complement, peled.device) or "centre" (the Gaussian's centre itself, as model
+    # studies give it). Not used by other statistics.
+    energy_level_reference: Literal["onset", "centre"] = "onset"
     # a nanocrystal film (statistics nanocrystal, peled.model.statistics.nanocrystal):
     # cube edge, relative size dispersion, packing fraction, effective masses m*/m0
     # mobility model per carrier (peled.model.mobility): constant (the *_mobility_cm2_Vs

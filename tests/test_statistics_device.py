@@ -174,3 +174,35 @@ def test_material_keys_for_gauss_fermi(tmp_path):
     assert arr.electron_statistics == ("gauss_fermi",) and arr.hole_statistics == ("gauss_fermi",)
     np.testing.assert_allclose(float(arr.layers.valence_band_dos_m3[0]), 1e27)
     np.testing.assert_allclose(float(arr.layers.hole_disorder_eV[0]), 0.1)
+    # measured levels are onsets: the Gaussian centres lie 2 sigma inside them
+    # (peled.device.GAUSSIAN_ONSET_WIDTHS); "centre" takes the levels as the centres
+    np.testing.assert_allclose(float(arr.layers.electron_affinity_eV[0]), 2.3 - 0.16)
+    np.testing.assert_allclose(float(arr.layers.band_gap_eV[0]), 3.0 + 0.16 + 0.2)
+    centre = {**full, "energy_level_reference": "centre"}
+    centre["sources"] = {**full["sources"], "energy_level_reference": "t"}
+    dev_c = device_from_mapping(
+        {
+            "name": "t",
+            "anode": {"work_function_eV": 5.0},
+            "cathode": {"work_function_eV": 3.5},
+            "layers": [{"material": centre, "thickness_nm": 20}],
+        },
+        "dev.yaml",
+    )
+    lay_c = dev_c.to_arrays(MeshSpec(8)).layers
+    np.testing.assert_allclose(float(lay_c.electron_affinity_eV[0]), 2.3)
+    np.testing.assert_allclose(float(lay_c.band_gap_eV[0]), 3.0)
+    # a Boltzmann carrier keeps its level: holes Gaussian, electrons Boltzmann
+    mixed_ok = {**mixed, "conduction_band_dos_cm3": 1e20}
+    mixed_ok["sources"] = {**mixed["sources"], "conduction_band_dos_cm3": "t"}
+    lay_m = device_from_mapping(
+        {
+            "name": "t",
+            "anode": {"work_function_eV": 5.0},
+            "cathode": {"work_function_eV": 3.5},
+            "layers": [{"material": mixed_ok, "thickness_nm": 20}],
+        },
+        "dev.yaml",
+    ).to_arrays(MeshSpec(8)).layers
+    np.testing.assert_allclose(float(lay_m.electron_affinity_eV[0]), 2.3)
+    np.testing.assert_allclose(float(lay_m.band_gap_eV[0]), 3.0 + 0.2)
