@@ -4,7 +4,7 @@
 steps (81 biases), 32 nodes per layer (the sweep default). Every mode is warmed up first
 (the jitted solvers compiled in the process or on every Dask worker), so the figures are
 warm throughput. Set PELED_SWEEP_BENCH_N to a square number (e.g. 36) for a reduced run.
-Figures go to docs/sweep.md; run with ``make bench``.
+Figures go to docs/user-guide/sweep.md; run with ``make bench``.
 """
 
 import math

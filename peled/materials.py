@@ -66,12 +66,12 @@ class Semiconductor(_Strict):
     emission_peak_nm: float | None = Field(default=None, ge=360, le=830)
     emission_fwhm_nm: float | None = Field(default=None, gt=0, lt=200)
     photoluminescence_quantum_yield: float | None = Field(default=None, ge=0, le=1)
-    # Interface exciton quenching (docs/light_output_photometry.md): the emitter's exciton
+    # Interface exciton quenching (docs/model/light-output.md): the emitter's exciton
     # quenching (diffusion) length, and this material's efficiency at quenching excitons of
     # an adjacent emitter (0 = none, e.g. wide-gap insulators; 1 = every arriving exciton).
     exciton_quenching_length_nm: float | None = Field(default=None, gt=0, le=1000)
     exciton_quenching_efficiency: float = Field(default=0.0, ge=0, le=1)
-    # Occupancy of the states (peled.model.statistics, docs/model.md): Boltzmann,
+    # Occupancy of the states (peled.model.statistics, docs/model/statistics.md): Boltzmann,
     # Blakemore's Fermi-Dirac approximation, Fermi-Dirac on one level of N_c sites (a
     # nanocrystal film's band-edge states), Gauss-Fermi (a disordered organic film's
     # Gaussian DOS of site_density_cm3 sites and width *_disorder_eV) or Fermi-Dirac F_1/2

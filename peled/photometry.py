@@ -28,7 +28,7 @@ Data sources
   with the tabulated V(555 nm) = 1 this gives K_m = 683.002 lm/W (CIE), a 3 ppm difference
   that is below the accuracy of anything computed here. See the SI Brochure, 9th ed. (2019).
 
-See docs/light_output_photometry.md for the derivations.
+See docs/model/light-output.md for the derivations.
 """
 
 from __future__ import annotations

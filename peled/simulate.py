@@ -8,7 +8,7 @@ number. Every bias also carries the solver's result code (``result_code``, named
 ``result``: "strict", "floor", ..., "failed"; :data:`peled.core.newton.RESULT_CODES`),
 which says which convergence rule and which pass of the sweep accepted it.
 
-Light output (docs/light_output_photometry.md):
+Light output (docs/model/light-output.md):
 
     Phi_out = eta_out * sum_emitters vol * PLQY * q(x) * R_rad    [photons m^-2 s^-1]
     EQE     = q Phi_out / J
@@ -426,7 +426,7 @@ def result_from_states(device: Device, arrays, voltages_V, states) -> Simulation
     lum = phi_out * (spec.lumens_per_photon_per_s if spec else 0.0) / math.pi
     # ratios to J wherever J > 0; where |J| is below its round-off floor they are flagged
     # (current_resolved), not removed: on the Table 2 devices EQE_max at J ~ 1e-7 mA/cm^2,
-    # below that floor, is still reproducible to 1e-4 across meshes (docs/validation.md),
+    # below that floor, is still reproducible to 1e-4 across meshes (docs/validation/index.md),
     # so the floor is a warning, not proof that the digits are noise
     j_ok = j_a_m2 > 0
     with np.errstate(divide="ignore", invalid="ignore"):

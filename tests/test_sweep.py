@@ -44,8 +44,8 @@ def small_spec(base: str) -> dict:
 
 # A fixed copy of the green stack (the example file changes as the default device evolves).
 # Every bias of these candidates converges in Newton's quadratic regime, so batched,
-# sequential and Dask solves agree to round-off (docs/sweep.md: where a bias is accepted at
-# the solver's residual floor, they agree only to the solver tolerance).
+# sequential and Dask solves agree to round-off (docs/user-guide/sweep.md: where a bias is
+# accepted at the solver's residual floor, they agree only to the solver tolerance).
 BASE_DEVICE = """
 name: test green stack
 anode: {material: ITO}

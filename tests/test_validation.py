@@ -342,7 +342,7 @@ def test_scenario_b_barrier_interlayer(scenarios):
 
 
 def test_scenario_c_short_ligands(scenarios):
-    """What peled reproduces of the DDAB statement (docs/validation.md): the DDAB film's
+    """What peled reproduces of the DDAB statement (docs/validation/index.md): the DDAB film's
     EQE_max is higher, by its PLQY more than by its mobility; the review's x16 is not."""
     n = scenarios["c"].numbers
     assert n["eqe_ratio_ddab_over_oa"] > 1.5

@@ -97,7 +97,8 @@ class SolverSettings:
     backward_fill: after the forward sweep, approach each failed bias whose next bias
         converged once more, downward from that bias's state
         (docs/numerics/continuation.md, "Passes over failed points")
-    quasi_fermi_margin: slack of the projection of phi onto [min(0, V), max(0, V)] [V_t]
+    quasi_fermi_margin: slack of the projection of phi onto the interval from min(0, V)
+        to max(0, V) [V_t]
     compress_potential_updates: compress psi updates above 1 V_t to 1 + ln|d| (off: it
         bends the Newton direction, and with the line search a p-n junction's
         equilibrium then crawled; the uniform step cap keeps large first steps safe)

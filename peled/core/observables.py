@@ -18,7 +18,7 @@ differentiated. Units are SI inside; the names carry them.
   converged solvers differ there by 10x, docs/numerics/accuracy.md "The current
   floor").
 * Photon generation (excitonic model, peled.model.emitter.excitonic,
-  docs/light_output_photometry.md): an electron and a hole that meet in an emitting layer
+  docs/model/light-output.md): an electron and a hole that meet in an emitting layer
   form an exciton at the capture rate R_rad = B (n p - n_i^2) (B the Langevin
   coefficient of a nanocrystal film); SRH is a free-carrier loss that competes with that
   encounter. Each exciton emits with probability eta(x) = PLQY * S(x) * q(x): the film

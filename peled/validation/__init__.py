@@ -1,4 +1,4 @@
-"""Validation against the literature (``peled validate``; protocol in docs/validation.md).
+"""Validation against the literature (``peled validate``; protocol in docs/validation/index.md).
 
 * :mod:`peled.validation.cases` loads the case files (validation/devices/*.yaml),
 * :mod:`peled.validation.screen` checks the reported numbers against photometry,

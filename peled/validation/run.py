@@ -1,6 +1,6 @@
 """Run validation cases: simulate each stack, compare with the reported figures.
 
-Protocol (docs/validation.md):
+Protocol (docs/validation/index.md):
 
 * **Sweep** :data:`VALIDATION_VOLTAGES_V`: 0-8 V in 0.1 V steps for every case. Most
   Table 2 devices reach their reported L_max between ~5 and 9 V, and peled models no
@@ -8,7 +8,7 @@ Protocol (docs/validation.md):
   the simulated L_max is the luminance at 8 V (or at the last converged bias) and depends
   on this limit. EQE_max is insensitive to it once the EQE peak lies inside the sweep.
 * **Mesh** :data:`VALIDATION_MESH`: 48 nodes per layer (clustering 0.9). Measured on the
-  examples, EQE_max and L_max move by <1 % from 48 to 64 nodes (docs/validation.md);
+  examples, EQE_max and L_max move by <1 % from 48 to 64 nodes (docs/validation/index.md);
   cases with the same number of layers share one compiled solver.
 * **No fitted parameter**: every number comes from the materials database and the case's
   cited overrides; nothing is calibrated on the reported values.

@@ -1,4 +1,4 @@
-"""The review's physics statements as scenario checks (docs/validation.md, section 5).
+"""The review's physics statements as scenario checks (docs/validation/index.md, section 5).
 
 All scenarios use one four-layer template, anode | HTL | slot | emitter | ETL | cathode,
 so that every variant shares one compiled solver per mesh. The "slot" is either a second
@@ -18,7 +18,7 @@ interlayer.
     at the HTL interface whatever the mobilities.)
 (b) **Barrier interlayer.** The slow-HTL device of (a) with the slot made a 3 nm
     wide-gap ZnCl2 interlayer. Interfacial exciton quenching uses peled's interface
-    quenching model (docs/light_output_photometry.md): photon yield PLQY x
+    quenching model (docs/model/light-output.md): photon yield PLQY x
     prod(1 - s exp(-d / L_q)) over the emitter's two interfaces, with the scenario
     parameters :data:`QUENCHING_LENGTH_NM` for the emitter and quenching efficiency
     :data:`HTL_QUENCHING_EFFICIENCY` for the HTL (no database material sets them yet);
