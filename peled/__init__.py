@@ -2,7 +2,7 @@
 
 Public API::
 
-    device = peled.load_device("device.yaml")
+    device = peled.load_device("device.yaml")  # or peled.default_device_path()
     result = peled.simulate(device, voltages)
     result.to_dataframe(); result.summary(); result.plot("out/")
 
@@ -12,7 +12,7 @@ public entry points run inside ``jax.enable_x64(True)``.
 
 from peled.core.newton import SolverSettings
 from peled.core.params import MeshSpec
-from peled.device import Device, device_from_mapping, load_device
+from peled.device import Device, default_device_path, device_from_mapping, load_device
 from peled.errors import PeledInputError
 from peled.materials import MaterialDatabase, load_material
 from peled.simulate import SimulationResult, simulate
@@ -24,6 +24,7 @@ __all__ = [
     "PeledInputError",
     "SimulationResult",
     "SolverSettings",
+    "default_device_path",
     "device_from_mapping",
     "load_device",
     "load_material",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import shutil
 import sys
@@ -17,6 +19,47 @@ from peled.errors import PeledInputError
 def _fail(err: Exception) -> None:
     click.echo(f"error: {err}", err=True)
     sys.exit(2)
+
+
+# nodes per layer a command accepts (the sweep file's mesh.nodes_per_layer has the same)
+MESH_NODES = click.IntRange(4, 4096)
+
+
+def _check_out_dir(path: Path, flag: str = "--out") -> None:
+    """Refuse, before any work, an output folder that cannot be made: a file in its place
+    or above it, or an existing ancestor that is not writable."""
+    if path.exists() and not path.is_dir():
+        _fail(PeledInputError(f"{flag} {path}: is a file; allowed: a folder (new or existing)"))
+    parent = path
+    while not parent.exists():
+        if parent.parent == parent:
+            break
+        parent = parent.parent
+    if parent.exists() and not parent.is_dir():
+        _fail(
+            PeledInputError(
+                f"{flag} {path}: {parent} is a file, so no folder can be made under it; "
+                "allowed: a folder path whose parents are folders"
+            )
+        )
+    if parent.exists() and not os.access(parent, os.W_OK | os.X_OK):
+        _fail(PeledInputError(f"{flag} {path}: {parent} is not writable"))
+
+
+def _make_out_dir(path: Path, flag: str = "--out") -> bool:
+    """Check and create the output folder before any work; True when it was created."""
+    _check_out_dir(path, flag)
+    existed = path.is_dir()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        _fail(PeledInputError(f"{flag} {path}: cannot create the folder: {err.strerror}"))
+    return not existed
+
+
+def _remove_if_empty(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.rmdir()  # only an empty folder goes
 
 
 @click.group()
@@ -147,6 +190,13 @@ def check(device_file: str) -> None:
             f"IE {m.ionization_energy_eV:.2f} eV  ({m.role})"
         )
     click.echo(f"  cathode {dev.cathode.name:<14} WF {dev.cathode.work_function_eV:.2f} eV")
+    if not dev.emitter_indices:
+        click.echo(
+            f"warning: {device_file}: no layer emits (no material with role 'emitter'): "
+            "the device gives no light, so luminance, EQE and the recombination zone are "
+            "zero or undefined",
+            err=True,
+        )
     first, last = dev.layers[0].material, dev.layers[-1].material
     click.echo("injection barriers (eV, positive = uphill):")
     hole_barrier = first.ionization_energy_eV - dev.anode.work_function_eV
@@ -165,27 +215,47 @@ def check(device_file: str) -> None:
 
 @main.command()
 @click.argument("device_file", type=click.Path())
-@click.option("--out", "out", type=click.Path(), default=None, help="PNG path")
+@click.option("--out", "out", type=click.Path(), default=None, help="PNG path (.png)")
 def diagram(device_file: str, out: str | None) -> None:
     """Write the flat-band energy-level diagram (PNG)."""
     from peled.plotting import plot_flat_band
 
     dev = _load(device_file)
     path = Path(out) if out else Path(_slug(dev.name) + "-diagram.png")
+    if path.suffix.lower() != ".png":
+        _fail(
+            PeledInputError(
+                f"--out {out}: suffix {path.suffix or '(none)'!r}: the diagram is written as "
+                "PNG; allowed: a path ending in .png"
+            )
+        )
+    _check_out_dir(path.parent if str(path.parent) else Path("."))
+    if path.is_dir():
+        _fail(PeledInputError(f"--out {out}: is a folder; allowed: a .png file path"))
     plot_flat_band(dev, path)
     click.echo(f"wrote {path}")
 
 
 def _voltages(dev, start_v, stop_v, step_v) -> np.ndarray:
-    """The device's sweep [V] with any of start/stop/step replaced from the command line."""
+    """The device's sweep [V] with any of start/stop/step replaced from the command line:
+    start to stop inclusive in whole steps; a step that does not fit is refused
+    (peled.device.bias_grid), so the last bias is exactly the stop."""
+    from peled.device import bias_grid
+
     a, b, s = dev.sweep_V
+    src = f"{dev.source_file}: key 'sweep."
+    names = (
+        f"{src}start_V'" if start_v is None else "--start-V",
+        f"{src}stop_V'" if stop_v is None else "--stop-V",
+        f"{src}step_V'" if step_v is None else "--step-V",
+    )
     a = a if start_v is None else start_v
     b = b if stop_v is None else stop_v
     s = s if step_v is None else step_v
-    if s <= 0 or b <= a:
-        _fail(PeledInputError(f"sweep: need step > 0 and stop > start (got {a}, {b}, {s})"))
-    n = int(round((b - a) / s)) + 1
-    return np.linspace(a, a + (n - 1) * s, n)
+    try:
+        return bias_grid(a, b, s, names=names)
+    except PeledInputError as err:
+        _fail(err)
 
 
 def _slug(name: str) -> str:
@@ -198,7 +268,7 @@ def _slug(name: str) -> str:
 @click.option("--start-V", "start_v", type=float, default=None)
 @click.option("--stop-V", "stop_v", type=float, default=None)
 @click.option("--step-V", "step_v", type=float, default=None)
-@click.option("--mesh", type=int, default=None, help="nodes per layer (default 64)")
+@click.option("--mesh", type=MESH_NODES, default=None, help="nodes per layer, 4-4096 (default 64)")
 @click.option(
     "--mesh-grading",
     type=click.Choice(["sine", "loglinear"]),
@@ -221,42 +291,93 @@ def _slug(name: str) -> str:
     multiple=True,
     help="bias [V] for profiles/zones/band plots (repeat; default turn-on, EQE_max, last)",
 )
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="validate the inputs and the output folder, print what would run; no solving",
+)
 def simulate(
-    device_file, out, start_v, stop_v, step_v, mesh, mesh_grading, no_plots, no_progress, profile_v
+    device_file,
+    out,
+    start_v,
+    stop_v,
+    step_v,
+    mesh,
+    mesh_grading,
+    no_plots,
+    no_progress,
+    profile_v,
+    dry_run,
 ) -> None:
     """Simulate a device's J-V-L sweep and write jv.csv, summary.json, profiles.csv, plots.
 
     Without DEVICE_FILE the built-in default (green CsPbBr3 PeLED) is simulated.
     """
+    import json
+
+    from peled.core.newton import SolverSettings
     from peled.core.params import MeshSpec
     from peled.device import default_device_path
-    from peled.io import write_jv, write_profiles, write_summary
+    from peled.io import write_jv, write_profiles, write_text
     from peled.plotting import default_profile_biases
-    from peled.simulate import simulate as run
+    from peled.report import for_people, name_layers, provenance
 
-    dev = _load(device_file or str(default_device_path()))
+    device_path = device_file or str(default_device_path())
+    dev = _load(device_path)
     volts = _voltages(dev, start_v, stop_v, step_v)
     out_dir = Path(out) if out else Path(_slug(dev.name))
     spec = None
     if mesh or mesh_grading != "sine":
         spec = MeshSpec(mesh or MeshSpec().nodes_per_layer, grading=mesh_grading)
-    res = run(dev, volts, mesh=spec, progress=not no_progress)
+    used = spec or MeshSpec()
+    for pv in profile_v:
+        if not volts[0] <= pv <= volts[-1]:
+            _fail(
+                PeledInputError(
+                    f"--profile-V {pv:g}: outside the sweep; allowed {volts[0]:g} to "
+                    f"{volts[-1]:g} V"
+                )
+            )
+    if dry_run:
+        _check_out_dir(out_dir)
+        click.echo(f"dry run: {dev.name} ({device_path}), {len(dev.layers)} layers, nothing solved")
+        click.echo(
+            f"  biases  {volts[0]:g} to {volts[-1]:g} V, {volts.size} points"
+            + (f" in steps of {volts[1] - volts[0]:.6g} V" if volts.size > 1 else "")
+        )
+        click.echo(f"  mesh    {used.nodes_per_layer} nodes per layer, {used.grading} grading")
+        click.echo(
+            f"  output  {out_dir}/ ({'exists' if out_dir.is_dir() else 'would be created'}): "
+            "jv.csv, summary.json, profiles.csv" + ("" if no_plots else ", 4 PNG plots")
+        )
+        return
+    from peled.simulate import simulate as run
+
+    created = _make_out_dir(out_dir)
+    settings = SolverSettings()
+    try:
+        res = run(dev, volts, mesh=spec, settings=settings, progress=not no_progress)
+    except BaseException:
+        if created:
+            _remove_if_empty(out_dir)
+        raise
     # write everything into a fresh folder, then move the files over: nothing half-written
-    out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out_dir, prefix=".peled-") as tmp:
         t = Path(tmp)
         write_jv(res, t / "jv.csv")
         chosen = list(profile_v) or None
-        used = spec or MeshSpec()
-        write_summary(
-            res,
-            t / "summary.json",
-            profile_biases_V=chosen,
-            extra={
+        summary = res.summary(chosen)
+        summary.update(
+            {
                 "mesh_nodes_per_layer": used.nodes_per_layer,
                 "mesh_grading": used.grading,
-            },
+                "provenance": provenance(
+                    device_path, volts, used, settings, command="peled simulate"
+                ),
+            }
         )
+        summary = for_people(name_layers(summary, dev))
+        write_text(t / "summary.json", json.dumps(summary, indent=2, allow_nan=False))
         write_profiles(res, default_profile_biases(res, chosen), t / "profiles.csv")
         if not no_plots:
             res.plot(t, chosen)
@@ -335,15 +456,51 @@ def simulate(
 )
 @click.option("--csv", "csv", is_flag=True, help="also write results.csv")
 @click.option("--no-progress", is_flag=True, help="no progress bar")
-def sweep(sweep_file, out, resume, scheduler, batch_size, vmap, csv, no_progress) -> None:
+@click.option(
+    "--n-samples",
+    "n_samples",
+    type=click.IntRange(min=1),
+    default=None,
+    help="a smaller trial: random / latin_hypercube draw this many samples (same seed); "
+    "a grid solves this many of its candidates, spread evenly through it, with their "
+    "grid ids (--resume without --n-samples completes the grid later)",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="build and validate every candidate, print what would run; no solving",
+)
+def sweep(
+    sweep_file, out, resume, scheduler, batch_size, vmap, csv, no_progress, n_samples, dry_run
+) -> None:
     """Screen the candidates of a sweep file (docs/sweep.md): results.parquet, ranking,
     Pareto front and heat map."""
-    from peled.sweep import run_sweep
+    from peled.sweep import run_sweep, sweep_candidates
     from peled.sweep_spec import load_sweep
 
     try:
         spec = load_sweep(sweep_file)
         out_dir = Path(out) if out else Path(_slug(spec.name) + "-sweep")
+        _check_out_dir(out_dir)
+        if dry_run:
+            spec, cands = sweep_candidates(spec, n_samples)
+            for c in cands:
+                spec.build(c)
+            v = spec.voltages_V
+            click.echo(
+                f"dry run: {spec.name} ({sweep_file}), {len(cands)} candidates "
+                f"({spec.method}), nothing solved"
+            )
+            for a in spec.axes:
+                vals = a.choices if a.choices is not None else (a.range.min, a.range.max)
+                what = "values" if a.choices is not None else f"range ({a.range.scale})"
+                click.echo(f"  axis    {a.column}: {what} {list(vals)}")
+            click.echo(f"  biases  {v[0]:g} to {v[-1]:g} V, {v.size} points")
+            click.echo(f"  mesh    {spec.mesh.nodes_per_layer} nodes per layer")
+            click.echo(
+                f"  output  {out_dir}/ ({'exists' if out_dir.is_dir() else 'would be created'})"
+            )
+            return
         res = run_sweep(
             spec,
             out_dir,
@@ -353,6 +510,7 @@ def sweep(sweep_file, out, resume, scheduler, batch_size, vmap, csv, no_progress
             batched=vmap,
             csv=csv,
             progress=not no_progress,
+            n_samples=n_samples,
         )
     except PeledInputError as err:
         _fail(err)
@@ -363,14 +521,21 @@ def sweep(sweep_file, out, resume, scheduler, batch_size, vmap, csv, no_progress
     click.echo(f"wrote {out_dir}/ ({len(res.results)} candidates, {res.n_solved} solved now)")
 
 
+def _reference_report_dir() -> Path:
+    """The stored validation report of a source checkout, whose metrics.json is the
+    reference of the regression test (tests/test_validation.py)."""
+    return Path(__file__).resolve().parent.parent / "validation" / "report"
+
+
 @main.command()
 @click.option(
     "--out",
     "out",
     type=click.Path(),
-    default="validation/report",
+    default="peled-validation",
     show_default=True,
-    help="report folder (report.md, report.html, metrics.json, figures/)",
+    help="report folder (report.md, report.html, metrics.json, figures/), relative to the "
+    "current folder",
 )
 @click.option(
     "--cases",
@@ -383,15 +548,34 @@ def sweep(sweep_file, out, resume, scheduler, batch_size, vmap, csv, no_progress
 @click.option(
     "--keep-metrics", is_flag=True, help="do not overwrite metrics.json (the regression reference)"
 )
-def validate(out, cases, no_scenarios, keep_metrics) -> None:
+@click.option(
+    "--update-reference",
+    is_flag=True,
+    help="allow --out to be the repository's validation/report, whose metrics.json is the "
+    "regression reference of the test suite (make validate passes it)",
+)
+def validate(out, cases, no_scenarios, keep_metrics, update_reference) -> None:
     """Validate against the review's Table 2 and write the report (docs/validation.md).
 
-    Re-running it regenerates validation/report/metrics.json, the reference of the
-    regression test: do that deliberately after a physics change and commit it.
+    The report goes to ./peled-validation unless --out says otherwise. The repository's
+    validation/report holds the regression reference of the test suite: it is written
+    only with --out validation/report --update-reference (make validate), deliberately,
+    after a physics change, and then committed.
     """
     from peled.validation import DEFAULT_CASES_GLOB, DEFAULT_SCENARIOS_GLOB
     from peled.validation import validate as run_validation
 
+    out_dir = Path(out)
+    if out_dir.resolve() == _reference_report_dir() and not update_reference:
+        _fail(
+            PeledInputError(
+                f"--out {out}: is the repository's stored validation report, whose "
+                "metrics.json is the regression reference of tests/test_validation.py; "
+                "allowed: another folder, or add --update-reference to regenerate the "
+                "reference deliberately"
+            )
+        )
+    _check_out_dir(out_dir)
     try:
         summary = run_validation(
             out,
@@ -440,8 +624,8 @@ def validate(out, cases, no_scenarios, keep_metrics) -> None:
     "1.ionization_energy_eV=5.2:5.9, anode.work_function_eV=4.6:5.4; repeatable",
 )
 @click.option("--out", "out", type=click.Path(), default=None, help="output folder")
-@click.option("--max-iter", "max_iter", type=int, default=30, show_default=True)
-@click.option("--mesh", type=int, default=32, show_default=True, help="nodes per layer")
+@click.option("--max-iter", "max_iter", type=click.IntRange(min=1), default=30, show_default=True)
+@click.option("--mesh", type=MESH_NODES, default=32, show_default=True, help="nodes per layer")
 @click.option("--start-V", "start_v", type=float, default=None)
 @click.option("--stop-V", "stop_v", type=float, default=None)
 @click.option("--step-V", "step_v", type=float, default=None)
@@ -461,11 +645,18 @@ def optimize(device_file, objectives, vary, out, max_iter, mesh, start_v, stop_v
 
     dev = _load(device_file)
     volts = _voltages(dev, start_v, stop_v, step_v)
+    out_dir = Path(out) if out else Path(_slug(dev.name) + "-optimized")
+    _check_out_dir(out_dir)
     try:
         objs = [parse_objective(t, f"--objective {t!r}") for t in objectives]
         bounds = {}
         for item in vary:
             name, lo, hi = parse_bounds(item)
+            if name in bounds:
+                raise PeledInputError(
+                    f"--vary {item!r}: {name} is varied twice (also "
+                    f"{bounds[name][0]:g}:{bounds[name][1]:g}); allowed: one --vary per quantity"
+                )
             bounds[name] = (lo, hi)
         base = yaml.safe_load(Path(device_file).read_text())
         prob = DesignProblem(dev, bounds, objs, volts, mesh=MeshSpec(mesh), base_mapping=base)
@@ -477,7 +668,6 @@ def optimize(device_file, objectives, vary, out, max_iter, mesh, start_v, stop_v
     )
     from peled.optimize import OptimizationError
 
-    out_dir = Path(out) if out else Path(_slug(dev.name) + "-optimized")
     try:
         res = run(prob, max_iterations=max_iter, progress=True)
         write_optimization(res, out_dir)

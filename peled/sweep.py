@@ -37,6 +37,7 @@ two neighbouring biases, NaN if either is not converged) and the convergence rec
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import math
 import os
@@ -55,6 +56,7 @@ from peled.core.params import MeshSpec, stack_arrays
 from peled.device import device_from_mapping
 from peled.errors import PeledInputError
 from peled.io import atomic_path, write_text
+from peled.report import for_people, provenance
 from peled.runtime import release_compiled_code_if_near_limit
 from peled.simulate import SimulationResult, result_from_states
 from peled.sweep_spec import Candidate, Sweep, eqe_column, load_sweep, luminance_column
@@ -314,6 +316,20 @@ def _check_manifest(
             sweep.voltages_V.size,
         ],
         "nodes_per_layer": sweep.mesh.nodes_per_layer,
+        # rounded for reading; the fingerprint parts above stay exact (resume compares them)
+        "provenance": for_people(
+            provenance(
+                sweep.source if Path(sweep.source).is_file() else None,
+                sweep.voltages_V,
+                sweep.mesh,
+                settings,
+                sampling={
+                    "method": sweep.method,
+                    "n_samples": sweep.n_samples,
+                    "seed": sweep.seed,
+                },
+            )
+        ),
     }
     write_text(manifest, json.dumps(info, indent=2))
 
@@ -332,6 +348,32 @@ class SweepOutcome:
     batch_size: int
 
 
+def sweep_candidates(sweep: Sweep, n_samples: int | None = None) -> tuple[Sweep, list[Candidate]]:
+    """The sweep and the candidates a run solves; ``n_samples`` makes a smaller trial.
+
+    random / latin_hypercube: the same method and seed with ``n_samples`` draws (a new
+    sampling, so its fingerprint differs from the file's). grid: ``n_samples`` of its
+    candidates spread evenly through the grid order (indices round(linspace(0, n - 1,
+    n_samples))), keeping their grid ids and inputs, so that a later ``resume`` of the full
+    grid in the same folder adds the rest; more than the grid holds is refused.
+    """
+    if n_samples is None:
+        return sweep, sweep.candidates()
+    if n_samples < 1:
+        raise PeledInputError(f"--n-samples {n_samples}: allowed a positive integer")
+    if sweep.method != "grid":
+        sweep = dataclasses.replace(sweep, n_samples=int(n_samples))
+        return sweep, sweep.candidates()
+    cands = sweep.candidates()
+    if n_samples > len(cands):
+        raise PeledInputError(
+            f"--n-samples {n_samples}: the grid of {sweep.source} has {len(cands)} candidates; "
+            f"allowed 1 to {len(cands)}"
+        )
+    picks = sorted({int(round(x)) for x in np.linspace(0, len(cands) - 1, n_samples)})
+    return sweep, [cands[i] for i in picks]
+
+
 def run_sweep(
     sweep: Sweep | str | os.PathLike[str],
     out_dir: str | os.PathLike[str],
@@ -345,6 +387,7 @@ def run_sweep(
     settings: SolverSettings | None = None,
     on_chunk: Callable[[Path, list[dict[str, Any]]], None] | None = None,
     analysis: bool = True,
+    n_samples: int | None = None,
 ) -> SweepOutcome:
     """Solve every candidate not yet in ``out_dir`` and write results and analysis.
 
@@ -352,13 +395,14 @@ def run_sweep(
     ``distributed.Client``; ``batched``: True runs each batch as one vmap, False solves
     its candidates one by one, None (default) picks vmap on accelerators and one by one on
     CPUs, in the process that runs the batch; ``on_chunk(path, rows)`` is called after
-    each chunk file is written.
+    each chunk file is written; ``n_samples``: a smaller trial
+    (:func:`sweep_candidates`).
     """
     if not isinstance(sweep, Sweep):
         sweep = load_sweep(sweep)
     out = Path(out_dir)
+    sweep, cands = sweep_candidates(sweep, n_samples)
     out.mkdir(parents=True, exist_ok=True)
-    cands = sweep.candidates()
     # every candidate is built (validated) before the first solve: a bad value fails now,
     # naming the sweep file, not hours later inside a batch
     for c in cands:
