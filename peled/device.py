@@ -64,7 +64,7 @@ class ContactSpec(_Strict):
 
 class LayerSpec(_Strict):
     material: str | dict[str, Any]
-    thickness_nm: float  # plausible range: _check_plausible
+    thickness_nm: float = Field(gt=0)  # plausible range: _check_plausible
     overrides: dict[str, Any] = Field(default_factory=dict)
 
 

@@ -47,7 +47,7 @@ def write_device(tmp_path: Path, mutate, name: str = "dev.yaml") -> Path:
         (25e-9, "looks like metres: thickness_nm is in nanometres (25 nm)"),
         (0.025, "looks like micrometres: thickness_nm is in nanometres (25 nm)"),
         (45000.0, "45000 nm is 45 um"),
-        (-3.0, ""),
+        (0.2, "allowed 0.5 to 10000 nm"),
     ],
 )
 def test_check_refuses_implausible_thickness_with_unit_hint(tmp_path, value, hint):
