@@ -52,7 +52,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from peled.core.newton import SolverSettings
 from peled.core.params import MeshSpec
-from peled.device import Device, device_from_mapping, device_to_mapping
+from peled.device import Device, bias_grid, device_from_mapping, device_to_mapping
 from peled.errors import PeledInputError
 from peled.materials import (
     Electrode,
@@ -498,9 +498,10 @@ def sweep_from_mapping(
     v = spec.voltages or VoltageSpec(
         start_V=base.sweep_V[0], stop_V=base.sweep_V[1], step_V=base.sweep_V[2]
     )
-    # never past stop_V: the last bias is the largest start + k step <= stop (1e-9 slack)
-    n = int(math.floor((v.stop_V - v.start_V) / v.step_V + 1e-9)) + 1
-    volts = np.linspace(v.start_V, v.start_V + (n - 1) * v.step_V, n)
+    # start to stop in whole steps, the last bias exactly stop_V; a step that does not fit
+    # is refused (peled.device.bias_grid, decision record 0010)
+    keys = ("key 'voltages.start_V'", "key 'voltages.stop_V'", "key 'voltages.step_V'")
+    volts = bias_grid(v.start_V, v.stop_V, v.step_V, f"{source}: ", keys)
     for j, lv in enumerate(spec.luminance_voltages_V):
         if not volts[0] <= lv <= volts[-1]:
             raise PeledInputError(

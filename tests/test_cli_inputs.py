@@ -150,6 +150,20 @@ def test_device_file_sweep_must_fit(tmp_path):
     assert "key 'sweep.step_V' = 0.3 does not reach key 'sweep.stop_V' = 8" in res.output
 
 
+def test_sweep_file_voltages_must_fit(tmp_path):
+    """A sweep file's grid used to end silently at the last whole step below stop_V."""
+    grid = yaml.safe_load((REPO / "examples" / "sweeps" / "green-emitter-lhs.yaml").read_text())
+    grid["base_device"] = str(GREEN)
+    grid["voltages"] = {"start_V": 0, "stop_V": 8, "step_V": 0.3}
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(grid))
+    res = run("sweep", path, "--dry-run")
+    assert res.exit_code == 2
+    assert "s.yaml: key 'voltages.step_V' = 0.3 does not reach key 'voltages.stop_V' = 8" in (
+        res.output
+    )
+
+
 def test_optimize_refuses_a_grid_of_one_bias_and_bad_integers(tmp_path):
     """`optimize --step-V 100` used to run a single bias at 0 V."""
     base = ["optimize", GREEN, "--objective", "eqe_max", "--vary", "TPBi.thickness_nm=10:60"]
