@@ -525,7 +525,7 @@ def cell_recombination(
 
     Interior cells: the node's rates times the cell width (the box method). The cells
     that carriers enter through a heterointerface or a contact (:mod:`peled.core.fitting`,
-    docs/numerics.md "Boundary cells"):
+    docs/numerics/discretisation.md "Boundary cells"):
 
     * the width is exponentially fitted to the reaction length lambda, 1/lambda^2 =
       k_p/D_p + k_n/D_n: w tanh(z)/z, z = w/lambda;
@@ -588,7 +588,7 @@ def cell_recombination(
     # on edge (i, i +/- 1) built from it would couple the far node's row to psi two nodes
     # away, outside the block-tridiagonal Jacobian (its 3-colour JVPs then alias that
     # entry onto a neighbour's: Newton slows and the implicit gradient is off by up to
-    # 2e-3, docs/numerics.md "Boundary cells"). With them local, the residual stays
+    # 2e-3, docs/numerics/discretisation.md "Boundary cells"). With them local, the residual stays
     # block-tridiagonal and the Jacobian exact.
     return CellRecombination(width, rec, edge_electron, edge_hole)
 
@@ -608,7 +608,7 @@ def fitted_edge_factors(cell: CellRecombination, geo: Geometry):
     edge carries the continuum flux D p_b exp(-w/lambda)/lambda through the cell face at
     w = d_i + h/2 when lambda << h, and the plain flux when lambda >> h. Without them the
     edge would hand the next node a further D p/h that in the continuum never gets there
-    (J on the default device +2 %, R_rad +10 % at 128 nodes; docs/numerics.md). d_i /
+    (J on the default device +2 %, R_rad +10 % at 128 nodes; docs/numerics/discretisation.md). d_i /
     lambda enters as sqrt((d_i/lambda)^2 + 1e-6) - 1e-3, smooth where lambda -> inf.
     """
     bc = geo.boundary

@@ -1,1 +1,1 @@
-"""Bulk flux schemes (today: Scharfetter-Gummel on the effective band potentials)."""
+"""Bulk flux schemes: Scharfetter-Gummel on the effective band potentials."""

@@ -1,1 +1,1 @@
-"""Heterointerface transfer terms (today: thermionic emission)."""
+"""Heterointerface transfer terms: thermionic emission."""
