@@ -68,7 +68,8 @@ GAP_EV = 3.0  # electrons negligible
 ELECTRON_MOBILITY_M2_VS = 1e-20  # electrons carry no current in any case
 # no recombination: a single-carrier device (a finite lifetime, not inf: see the write-up)
 NO_RECOMBINATION_S = 1e20
-MESH = MeshSpec(64)  # sine-clustered, first spacing 1 % of the mean (docs/numerics/discretisation.md)
+# sine-clustered, first spacing 1 % of the mean (docs/numerics/discretisation.md)
+MESH = MeshSpec(64)
 N_BIAS = 21  # biases per sweep: one length for every sweep, so one compile per model
 DEFAULT_SETTINGS = SolverSettings()
 # without the passes that revisit failed points: a smaller program that compiles in ~30 s
