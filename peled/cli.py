@@ -258,6 +258,18 @@ def _voltages(dev, start_v, stop_v, step_v) -> np.ndarray:
         _fail(err)
 
 
+def _add_provenance(path: Path, dev, prov: dict) -> None:
+    """Add a provenance entry to a JSON output, rounded for people, layers named."""
+    import json
+
+    from peled.io import write_text
+    from peled.report import for_people, name_layers
+
+    doc = json.loads(path.read_text())
+    doc["provenance"] = prov
+    write_text(path, json.dumps(for_people(name_layers(doc, dev)), indent=2, allow_nan=False))
+
+
 def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-").lower() or "device"
 
@@ -577,6 +589,9 @@ def validate(out, cases, no_scenarios, keep_metrics, update_reference) -> None:
         )
     _check_out_dir(out_dir)
     try:
+        from peled.validation.report import _check_report_folder
+
+        _check_report_folder(out_dir)  # a folder with foreign files: refused now, not at the end
         summary = run_validation(
             out,
             cases_glob=list(cases) if cases else DEFAULT_CASES_GLOB,
@@ -642,6 +657,7 @@ def optimize(device_file, objectives, vary, out, max_iter, mesh, start_v, stop_v
     from peled.optimize import DesignProblem, parse_bounds
     from peled.optimize import optimize as run
     from peled.optimize_report import write_optimization
+    from peled.report import provenance
 
     dev = _load(device_file)
     volts = _voltages(dev, start_v, stop_v, step_v)
@@ -673,6 +689,20 @@ def optimize(device_file, objectives, vary, out, max_iter, mesh, start_v, stop_v
         write_optimization(res, out_dir)
     except (OptimizationError, PeledInputError) as err:
         _fail(err)
+    _add_provenance(
+        out_dir / "optimization.json",
+        dev,
+        provenance(
+            device_file,
+            volts,
+            prob.mesh,
+            prob.settings,
+            command="peled optimize",
+            objectives=list(objectives),
+            vary=list(vary),
+            max_iterations=max_iter,
+        ),
+    )
     click.echo(f"  {res.iterations} iterations, {res.evaluations} evaluations, {res.wall_s:.1f} s")
     click.echo(
         f"  objective {res.initial_log_objective:.6g} -> {res.best_log_objective:.6g} "

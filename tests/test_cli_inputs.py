@@ -315,6 +315,19 @@ def test_validate_never_writes_the_regression_reference_by_default(tmp_path):
     assert res.exit_code == 2 and "no validation case files match" in res.output
 
 
+def test_validate_refuses_a_folder_with_foreign_files_before_running(tmp_path):
+    """A report folder holding other files used to be refused only after every case ran."""
+    out = tmp_path / "rep"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    case = REPO / "tests" / "data" / "validation_case_red.yaml"
+    res = run("validate", "--out", out, "--no-scenarios", "--cases", case)
+    assert res.exit_code == 2
+    assert "no part of a report: ['notes.txt']" in res.output
+    assert "rows in" not in res.output
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+
+
 # ------------------------------------------------------------------ README snippet
 
 

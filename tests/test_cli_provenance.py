@@ -80,6 +80,23 @@ def test_provenance_entry():
     json.dumps(for_people(p), allow_nan=False)
 
 
+def test_optimization_json_gets_provenance(tmp_path):
+    """The provenance step of `peled optimize` (run after optimization.json is written)."""
+    from peled.cli import _add_provenance
+
+    dev = load_device(default_device_path())
+    path = tmp_path / "optimization.json"
+    zone = {"fraction_within_5nm_of_2_anode_side": 0.30000000000000004}
+    path.write_text(json.dumps({"wall_s": 1.9500000000000002, "before": {"zones": [zone]}}))
+    prov = provenance(default_device_path(), np.linspace(0, 3, 7), MeshSpec(32), None)
+    _add_provenance(path, dev, prov)
+    doc = json.loads(path.read_text())
+    name = dev.layers[2].material.name
+    assert doc["wall_s"] == 1.95
+    assert doc["before"]["zones"] == [{f"fraction_within_5nm_of_{name}_anode_side": 0.3}]
+    assert doc["provenance"]["bias_grid"]["points"] == 7
+
+
 def test_sweep_json_records_provenance(tmp_path):
     """sweep.json (written before the first solve) names version, file and its hash."""
     from peled.sweep import _check_manifest
