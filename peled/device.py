@@ -387,25 +387,43 @@ def _did_you_mean(key: str, allowed) -> str:
     return f"; did you mean {close[0]!r}?" if close else f"; allowed keys: {sorted(allowed)}"
 
 
-def _format_device_error(err: ValidationError, where: str) -> str:
-    """The pydantic error as lines naming file, key and value; an unknown key gets the
-    closest allowed key of its section ("did you mean")."""
-    sections = {
-        "anode": ContactSpec,
-        "cathode": ContactSpec,
-        "layers": LayerSpec,
-        "sweep": SweepSpec,
-    }
+def _model_at(model: type[BaseModel], path) -> type[BaseModel] | None:
+    """The pydantic model that holds the last key of ``path`` (field names and list
+    indices from ``model`` down), or None where the path leaves the models."""
+    import typing
+
+    for part in path:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(str(part))
+        if field is None:
+            return None
+        stack, found = [field.annotation], None
+        while stack:
+            t = stack.pop()
+            if isinstance(t, type) and issubclass(t, BaseModel):
+                found = t
+                break
+            stack.extend(typing.get_args(t))
+        if found is None:
+            return None
+        model = found
+    return model
+
+
+def format_input_error(err: ValidationError, where: str, model: type[BaseModel]) -> str:
+    """The pydantic error of a file validated by ``model`` as lines naming file, key and
+    value; an unknown key gets the closest allowed key of its section ("did you mean")."""
     lines = _format_validation_error(err, where).split("\n")
     for j, e in enumerate(err.errors()):
         if e["type"] != "extra_forbidden" or j >= len(lines):
             continue
         loc = e["loc"]
-        model = DeviceFile if len(loc) == 1 else sections.get(str(loc[0]))
-        if model is None:
+        holder = _model_at(model, loc[:-1])
+        if holder is None:
             continue
         lines[j] = lines[j].replace("; check the spelling", "") + _did_you_mean(
-            str(loc[-1]), model.model_fields
+            str(loc[-1]), holder.model_fields
         )
     return "\n".join(lines)
 
@@ -473,7 +491,7 @@ def device_from_mapping(
     try:
         spec = DeviceFile.model_validate(dict(data))
     except ValidationError as err:
-        raise PeledInputError(_format_device_error(err, where)) from None
+        raise PeledInputError(format_input_error(err, where, DeviceFile)) from None
     _check_plausible(spec, where)
     layers = tuple(_layer(s, db, f"{where}: layers[{i}]") for i, s in enumerate(spec.layers))
     sweep = spec.sweep or SweepSpec()

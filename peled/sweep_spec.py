@@ -52,13 +52,18 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from peled.core.newton import SolverSettings
 from peled.core.params import MeshSpec
-from peled.device import Device, bias_grid, device_from_mapping, device_to_mapping
+from peled.device import (
+    Device,
+    bias_grid,
+    device_from_mapping,
+    device_to_mapping,
+    format_input_error,
+)
 from peled.errors import PeledInputError
 from peled.materials import (
     Electrode,
     MaterialDatabase,
     Semiconductor,
-    _format_validation_error,
     default_database,
 )
 
@@ -479,7 +484,7 @@ def sweep_from_mapping(
     try:
         spec = SweepFile.model_validate(dict(data))
     except ValidationError as err:
-        raise PeledInputError(_format_validation_error(err, source)) from None
+        raise PeledInputError(format_input_error(err, source, SweepFile)) from None
     if isinstance(spec.base_device, str):
         path = Path(base_dir or ".") / spec.base_device
         if not path.is_file():

@@ -91,6 +91,29 @@ def test_unknown_keys_get_did_you_mean(tmp_path, mutate, expected):
     assert expected in res.output and "dev.yaml" in res.output
 
 
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        (
+            lambda d: d.__setitem__("samplng", {}),
+            "unknown key 'samplng' (value {}); did you mean 'sampling'?",
+        ),
+        (lambda d: d["axes"][0].__setitem__("paramter", "x"), "did you mean 'parameter'?"),
+        (lambda d: d["axes"][0]["range"].__setitem__("nmu", 3), "did you mean 'num'?"),
+        (lambda d: d["sampling"].__setitem__("seeds", 3), "did you mean 'seed'?"),
+    ],
+)
+def test_sweep_file_unknown_keys_get_did_you_mean(tmp_path, mutate, expected):
+    data = yaml.safe_load((REPO / "examples" / "sweeps" / "green-emitter-lhs.yaml").read_text())
+    data["base_device"] = str(GREEN)
+    mutate(data)
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(data))
+    res = run("sweep", path, "--dry-run")
+    assert res.exit_code == 2
+    assert "s.yaml" in res.output and expected in res.output
+
+
 def test_yaml_error_names_the_file(tmp_path):
     bad = tmp_path / "broken.yaml"
     bad.write_text("name: x\nlayers: [\n  - {material: PVK\n")
