@@ -81,6 +81,8 @@ def write_profiles(res: SimulationResult, indices: Sequence[int], path) -> Path:
         "auger_rate_cm3_s",
         "interface_recombination_rate_cm2_s",
         "recombination_width_nm",
+        "carriers_per_crystal",
+        "auger_survival",
     ]
     for k in indices:
         tag = f"@{res.voltage_V[k]:.3f}V"

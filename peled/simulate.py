@@ -447,6 +447,10 @@ def result_from_states(device: Device, arrays, voltages_V, states) -> Simulation
         "electron_current_mA_cm2": obs.electron_current_A_m2 * A_M2_TO_MA_CM2,
         "hole_current_mA_cm2": obs.hole_current_A_m2 * A_M2_TO_MA_CM2,
         "recombination_width_nm": obs.recombination_width_m * 1e9,
+        # nanocrystal films: (n + p) L^3 / phi, and the share of excitons not lost to
+        # per-crystal Auger (0 and 1 outside a film; peled.model.emitter.excitonic)
+        "carriers_per_crystal": obs.carriers_per_crystal,
+        "auger_survival": obs.auger_survival,
     }
     # a non-converged bias carries no profile either (NaN rows, never stale numbers)
     profiles = {k: val * nan[:, None] for k, val in profiles.items()}

@@ -253,6 +253,7 @@ def test_cli_simulate_writes_files(tmp_path):
     prof_header = (out / "profiles.csv").read_text().splitlines()[0].split(",")
     assert "radiative_rate_cm3_s@2.500V" in prof_header
     assert "photons_per_radiative_event" in prof_header
+    assert "carriers_per_crystal@2.500V" in prof_header and "auger_survival@2.500V" in prof_header
     assert any(c.startswith("interface_recombination_rate_cm2_s@") for c in prof_header)
 
 
