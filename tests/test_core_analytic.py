@@ -100,6 +100,7 @@ def test_thermionic_emission_limit():
     np.testing.assert_allclose(j[1:], (forward - back)[1:], rtol=0.10)
 
 
+@pytest.mark.slow  # five meshes of one device (~3 min on 2 cores)
 def test_mesh_convergence_and_order():
     """J and the recombination integral at 3 V change < 1 % from the default mesh to
     double; the observed order from 32/64/128 nodes per layer is reported."""

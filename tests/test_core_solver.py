@@ -181,6 +181,7 @@ def test_mott_gurney_approach():
     assert 1.0 < ratio[-1] < 1.2, ratio  # diffusion correction ~10 % at 20 V (V/Vt ~ 770)
 
 
+@pytest.mark.slow  # two sweeps of mirrored stacks (~1 min)
 def test_mirror_symmetry():
     la = [
         layer(40, 2.8, 2.6, 1e-3, 1e-4, eps=4),

@@ -275,6 +275,8 @@ def test_turn_on_voltage_interpolates_and_is_not_determined_below_the_sweep():
     assert turn_on_voltage(v, np.array([0.1, np.nan, 10.0, 100.0])) == (1.0, False)
 
 
+# (the fast suite keeps the turn-on interpolation test)
+@pytest.mark.slow  # a second CLI sweep compile, ~1 min
 def test_cli_simulate_turn_on_below_sweep_start(tmp_path):
     """A sweep that starts above 1 cd/m2: turn-on is null in summary.json with
     turn_on_below_sweep_start true, and the CLI says it is not determined (it used to
@@ -440,6 +442,7 @@ def test_compilation_cache_directory_and_opt_outs(tmp_path):
     assert out == [str(tmp_path / "jax"), str(tmp_path / "jax")]
 
 
+@pytest.mark.slow  # compiles one device shape after another (~1 min)
 def test_compiled_code_is_released_near_the_memory_map_limit(monkeypatch, tmp_path):
     """peled.runtime reads the process's memory regions and the kernel's limit; below the
     threshold it keeps the compiled sweep, above it it clears JAX's caches (the next

@@ -115,6 +115,8 @@ def test_degenerate_equilibrium_puts_fermi_level_where_neutrality_says():
     np.testing.assert_allclose(n_mid, 0.5e25, rtol=1e-6)
 
 
+# (the Gauss-Fermi/Fermi-Dirac Jacobian check stays in the fast suite)
+@pytest.mark.slow  # dense jacfwd of a degenerate stack, ~2 min
 def test_jacobian_equals_autodiff_with_degenerate_layers():
     """The block Jacobian equals jax.jacfwd with Blakemore and single-level layers, at a
     forward bias where the carriers are degenerate (1e-10 relative)."""

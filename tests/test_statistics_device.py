@@ -65,6 +65,8 @@ def test_flat_quasi_fermi_levels_carry_no_flux_on_any_edge():
             assert np.all(np.abs(np.asarray(flux)) <= 1e-13 * np.asarray(mag))
 
 
+# (the fast suite keeps: flat quasi-Fermi levels carry no flux on any edge)
+@pytest.mark.slow  # a sweep with every statistics, nanocrystal included: ~4 min on 2 cores
 def test_equilibrium_of_a_stack_mixing_every_statistics():
     """V = 0: J = 0 to round-off and flat quasi-Fermi levels (at the cathode's Fermi
     level) through Gauss-Fermi, single-level, Fermi-Dirac and Blakemore layers."""
