@@ -144,6 +144,39 @@ def summary_core(res: SimulationResult) -> dict[str, Any]:
                 out[f"eqe_at_{int(target)}_mA_cm2_percent"] = val
     if np.any(np.isfinite(lum)):
         out["luminance_max_cd_m2"] = float(np.nanmax(lum))
+    out.update(_resolved_eqe_peak(res, out["voltage_at_eqe_max_V"]))
+    return out
+
+
+def _resolved_eqe_peak(res: SimulationResult, v_peak: float | None) -> dict[str, Any]:
+    """How far the EQE maximum can be trusted, and the maximum over trusted points only.
+
+    ``eqe_max_current_resolved``: |J| at the EQE maximum lies above its float64 round-off
+    floor (``current_resolved``); ``eqe_max_result``: how that bias was accepted (result
+    name). ``eqe_max_resolved_percent`` with its voltage and current: the EQE maximum
+    over the biases that are both resolved and strictly converged (None where there are
+    none), the headline figure to quote."""
+    out: dict[str, Any] = {
+        "eqe_max_current_resolved": None,
+        "eqe_max_result": None,
+        "eqe_max_resolved_percent": None,
+        "voltage_at_eqe_max_resolved_V": None,
+        "current_density_at_eqe_max_resolved_mA_cm2": None,
+    }
+    resolved = np.asarray(res.current_resolved, bool)
+    names = list(res.result)
+    if v_peak is not None:
+        k = int(np.nonzero(res.voltage_V == v_peak)[0][0])
+        out["eqe_max_current_resolved"] = bool(resolved[k])
+        out["eqe_max_result"] = names[k]
+    trusted = resolved & np.array([n == "strict" for n in names]) & np.isfinite(res.eqe_percent)
+    if np.any(trusted):
+        k = int(np.argmax(np.where(trusted, res.eqe_percent, -np.inf)))
+        out["eqe_max_resolved_percent"] = float(res.eqe_percent[k])
+        out["voltage_at_eqe_max_resolved_V"] = float(res.voltage_V[k])
+        out["current_density_at_eqe_max_resolved_mA_cm2"] = float(
+            res.current_density_mA_cm2[k]
+        )
     return out
 
 

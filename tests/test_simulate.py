@@ -120,6 +120,27 @@ def test_current_is_accounted_for_by_layer_interface_and_leakage(led_result, tmp
     assert {"electron_leakage_anode_mA_cm2", "hole_leakage_cathode_mA_cm2"} <= set(jv.columns)
 
 
+def test_headline_eqe_comes_from_resolved_strict_points(led_result):
+    """summary.json says whether the EQE maximum is trusted (|J| above its round-off floor,
+    strictly converged) and gives the maximum over trusted points apart; with every
+    current below its floor, nothing is trusted and the flag says so."""
+    from dataclasses import replace
+
+    from peled.metrics import summary_core
+
+    s = summary_core(led_result)
+    k = int(np.argmin(np.abs(led_result.voltage_V - s["voltage_at_eqe_max_resolved_V"])))
+    assert led_result.current_resolved[k] and led_result.result[k] == "strict"
+    assert s["eqe_max_resolved_percent"] == pytest.approx(led_result.eqe_percent[k])
+    assert s["eqe_max_resolved_percent"] <= s["eqe_max_percent"]
+    assert s["eqe_max_current_resolved"] in (True, False) and s["eqe_max_result"] == "strict"
+    floor = np.full_like(led_result.voltage_V, 1e30)
+    blind = summary_core(replace(led_result, current_floor_mA_cm2=floor))
+    assert blind["eqe_max_current_resolved"] is False
+    assert blind["eqe_max_resolved_percent"] is None
+    assert blind["eqe_max_percent"] == s["eqe_max_percent"]
+
+
 def test_photometric_identities(led_result):
     r = led_result
     ok = r.current_density_mA_cm2 > 1e-3
