@@ -143,7 +143,6 @@ def test_material_keys_for_gauss_fermi(tmp_path):
     disorder reaches the arrays; per-carrier keys override `statistics`."""
     from devices import inline_material
 
-    from peled.device import device_from_mapping
     from peled.errors import PeledInputError
     from peled.materials import parse_material
 
@@ -163,16 +162,7 @@ def test_material_keys_for_gauss_fermi(tmp_path):
     mixed["sources"] = {**full["sources"], "electron_statistics": "t"}
     with pytest.raises(PeledInputError, match="conduction_band_dos_cm3"):
         parse_material(mixed, "x.yaml")
-    dev = device_from_mapping(
-        {
-            "name": "t",
-            "anode": {"work_function_eV": 5.0},
-            "cathode": {"work_function_eV": 3.5},
-            "layers": [{"material": full, "thickness_nm": 20}],
-        },
-        "dev.yaml",
-    )
-    arr = dev.to_arrays(MeshSpec(8))
+    arr = _single_layer(full).to_arrays(MeshSpec(8))
     assert arr.electron_statistics == ("gauss_fermi",) and arr.hole_statistics == ("gauss_fermi",)
     np.testing.assert_allclose(float(arr.layers.valence_band_dos_m3[0]), 1e27)
     np.testing.assert_allclose(float(arr.layers.hole_disorder_eV[0]), 0.1)
@@ -182,29 +172,27 @@ def test_material_keys_for_gauss_fermi(tmp_path):
     np.testing.assert_allclose(float(arr.layers.band_gap_eV[0]), 3.0 + 0.16 + 0.2)
     centre = {**full, "energy_level_reference": "centre"}
     centre["sources"] = {**full["sources"], "energy_level_reference": "t"}
-    dev_c = device_from_mapping(
-        {
-            "name": "t",
-            "anode": {"work_function_eV": 5.0},
-            "cathode": {"work_function_eV": 3.5},
-            "layers": [{"material": centre, "thickness_nm": 20}],
-        },
-        "dev.yaml",
-    )
-    lay_c = dev_c.to_arrays(MeshSpec(8)).layers
+    lay_c = _single_layer(centre).to_arrays(MeshSpec(8)).layers
     np.testing.assert_allclose(float(lay_c.electron_affinity_eV[0]), 2.3)
     np.testing.assert_allclose(float(lay_c.band_gap_eV[0]), 3.0)
     # a Boltzmann carrier keeps its level: holes Gaussian, electrons Boltzmann
     mixed_ok = {**mixed, "conduction_band_dos_cm3": 1e20}
     mixed_ok["sources"] = {**mixed["sources"], "conduction_band_dos_cm3": "t"}
-    lay_m = device_from_mapping(
+    lay_m = _single_layer(mixed_ok).to_arrays(MeshSpec(8)).layers
+    np.testing.assert_allclose(float(lay_m.electron_affinity_eV[0]), 2.3)
+    np.testing.assert_allclose(float(lay_m.band_gap_eV[0]), 3.0 + 0.2)
+
+
+def _single_layer(material: dict):
+    """A 20 nm layer of an inline ``material`` between 5.0 and 3.5 eV contacts."""
+    from peled.device import device_from_mapping
+
+    return device_from_mapping(
         {
             "name": "t",
             "anode": {"work_function_eV": 5.0},
             "cathode": {"work_function_eV": 3.5},
-            "layers": [{"material": mixed_ok, "thickness_nm": 20}],
+            "layers": [{"material": material, "thickness_nm": 20}],
         },
         "dev.yaml",
-    ).to_arrays(MeshSpec(8)).layers
-    np.testing.assert_allclose(float(lay_m.electron_affinity_eV[0]), 2.3)
-    np.testing.assert_allclose(float(lay_m.band_gap_eV[0]), 3.0 + 0.2)
+    )
