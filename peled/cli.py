@@ -287,7 +287,7 @@ def _slug(name: str) -> str:
     default="sine",
     show_default=True,
     help="node placement in each layer; loglinear resolves interface sheets far thinner "
-    "(docs/numerics.md, mesh convergence)",
+    "(docs/numerics/accuracy.md, mesh convergence)",
 )
 @click.option("--no-plots", is_flag=True, help="skip the PNG plots")
 @click.option(
@@ -414,7 +414,8 @@ def simulate(
             " boundary cells are fitted (on the default device J and L are within ~1 % of a"
             " resolving mesh at 3 V, but up to ~10 % off where the sheet is as thin as the"
             " first spacing) and the zone width is the mesh's; rerun with a larger --mesh"
-            " and/or --mesh-grading loglinear to check (docs/numerics.md, boundary cells)",
+            " and/or --mesh-grading loglinear to check (docs/numerics/discretisation.md,"
+            " boundary cells)",
             err=True,
         )
     if summ["current_unresolved_points"]:
@@ -422,8 +423,8 @@ def simulate(
             f"note: up to {summ['current_unresolved_up_to_V']:g} V"
             f" ({summ['current_unresolved_points']} biases) |J| is below the float64"
             " resolution of the current (jv.csv current_floor_mA_cm2, current_resolved), so J,"
-            " EQE, CE and PE there may be round-off (docs/numerics.md, accuracy floor of the"
-            " current)",
+            " EQE, CE and PE there may be round-off (docs/numerics/accuracy.md, accuracy floor"
+            " of the current)",
             err=True,
         )
     for key in (
@@ -497,7 +498,7 @@ def simulate(
 def sweep(
     sweep_file, out, resume, scheduler, batch_size, vmap, csv, no_progress, n_samples, dry_run
 ) -> None:
-    """Screen the candidates of a sweep file (docs/sweep.md): results.parquet, ranking,
+    """Screen the candidates of a sweep file (docs/user-guide/sweep.md): results.parquet, ranking,
     Pareto front and heat map."""
     from peled.sweep import run_sweep, sweep_candidates
     from peled.sweep_spec import load_sweep
@@ -579,7 +580,7 @@ def _reference_report_dir() -> Path:
     "regression reference of the test suite (make validate passes it)",
 )
 def validate(out, cases, no_scenarios, keep_metrics, update_reference) -> None:
-    """Validate against the review's Table 2 and write the report (docs/validation.md).
+    """Validate against the review's Table 2 and write the report (docs/validation/index.md).
 
     The report goes to ./peled-validation unless --out says otherwise. The repository's
     validation/report holds the regression reference of the test suite: it is written
@@ -726,7 +727,8 @@ def optimize(device_file, objectives, vary, out, max_iter, mesh, start_v, stop_v
         if not part["reached"]:
             click.echo(
                 f"warning: the optimized design does not reach the operating point of {label} "
-                "within the sweep; its value is the continuation described in docs/optimize.md",
+                "within the sweep; its value is the continuation described in "
+                "docs/user-guide/optimize.md",
                 err=True,
             )
     click.echo(f"wrote {out_dir}/")

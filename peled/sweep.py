@@ -14,7 +14,7 @@ Batching: candidates with the same layer count share array shapes (the mesh has
 ``nodes_per_layer`` nodes in every layer), and each shape group runs in batches through
 ``jax.jit(jax.vmap(solve_sweep))``, built once per shape. The last batch is padded by
 repeating its last candidate so that every batch has the same shape and nothing recompiles.
-Batch size (docs/sweep.md):
+Batch size (docs/user-guide/sweep.md):
 
     bytes per candidate  B = 8 (3 M N + 256 N)
     batch = min(cap, max(1, floor(0.25 * available memory / B)))
@@ -22,7 +22,7 @@ Batch size (docs/sweep.md):
 with M biases, N nodes, cap = 32 (a vmapped Newton loop runs until the slowest member has
 converged, so very large batches waste work); a user ``batch_size`` overrides it. On a CPU
 backend a batch's candidates are solved one by one by default (measured faster than vmap
-there, docs/sweep.md); the batch stays the unit of work, chunk writing and resume.
+there, docs/user-guide/sweep.md); the batch stays the unit of work, chunk writing and resume.
 
 Each row holds the candidate id, its inputs (axis columns, units in the names), and the
 figures of merit of :func:`peled.metrics.summarize` plus
@@ -176,7 +176,7 @@ def solve_batch(
     """Solve candidates (one vmap batch, padded to ``pad_to``, or one by one) -> rows.
 
     ``batched=None`` decides where it runs: vmap on an accelerator, one by one on a CPU
-    (where a vmapped batch measured slower than sequential solves, docs/sweep.md). Runs
+    (where a vmapped batch measured slower than sequential solves, docs/user-guide/sweep.md). Runs
     inside ``jax.enable_x64(True)``, so it is also the Dask task function.
     """
     if batched is None:
