@@ -27,7 +27,13 @@ validate: .venv/bin/python
 docs: .venv/bin/python
 	NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict
 
+# the README's figures: J-V-L and band diagram of the built-in default device
+readme-figures: .venv/bin/python
+	.venv/bin/peled simulate --out build/readme --no-progress
+	cp build/readme/jvl.png docs/figures/default-device-jvl.png
+	cp build/readme/band_diagram.png docs/figures/default-device-bands.png
+
 lint: .venv/bin/python
 	$(PY) -m ruff check peled tests benchmarks
 
-.PHONY: test test-slow bench lint sweep-tutorial validate docs
+.PHONY: test test-slow bench lint sweep-tutorial validate docs readme-figures
