@@ -58,131 +58,204 @@ def plot_all(res: SimulationResult, out_dir, biases_V: Sequence[float] | None = 
     ]
 
 
-def plot_jvl(res: SimulationResult, path: Path) -> Path:
-    fig = _figure(figsize=(6, 4.2))
+def _trusted(res: SimulationResult) -> np.ndarray:
+    """Biases whose figures can be quoted: |J| above its round-off floor and strictly
+    converged (the others are drawn hollow)."""
+    return np.asarray(res.current_resolved, bool) & np.array(
+        [name == "strict" for name in res.result]
+    )
+
+
+def jvl_figure(res: SimulationResult):
+    """J-V and L-V on two log axes, the 1 cd/m^2 line and the turn-on labelled, biases
+    that are not resolved or not strictly converged drawn as hollow markers."""
+    from peled.metrics import turn_on_voltage
+
+    fig = _figure(figsize=(6.4, 4.4))
     ax = fig.add_subplot()
+    v = res.voltage_V
     j = np.abs(res.current_density_mA_cm2)
-    ax.semilogy(res.voltage_V, np.where(j > 0, j, np.nan), "C0-", label="J")
-    ax.set_xlabel("Voltage (V)")
-    ax.set_ylabel("Current density (mA cm$^{-2}$)", color="C0")
-    ax2 = ax.twinx()
     lum = res.luminance_cd_m2
-    ax2.semilogy(res.voltage_V, np.where(lum > 0, lum, np.nan), "C3-", label="L")
-    ax2.set_ylabel("Luminance (cd m$^{-2}$)", color="C3")
-    # show the decades a J-V-L measurement resolves (~1e-6 of the maximum and up)
+    ok = _trusted(res)
+    ax.semilogy(v, np.where(j > 0, j, np.nan), "C0-", lw=1.4)
+    ax.set_xlabel("Voltage (V)")
+    ax.set_ylabel("Current density J (mA cm$^{-2}$)", color="C0")
+    ax2 = ax.twinx()
+    ax2.semilogy(v, np.where(lum > 0, lum, np.nan), "C3-", lw=1.4)
+    ax2.set_ylabel("Luminance L (cd m$^{-2}$)", color="C3")
+    # the decades a J-V-L measurement resolves (~1e-6 of the maximum and up)
     if np.any(j > 0):
         jmax = np.nanmax(j)
         ax.set_ylim(max(np.nanmin(np.where(j > 0, j, np.inf)), 1e-6 * jmax), 3 * jmax)
     if np.any(lum > 0):
         lmax = np.nanmax(lum)
-        ax2.set_ylim(min(1e-2, 1e-3 * lmax), 3 * lmax)
-    ax2.axhline(1.0, color="C3", lw=0.6, ls=":")
+        ax2.set_ylim(min(1e-2, 1e-3 * lmax), 3 * max(lmax, 1.0))
+    ax2.axhline(1.0, color="C3", lw=0.7, ls=":")
+    ax2.annotate("1 cd m$^{-2}$", (v[0], 1.0), xytext=(2, 2), textcoords="offset points",
+                 color="C3", fontsize=7, va="bottom")
+    turn_on, _ = turn_on_voltage(v, lum)
+    if turn_on is not None:
+        ax2.axvline(turn_on, color="0.4", lw=0.7, ls="--")
+        ax2.annotate(f"turn-on {turn_on:.2f} V", (turn_on, 1.0), xytext=(4, -12),
+                     textcoords="offset points", fontsize=7, color="0.3")
+    handles = []
+    untrusted = res.converged & ~ok
+    if np.any(untrusted):
+        (h,) = ax.plot(v[untrusted], np.where(j[untrusted] > 0, j[untrusted], np.nan), "o",
+                       mfc="none", mec="C0", ms=3,
+                       label="J below its round-off floor or not strictly converged")
+        handles.append(h)
     bad = ~res.converged
     if np.any(bad):
-        ax.plot(
-            res.voltage_V[bad], np.full(bad.sum(), ax.get_ylim()[0]), "kx", label="not converged"
-        )
-        ax.legend(loc="upper left")
+        (h,) = ax.plot(v[bad], np.full(bad.sum(), ax.get_ylim()[0]), "kx", label="not converged")
+        handles.append(h)
+    if handles:
+        ax.legend(handles=handles, loc="upper left", fontsize=7, frameon=False)
     ax.set_title(res.device.name)
-    return _save(fig, path)
+    return fig
+
+
+def plot_jvl(res: SimulationResult, path: Path) -> Path:
+    return _save(jvl_figure(res), path)
+
+
+def rolloff_figure(res: SimulationResult):
+    """EQE against current density and against luminance, side by side (current
+    efficiency is EQE times a constant of the spectrum, so it gets its own scale on the
+    right-hand axis of the luminance panel only as a label); hollow markers: biases that
+    are not resolved or not strictly converged."""
+    fig = _figure(figsize=(9.6, 4.0))
+    ax_j, ax_l = fig.subplots(1, 2, sharey=True)
+    j = res.current_density_mA_cm2
+    lum = res.luminance_cd_m2
+    eqe = res.eqe_percent
+    shown = np.isfinite(eqe) & (j > 0)
+    if np.any(shown):  # the decades a measurement resolves: 1e-6 of the maximum J and up
+        shown &= j >= 1e-6 * np.nanmax(j[shown])
+    ok = _trusted(res) & shown
+    weak = res.converged & ~_trusted(res) & shown
+    for ax, x, label in (
+        (ax_j, j, "Current density (mA cm$^{-2}$)"),
+        (ax_l, lum, "Luminance (cd m$^{-2}$)"),
+    ):
+        ax.semilogx(np.where(ok, x, np.nan), np.where(ok, eqe, np.nan), "C2-", lw=1.4)
+        if np.any(weak & (x > 0)):
+            ax.semilogx(x[weak & (x > 0)], eqe[weak & (x > 0)], "o", mfc="none", mec="C2",
+                        ms=3, label="J below its round-off floor or not strict")
+            ax.legend(loc="upper right", fontsize=7)
+        ax.set_xlabel(label)
+        ax.grid(True, which="major", alpha=0.3)
+    ax_j.set_ylabel("EQE (%)")
+    if np.any(ok):
+        k = int(np.nanargmax(np.where(ok, eqe, -np.inf)))
+        ce = res.current_efficiency_cd_A[k] / eqe[k] if eqe[k] > 0 else np.nan
+        ax_j.set_title(f"EQE$_{{max}}$ {eqe[k]:.3g} % at {j[k]:.3g} mA cm$^{{-2}}$"
+                       f" (resolved, strict)", fontsize=9)
+        if np.isfinite(ce):
+            ax_l.set_title(f"current efficiency = {ce:.3g} cd A$^{{-1}}$ per % EQE",
+                           fontsize=9)
+    fig.suptitle(f"EQE roll-off, {res.device.name}", fontsize=10)
+    return fig
 
 
 def plot_rolloff(res: SimulationResult, path: Path) -> Path:
-    fig = _figure(figsize=(6, 4.2))
-    ax = fig.add_subplot()
-    j = res.current_density_mA_cm2
-    ok = np.isfinite(res.eqe_percent) & (j > 0)
-    if np.any(ok):  # the resolved range of a measurement: 1e-8 of the maximum J and up
-        ok &= j >= 1e-8 * np.nanmax(j[ok])
-    ax.semilogx(j[ok], res.eqe_percent[ok], "C2-")
-    ax.set_xlabel("Current density (mA cm$^{-2}$)")
-    ax.set_ylabel("EQE (%)", color="C2")
-    ax2 = ax.twinx()
-    ax2.semilogx(j[ok], res.current_efficiency_cd_A[ok], "C1--")
-    ax2.set_ylabel("Current efficiency (cd A$^{-1}$)", color="C1")
-    ax.set_title(f"EQE roll-off, {res.device.name}")
-    return _save(fig, path)
+    return _save(rolloff_figure(res), path)
 
 
-def plot_bands(res: SimulationResult, idx: Sequence[int], path: Path) -> Path:
-    """Band diagram with quasi-Fermi levels, one panel per profile bias (energies relative
-    to the cathode's Fermi level), layer boundaries and names marked."""
+def bands_figure(res: SimulationResult, idx: Sequence[int]):
+    """Band diagram with quasi-Fermi levels, one panel per profile bias, energies relative
+    to the cathode's Fermi level (0 eV), layer boundaries and names marked, the legend
+    beside the panels."""
     n = max(len(idx), 1)
-    fig = _figure(figsize=(7, 2.6 * n + 0.6))
+    fig = _figure(figsize=(7.6, 2.6 * n + 0.6))
     axes = fig.subplots(n, 1, sharex=True, squeeze=False)[:, 0]
     x = res.position_nm
     p = res.profiles
     edges = _layer_edges(res.device)
     for ax, k in zip(axes, idx, strict=False):
-        ax.plot(x, p["conduction_band_eV"][k], "C0-", label="$E_c$")
-        ax.plot(x, p["valence_band_eV"][k], "C3-", label="$E_v$")
+        ax.plot(x, p["conduction_band_eV"][k], "C0-", label="$E_c$ (LUMO)")
+        ax.plot(x, p["valence_band_eV"][k], "C3-", label="$E_v$ (HOMO)")
         ax.plot(x, p["electron_quasi_fermi_eV"][k], "C0--", lw=0.9, label="$E_{Fn}$")
         ax.plot(x, p["hole_quasi_fermi_eV"][k], "C3:", lw=1.1, label="$E_{Fp}$")
         for e in edges[1:-1]:
             ax.axvline(e, color="0.7", lw=0.6)
         for i, la in enumerate(res.device.layers):
-            ax.text(
-                0.5 * (edges[i] + edges[i + 1]),
-                0.97,
-                la.material.name,
-                transform=ax.get_xaxis_transform(),
-                ha="center",
-                va="top",
-                fontsize=7,
-            )
+            ax.text(0.5 * (edges[i] + edges[i + 1]), 1.01, la.material.name,
+                    transform=ax.get_xaxis_transform(), ha="center", va="bottom", fontsize=7)
         ax.set_ylabel("Energy (eV)")
-        ax.set_title(f"{res.voltage_V[k]:.2f} V", fontsize=9, loc="right")
-        ax.legend(fontsize=7, loc="lower left", ncol=4)
+        ax.text(1.02, 0.02, f"{res.voltage_V[k]:.2f} V", transform=ax.transAxes, fontsize=9)
+    axes[0].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     axes[-1].set_xlabel("Position from anode (nm)")
     axes[-1].set_xlim(edges[0], edges[-1])
-    fig.suptitle(f"Band diagram, {res.device.name}", fontsize=10)
-    return _save(fig, path)
+    fig.suptitle(
+        f"Band diagram, {res.device.name}\n(energies relative to the cathode's Fermi level)",
+        fontsize=10,
+    )
+    return fig
 
 
-def plot_recombination(res: SimulationResult, idx: Sequence[int], path: Path) -> Path:
-    fig = _figure(figsize=(7, 4.5))
+def plot_bands(res: SimulationResult, idx: Sequence[int], path: Path) -> Path:
+    return _save(bands_figure(res, idx), path)
+
+
+def recombination_figure(res: SimulationResult, idx: Sequence[int]):
+    """Radiative and non-radiative rates over the emitter and 10 nm on either side, each
+    bias relative to its own radiative peak down to 1e-4 (profiles.csv has the rates),
+    the emitter shaded, the legend below; a zone thinner than the mesh reports its width
+    as unresolved instead of a number."""
+    fig = _figure(figsize=(7.2, 5.2))
     ax = fig.add_subplot()
     x = res.position_nm
     from peled.metrics import zone_summary
 
-    top = 0.0
     for c, k in enumerate(idx):
-        r = res.profiles["radiative_rate_cm3_s"][k]
-        top = max(top, float(np.nanmax(r)))
+        # each bias relative to its own radiative peak: biases decades apart stay readable
+        peak = float(np.nanmax(res.profiles["radiative_rate_cm3_s"][k]))
+        peak = peak if np.isfinite(peak) and peak > 0 else 1.0
+        r = res.profiles["radiative_rate_cm3_s"][k] / peak
         z = zone_summary(res, k)
-        lab = f"R_rad {res.voltage_V[k]:.2f} V"
+        lab = f"{res.voltage_V[k]:.2f} V"
         if z.get("centroid_nm") is not None:
-            lab += f" (centroid {z['centroid_nm']:.1f} nm, FWHM {z['fwhm_nm']:.1f} nm)"
+            width = z["fwhm_nm"]
+            spacing = float(np.min(np.diff(x)))
+            w = (f"FWHM {width:.1f} nm" if width >= 2 * spacing
+                 else "FWHM below the mesh spacing")
+            lab += f": centroid {z['centroid_nm']:.1f} nm, {w}"
             ax.axvline(z["centroid_nm"], color=f"C{c}", ls="--", lw=0.8)
-        ax.semilogy(x, np.where(r > 0, r, np.nan), f"C{c}-", label=lab)
-        s = res.profiles["srh_rate_cm3_s"][k] + res.profiles["auger_rate_cm3_s"][k]
-        ax.semilogy(x, np.where(s > 0, s, np.nan), f"C{c}:", lw=0.9)
-    if top > 0:  # ten decades below the highest radiative rate
-        ax.set_ylim(1e-10 * top, 30 * top)
+        ax.semilogy(x, np.where(r > 0, r, np.nan), f"C{c}-", label=lab + " (radiative)")
+        s = (res.profiles["srh_rate_cm3_s"][k] + res.profiles["auger_rate_cm3_s"][k]) / peak
+        ax.semilogy(x, np.where(s > 0, s, np.nan), f"C{c}:", lw=0.9,
+                    label=f"{res.voltage_V[k]:.2f} V (SRH + Auger)")
+    ax.set_ylim(1e-4, 3.0)  # four decades below each bias's radiative peak
     edges = _layer_edges(res.device)
+    emitting = [i for i, la in enumerate(res.device.layers) if la.material.emits]
+    # the emitter and 10 nm on either side: where a zone sits, at a readable scale
+    lo, hi = (
+        (edges[emitting[0]] - 10.0, edges[emitting[-1] + 1] + 10.0)
+        if emitting else (edges[0], edges[-1])
+    )
+    lo, hi = max(lo, edges[0]), min(hi, edges[-1])
     for i, la in enumerate(res.device.layers):
         if la.material.emits:
             ax.axvspan(edges[i], edges[i + 1], color="g", alpha=0.08)
-        ax.text(
-            0.5 * (edges[i] + edges[i + 1]),
-            0.02,
-            la.material.name,
-            transform=ax.get_xaxis_transform(),
-            ha="center",
-            va="bottom",
-            fontsize=7,
-        )
+        mid = 0.5 * (max(edges[i], lo) + min(edges[i + 1], hi))
+        if lo < mid < hi:
+            ax.text(mid, 1.01, la.material.name, transform=ax.get_xaxis_transform(),
+                    ha="center", va="bottom", fontsize=7)
     for e in edges[1:-1]:
         ax.axvline(e, color="0.7", lw=0.6)
-    ax.set_xlim(edges[0], edges[-1])
+    ax.set_xlim(lo, hi)
     ax.set_xlabel("Position from anode (nm)")
-    ax.set_ylabel("Recombination rate (cm$^{-3}$ s$^{-1}$)")
-    ax.set_title(
-        "Recombination zone (solid: radiative, dotted: SRH + Auger, dashed: centroid)",
-        fontsize=9,
-    )
-    ax.legend(fontsize=7, loc="upper right")
-    return _save(fig, path)
+    ax.set_ylabel("Rate / peak radiative rate at that bias")
+    ax.set_title("Where the carriers recombine (emitter shaded; dashed: centroid)",
+                 fontsize=9, pad=14)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2,
+              frameon=False)
+    return fig
+
+
+def plot_recombination(res: SimulationResult, idx: Sequence[int], path: Path) -> Path:
+    return _save(recombination_figure(res, idx), path)
 
 
 def plot_flat_band(device: Device, path: Path) -> Path:

@@ -141,6 +141,24 @@ def test_headline_eqe_comes_from_resolved_strict_points(led_result):
     assert blind["eqe_max_percent"] == s["eqe_max_percent"]
 
 
+def test_plots_say_what_they_show(led_result):
+    """The J-V-L plot labels the 1 cd/m^2 line, the band diagram states its energy zero
+    and keeps its legend beside the panels, the roll-off shows EQE against J and against
+    L on separate axes, the zone plot is per bias relative to its own peak."""
+    from peled.plotting import bands_figure, jvl_figure, recombination_figure, rolloff_figure
+
+    texts = [t.get_text() for t in jvl_figure(led_result).axes[1].texts]
+    assert any("1 cd" in t for t in texts)
+    bands = bands_figure(led_result, [4, 16])
+    assert "cathode's Fermi level" in bands._suptitle.get_text()
+    legend = bands.axes[0].get_legend()
+    assert legend is not None and legend.get_bbox_to_anchor().x0 > bands.axes[0].bbox.x1 - 1
+    roll = rolloff_figure(led_result)
+    assert [a.get_xlabel()[:7] for a in roll.axes] == ["Current", "Luminan"]
+    zone = recombination_figure(led_result, [16])
+    assert zone.axes[0].get_ylim() == (1e-4, 3.0)
+
+
 def test_photometric_identities(led_result):
     r = led_result
     ok = r.current_density_mA_cm2 > 1e-3
