@@ -270,6 +270,45 @@ class SimulationResult:
         return plot_all(self, out_dir, biases_V)
 
 
+class SweepBar:
+    """The terminal's per-bias progress bar of a sweep: it says "compiling" until the
+    first bias is solved (the compile of a new device shape takes a minute and more, and
+    an ETA over it would mislead), then counts the biases of the forward pass, then names
+    each bias the retry passes revisit and how many they have revisited."""
+
+    def __init__(self, n_biases: int, name: str, file=None):
+        from tqdm import tqdm
+
+        self.name = name
+        self.bar = tqdm(
+            total=n_biases,
+            desc=f"compiling the solver for {name} (once per stack shape)",
+            unit="bias",
+            leave=False,
+            file=file,
+            bar_format="{desc}: {n_fmt}/{total_fmt} {postfix}",
+        )
+        self.started = False
+        self.revisits = 0
+
+    def solved(self, voltage_V: float) -> None:
+        if not self.started:
+            self.started = True
+            self.bar.set_description(f"sweep {self.name}")
+            self.bar.bar_format = None  # the full bar with its rate and ETA from here
+        self.bar.update(1)
+
+    def revisited(self, voltage_V: float) -> None:
+        self.revisits += 1
+        self.bar.set_postfix_str(
+            f"retry pass revisits a bias that failed: {voltage_V:.3g} V "
+            f"({self.revisits} revisits so far)"
+        )
+
+    def close(self) -> None:
+        self.bar.close()
+
+
 def simulate(
     device: Device,
     voltages_V: Sequence[float] | np.ndarray | None = None,
@@ -288,13 +327,8 @@ def simulate(
     with jax.enable_x64(True):
         arrays = device.to_arrays(mesh)
         if progress:
-            from tqdm import tqdm
-
-            bar = tqdm(total=v.size, desc=f"sweep {device.name}", unit="bias", leave=False)
-            ctx = progress_hook(
-                lambda _v: bar.update(1),
-                on_retry=lambda v_: bar.set_postfix_str(f"retrying failed biases: {v_:.3g} V"),
-            )
+            bar = SweepBar(v.size, device.name)
+            ctx = progress_hook(bar.solved, on_retry=bar.revisited)
         else:
             bar, ctx = None, contextlib.nullcontext()
         with ctx:

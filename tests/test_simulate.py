@@ -504,3 +504,25 @@ def test_compiled_code_is_released_near_the_memory_map_limit(monkeypatch, tmp_pa
     monkeypatch.setattr(runtime, "MAPS", tmp_path / "missing")
     assert runtime.memory_map_usage() is None
     assert not runtime.release_compiled_code_if_near_limit(fraction=0.0)
+
+
+def test_progress_bar_says_compiling_then_counts_then_names_revisits():
+    """No ETA over the compile: the bar says "compiling" until the first bias is solved,
+    then counts biases; a retry pass names the bias it revisits and counts revisits."""
+    import io
+
+    from peled.simulate import SweepBar
+
+    out = io.StringIO()
+    bar = SweepBar(3, "dev", file=out)
+    bar.bar.refresh()
+    assert "compiling the solver for dev" in out.getvalue() and "it/s" not in out.getvalue()
+    bar.solved(0.0)
+    bar.bar.refresh()
+    assert out.getvalue().rsplit("\r", 1)[-1].startswith("sweep dev:")
+    assert "1/3" in out.getvalue().rsplit("\r", 1)[-1]
+    bar.revisited(1.5)
+    bar.revisited(1.5)
+    bar.bar.refresh()
+    assert "revisits a bias that failed: 1.5 V (2 revisits so far)" in out.getvalue()
+    bar.close()
