@@ -51,7 +51,7 @@ def write_device(tmp_path: Path, mutate, name: str = "dev.yaml") -> Path:
     ],
 )
 def test_check_refuses_implausible_thickness_with_unit_hint(tmp_path, value, hint):
-    """`thickness_nm: 25e-9` used to pass `check` and print "0.0 nm"; 45 um passed too."""
+    """`check` refuses a thickness outside 0.5 nm-10 um, with a hint at the unit it looks like."""
     dev = write_device(tmp_path, lambda d: d["layers"][2].__setitem__("thickness_nm", value))
     res = run("check", dev)
     assert res.exit_code == 2, res.output
@@ -138,7 +138,7 @@ def test_check_warns_about_a_stack_without_emitter(tmp_path):
 
 
 def test_bias_grid_ends_exactly_at_stop_or_is_refused():
-    """0-8 V by 0.3 V used to end at 8.1 V and a 10 V step gave [0, 10]."""
+    """The grid ends exactly at stop: 0-8 V by 0.3 V and a 10 V step over 0-8 V are refused."""
     v = bias_grid(0.0, 8.0, 0.1)
     assert v.size == 81 and v[-1] == 8.0 and v[19] == 1.9 and v[39] == 3.9
     assert bias_grid(-1.0, 1.0, 0.25).tolist() == [-1.0, -0.75, -0.5, -0.25, 0, 0.25, 0.5, 0.75, 1]
@@ -174,7 +174,7 @@ def test_device_file_sweep_must_fit(tmp_path):
 
 
 def test_sweep_file_voltages_must_fit(tmp_path):
-    """A sweep file's grid used to end silently at the last whole step below stop_V."""
+    """A sweep file's grid ends exactly at stop_V or is refused."""
     grid = yaml.safe_load((REPO / "examples" / "sweeps" / "green-emitter-lhs.yaml").read_text())
     grid["base_device"] = str(GREEN)
     grid["voltages"] = {"start_V": 0, "stop_V": 8, "step_V": 0.3}
@@ -188,7 +188,7 @@ def test_sweep_file_voltages_must_fit(tmp_path):
 
 
 def test_optimize_refuses_a_grid_of_one_bias_and_bad_integers(tmp_path):
-    """`optimize --step-V 100` used to run a single bias at 0 V."""
+    """`optimize --step-V 100` (a grid of one bias) is refused."""
     base = ["optimize", GREEN, "--objective", "eqe_max", "--vary", "TPBi.thickness_nm=10:60"]
     base += ["--out", tmp_path / "o"]
     res = run(*base, "--step-V", "100")
@@ -200,7 +200,7 @@ def test_optimize_refuses_a_grid_of_one_bias_and_bad_integers(tmp_path):
 
 
 def test_optimize_refuses_a_duplicate_vary(tmp_path):
-    """A repeated --vary used to keep only the last range."""
+    """A repeated --vary is refused, not reduced to its last range."""
     res = run(
         "optimize",
         GREEN,
@@ -221,7 +221,7 @@ def test_optimize_refuses_a_duplicate_vary(tmp_path):
 
 @pytest.mark.parametrize("mesh", ["0", "3", "-5", "5000"])
 def test_simulate_refuses_invalid_mesh(tmp_path, mesh):
-    """`--mesh 0` used to run the 64-node default."""
+    """`--mesh` outside 4-4096 is refused."""
     res = run("simulate", GREEN, "--mesh", mesh, "--dry-run", "--out", tmp_path / "o")
     assert res.exit_code == 2
     assert "--mesh" in res.output and mesh in res.output and "4<=x<=4096" in res.output
@@ -238,7 +238,7 @@ def test_simulate_refuses_profile_bias_outside_the_sweep(tmp_path):
 
 
 def test_diagram_refuses_a_suffix_it_does_not_write(tmp_path):
-    """`diagram --out x.pdf` used to write PNG bytes into x.pdf."""
+    """`diagram --out` with a suffix other than .png is refused."""
     res = run("diagram", GREEN, "--out", tmp_path / "x.pdf")
     assert res.exit_code == 2
     assert "suffix '.pdf'" in res.output and ".png" in res.output
@@ -246,7 +246,7 @@ def test_diagram_refuses_a_suffix_it_does_not_write(tmp_path):
 
 
 def test_output_under_a_file_is_refused_before_any_work(tmp_path):
-    """An output path under a file used to give a raw traceback (simulate: after solving)."""
+    """An output path under a file is refused with a clean error before any solving."""
     blocker = tmp_path / "afile"
     blocker.write_text("x")
     sweep = REPO / "examples" / "sweeps" / "green-emitter-lhs.yaml"
@@ -317,8 +317,8 @@ def test_sweep_dry_run_and_n_samples(tmp_path):
 
 
 def test_validate_never_writes_the_regression_reference_by_default(tmp_path):
-    """`peled validate` used to write validation/report (the reference that
-    tests/test_validation.py checks) by default."""
+    """`peled validate` writes ./peled-validation by default, never validation/report (the
+    reference that tests/test_validation.py checks) unless --update-reference is given."""
     out_param = next(p for p in main.commands["validate"].params if p.name == "out")
     assert out_param.default == "peled-validation"
     assert not Path(out_param.default).is_absolute()
@@ -339,7 +339,7 @@ def test_validate_never_writes_the_regression_reference_by_default(tmp_path):
 
 
 def test_validate_refuses_a_folder_with_foreign_files_before_running(tmp_path):
-    """A report folder holding other files used to be refused only after every case ran."""
+    """A report folder holding other files is refused before any case runs."""
     out = tmp_path / "rep"
     out.mkdir()
     (out / "notes.txt").write_text("mine")

@@ -115,11 +115,11 @@ def test_sweep_json_records_provenance(tmp_path):
 
 @pytest.mark.slow
 def test_cli_summary_json_provenance_rounding_and_layer_names(tmp_path):
-    """summary.json used to record no input file, grid, settings or version, carried float
-    noise and keys like fraction_within_5nm_of_2_anode_side. The same small solve as
-    tests/test_simulate.py::test_cli_simulate_writes_files (16 nodes, 0-3 V); slow (a
-    second compile of that sweep, ~80 s on two busy cores): the pieces it wires together
-    are checked without a solve above."""
+    """summary.json records the input file, grid, settings and version, carries no float
+    noise and names zone keys by material, not fraction_within_5nm_of_2_anode_side. The
+    same small solve as tests/test_simulate.py::test_cli_simulate_writes_files (16 nodes,
+    0-3 V); slow (a second compile of that sweep, ~80 s on two busy cores): the pieces it
+    wires together are checked without a solve above."""
     from test_simulate import small_led
 
     dev = tmp_path / "led.yaml"

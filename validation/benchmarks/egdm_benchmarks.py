@@ -500,6 +500,18 @@ def _masked(j, ok):
     return np.where(ok, j, np.nan)
 
 
+def _finish(fig, handles, title: str, path: Path) -> None:
+    """The shared legend below the panels, the title, and the PNG at ``path``."""
+    import matplotlib.pyplot as plt
+
+    fig.legend(handles=handles, loc="lower center", ncol=4, frameon=False, fontsize=10)
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout(rect=(0, 0.08, 1, 0.96))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def plot_prb78(rows, path: Path) -> None:
     import matplotlib
 
@@ -552,17 +564,14 @@ def plot_prb78(rows, path: Path) -> None:
         Line2D([], [], color="k", ls=":", lw=2, label=r"Boltzmann, constant $\mu_0$, D"),
         Line2D([], [], color="0.6", label="Mott-Gurney"),
     ]
-    fig.legend(handles=handles, loc="lower center", ncol=4, frameon=False, fontsize=10)
-    fig.suptitle(
+    _finish(
+        fig,
+        handles,
         "Hole-only devices, van Mensfoort & Coehoorn PRB 78, 085207 (2008) set-up: "
         r"N$_0$ = 4.25e26 m$^{-3}$, $\mu_0$ = 1e-10 m$^2$/Vs, $\varepsilon_r$ = 3, T = 298 K, "
         "no injection barrier (peled)",
-        fontsize=11,
+        path,
     )
-    fig.tight_layout(rect=(0, 0.08, 1, 0.96))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
 
 
 def plot_prb79(rows, path: Path) -> None:
@@ -631,17 +640,14 @@ def plot_prb79(rows, path: Path) -> None:
         Line2D([], [], color="tab:blue", ls="-.", lw=1.2,
                label=r"without, shifted by Schottky $\sqrt{qF/4\pi\varepsilon}$, F = V/L"),
     ]
-    fig.legend(handles=handles, loc="lower center", ncol=4, frameon=False, fontsize=10)
-    fig.suptitle(
+    _finish(
+        fig,
+        handles,
         "Hole-only EGDM devices, van der Holst et al. PRB 79, 085203 (2009) set-up: a = 1.6 nm "
         r"(N$_0$ = a$^{-3}$), $\varepsilon_r$ = 3, T = 298 K, barrier $\Delta$ at both contacts "
         "(peled)",
-        fontsize=11,
+        path,
     )
-    fig.tight_layout(rect=(0, 0.08, 1, 0.96))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
 
 
 def read_csv(path: Path) -> list[dict]:
