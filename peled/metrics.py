@@ -144,11 +144,11 @@ def summary_core(res: SimulationResult) -> dict[str, Any]:
                 out[f"eqe_at_{int(target)}_mA_cm2_percent"] = val
     if np.any(np.isfinite(lum)):
         out["luminance_max_cd_m2"] = float(np.nanmax(lum))
-    out.update(_resolved_eqe_peak(res, out["voltage_at_eqe_max_V"]))
+    out.update(_resolved_eqe_peak(res, k if np.any(good) else None))
     return out
 
 
-def _resolved_eqe_peak(res: SimulationResult, v_peak: float | None) -> dict[str, Any]:
+def _resolved_eqe_peak(res: SimulationResult, k_peak: int | None) -> dict[str, Any]:
     """How far the EQE maximum can be trusted, and the maximum over trusted points only.
 
     ``eqe_max_current_resolved``: |J| at the EQE maximum lies above its float64 round-off
@@ -163,13 +163,10 @@ def _resolved_eqe_peak(res: SimulationResult, v_peak: float | None) -> dict[str,
         "voltage_at_eqe_max_resolved_V": None,
         "current_density_at_eqe_max_resolved_mA_cm2": None,
     }
-    resolved = np.asarray(res.current_resolved, bool)
-    names = list(res.result)
-    if v_peak is not None:
-        k = int(np.nonzero(res.voltage_V == v_peak)[0][0])
-        out["eqe_max_current_resolved"] = bool(resolved[k])
-        out["eqe_max_result"] = names[k]
-    trusted = resolved & np.array([n == "strict" for n in names]) & np.isfinite(res.eqe_percent)
+    if k_peak is not None:
+        out["eqe_max_current_resolved"] = bool(res.current_resolved[k_peak])
+        out["eqe_max_result"] = str(res.result[k_peak])
+    trusted = res.trusted & np.isfinite(res.eqe_percent)
     if np.any(trusted):
         k = int(np.argmax(np.where(trusted, res.eqe_percent, -np.inf)))
         out["eqe_max_resolved_percent"] = float(res.eqe_percent[k])

@@ -58,14 +58,6 @@ def plot_all(res: SimulationResult, out_dir, biases_V: Sequence[float] | None = 
     ]
 
 
-def _trusted(res: SimulationResult) -> np.ndarray:
-    """Biases whose figures can be quoted: |J| above its round-off floor and strictly
-    converged (the others are drawn hollow)."""
-    return np.asarray(res.current_resolved, bool) & np.array(
-        [name == "strict" for name in res.result]
-    )
-
-
 def jvl_figure(res: SimulationResult):
     """J-V and L-V on two log axes, the 1 cd/m^2 line and the turn-on labelled, biases
     that are not resolved or not strictly converged drawn as hollow markers."""
@@ -76,7 +68,7 @@ def jvl_figure(res: SimulationResult):
     v = res.voltage_V
     j = np.abs(res.current_density_mA_cm2)
     lum = res.luminance_cd_m2
-    ok = _trusted(res)
+    ok = res.trusted
     ax.semilogy(v, np.where(j > 0, j, np.nan), "C0-", lw=1.4)
     ax.set_xlabel("Voltage (V)")
     ax.set_ylabel("Current density J (mA cm$^{-2}$)", color="C0")
@@ -132,8 +124,8 @@ def rolloff_figure(res: SimulationResult):
     shown = np.isfinite(eqe) & (j > 0)
     if np.any(shown):  # the decades a measurement resolves: 1e-6 of the maximum J and up
         shown &= j >= 1e-6 * np.nanmax(j[shown])
-    ok = _trusted(res) & shown
-    weak = res.converged & ~_trusted(res) & shown
+    ok = res.trusted & shown
+    weak = res.converged & ~res.trusted & shown
     for ax, x, label in (
         (ax_j, j, "Current density (mA cm$^{-2}$)"),
         (ax_l, lum, "Luminance (cd m$^{-2}$)"),

@@ -157,6 +157,13 @@ class SimulationResult:
             return self.converged.copy()
         return np.asarray(strictly_converged(self.result_code))
 
+    @property
+    def trusted(self) -> np.ndarray:
+        """Per bias: figures that can be quoted, |J| above its round-off floor
+        (``current_resolved``) and accepted by the strict tests on the forward pass
+        (result name "strict")."""
+        return np.asarray(self.current_resolved, bool) & (np.asarray(self.result) == "strict")
+
     def result_counts(self) -> dict[str, int]:
         """How many biases carry each result name (names in code order, only those
         present), e.g. {"strict": 15, "failed": 2}."""
