@@ -303,6 +303,8 @@ class SweepBar:
             self.started = True
             self.bar.set_description(f"sweep {self.name}")
             self.bar.bar_format = None  # the full bar with its rate and ETA from here
+            # restart the clock: a rate measured over the compile would give an ETA of hours
+            self.bar.reset(total=self.bar.total)
         self.bar.update(1)
 
     def revisited(self, voltage_V: float) -> None:

@@ -517,8 +517,10 @@ def test_progress_bar_says_compiling_then_counts_then_names_revisits():
     bar = SweepBar(3, "dev", file=out)
     bar.bar.refresh()
     assert "compiling the solver for dev" in out.getvalue() and "it/s" not in out.getvalue()
+    bar.bar.start_t -= 60.0  # a minute of compiling before the first bias
     bar.solved(0.0)
     bar.bar.refresh()
+    assert bar.bar.format_dict["elapsed"] < 1.0  # the rate and ETA start after the compile
     assert out.getvalue().rsplit("\r", 1)[-1].startswith("sweep dev:")
     assert "1/3" in out.getvalue().rsplit("\r", 1)[-1]
     bar.revisited(1.5)
