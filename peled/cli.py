@@ -71,6 +71,13 @@ def main() -> None:
     ($XDG_CACHE_HOME or $PELED_CACHE_DIR move it; PELED_NO_COMPILATION_CACHE=1 turns it
     off), so a later run of the same device shape skips the compilation.
     """
+    # nothing heavy here: `peled <cmd> --help` runs this callback too, and JAX (~3 s to
+    # import) is loaded only by the commands that solve (_enable_compilation_cache)
+
+
+def _enable_compilation_cache() -> None:
+    """Point JAX's persistent compilation cache at peled's cache folder (imports JAX);
+    called by the commands that compile solvers, just before they solve."""
     from peled.runtime import enable_compilation_cache
 
     enable_compilation_cache()
@@ -365,6 +372,7 @@ def simulate(
         return
     from peled.simulate import simulate as run
 
+    _enable_compilation_cache()
     created = _make_out_dir(out_dir)
     settings = SolverSettings()
     try:
@@ -442,14 +450,19 @@ def simulate(
     ):
         val = summ[key]
         text = "-" if val is None else f"{val:.4g}"
-        if key == "eqe_max_percent" and val is not None and not (
-            summ["eqe_max_current_resolved"] and summ["eqe_max_result"] == "strict"
+        if (
+            key == "eqe_max_percent"
+            and val is not None
+            and not (summ["eqe_max_current_resolved"] and summ["eqe_max_result"] == "strict")
         ):
             # the headline is eqe_max_resolved_percent (resolved, strictly converged)
             text += (
                 " (not trusted: "
-                + ("|J| below its round-off floor" if not summ["eqe_max_current_resolved"]
-                   else f"accepted as {summ['eqe_max_result']}")
+                + (
+                    "|J| below its round-off floor"
+                    if not summ["eqe_max_current_resolved"]
+                    else f"accepted as {summ['eqe_max_result']}"
+                )
                 + ")"
             )
         if key == "turn_on_voltage_V" and summ["turn_on_below_sweep_start"]:
@@ -526,6 +539,7 @@ def sweep(
                 f"  output  {out_dir}/ ({'exists' if out_dir.is_dir() else 'would be created'})"
             )
             return
+        _enable_compilation_cache()
         res = run_sweep(
             spec,
             out_dir,
@@ -605,6 +619,7 @@ def validate(out, cases, no_scenarios, keep_metrics, update_reference) -> None:
         from peled.validation.report import _check_report_folder
 
         _check_report_folder(out_dir)  # a folder with foreign files: refused now, not at the end
+        _enable_compilation_cache()
         summary = run_validation(
             out,
             cases_glob=list(cases) if cases else DEFAULT_CASES_GLOB,
@@ -676,6 +691,7 @@ def optimize(device_file, objectives, vary, out, max_iter, mesh, start_v, stop_v
     volts = _voltages(dev, start_v, stop_v, step_v)
     out_dir = Path(out) if out else Path(_slug(dev.name) + "-optimized")
     _check_out_dir(out_dir)
+    _enable_compilation_cache()
     try:
         objs = [parse_objective(t, f"--objective {t!r}") for t in objectives]
         bounds = {}

@@ -23,7 +23,8 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-import jax
+# jax is imported inside the functions that use it: importing this module (the CLI does,
+# before it knows whether a command only prints its --help) does not load JAX
 
 MAPS = Path("/proc/self/maps")
 MAX_MAP_COUNT = Path("/proc/sys/vm/max_map_count")
@@ -47,6 +48,8 @@ def release_compiled_code_if_near_limit(fraction: float = 0.5) -> bool:
     usage = memory_map_usage()
     if usage is None or usage[0] <= fraction * usage[1]:
         return False
+    import jax
+
     jax.clear_caches()
     gc.collect()
     return True
@@ -79,6 +82,8 @@ def enable_compilation_cache() -> Path | None:
     minutes; with the cache a later process loads the executable instead. Programs with
     a host callback (a sweep that reports per-bias progress) are never cached by JAX
     (docs/numerics/performance.md, "Compilation cache")."""
+    import jax
+
     current = jax.config.jax_compilation_cache_dir
     if current:
         return Path(current)
