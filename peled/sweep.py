@@ -24,8 +24,11 @@ converged, so very large batches waste work); a user ``batch_size`` overrides it
 backend a batch's candidates are solved one by one by default (measured faster than vmap
 there, docs/user-guide/sweep.md); the batch stays the unit of work, chunk writing and resume.
 
-Each row holds the candidate id, its inputs (axis columns, units in the names), and the
-figures of merit of :func:`peled.metrics.summarize` plus
+Each row holds the candidate id, its inputs (axis columns named as in
+:func:`peled.sweep_spec.layer_column_label`, units in the names), and the figures of merit
+of :func:`peled.metrics.summarize` (among them ``eqe_max_resolved_percent``, the EQE
+maximum over the biases whose current is resolved and which converged strictly, and
+``eqe_max_trusted``, whether ``eqe_max_percent`` itself lies at such a bias) plus
 
     eqe_rolloff_percent = 100 (1 - EQE(V_last) / EQE_max)
 
@@ -67,6 +70,9 @@ SUMMARY_KEYS = (
     "eqe_max_percent",
     "voltage_at_eqe_max_V",
     "current_density_at_eqe_max_mA_cm2",
+    "eqe_max_resolved_percent",
+    "voltage_at_eqe_max_resolved_V",
+    "current_density_at_eqe_max_resolved_mA_cm2",
     "luminance_max_cd_m2",
     "turn_on_voltage_V",
     "current_density_at_half_eqe_mA_cm2",
@@ -150,6 +156,10 @@ def candidate_row(cand: Candidate, res: SimulationResult, cfg: RunConfig) -> dic
     for k in SUMMARY_KEYS:
         row[k] = math.nan if s[k] is None else float(s[k])
     row["turn_on_below_sweep_start"] = bool(s["turn_on_below_sweep_start"])
+    # the EQE maximum can be quoted: |J| there above its round-off floor and the bias
+    # accepted by the strict tests (SimulationResult.trusted); else eqe_max_resolved_percent
+    # is the maximum over the trusted biases
+    row["eqe_max_trusted"] = bool(s["eqe_max_current_resolved"] and s["eqe_max_result"] == "strict")
     eqe = res.eqe_percent
     finite = np.nonzero(np.isfinite(eqe))[0]
     if finite.size and row["eqe_max_percent"] > 0:
@@ -561,6 +571,8 @@ def write_analysis(results, sweep: Sweep, out: Path) -> tuple[str, dict[str, Pat
         c
         for c in (
             "eqe_max_percent",
+            "eqe_max_trusted",
+            "eqe_max_resolved_percent",
             "eqe_rolloff_percent",
             "turn_on_voltage_V",
             "turn_on_below_sweep_start",
@@ -576,6 +588,16 @@ def write_analysis(results, sweep: Sweep, out: Path) -> tuple[str, dict[str, Pat
     files["ranking"] = out / "ranking.csv"
     text = f"top {len(top)} of {len(results)} by {sweep.objective} ({sweep.objective_sense}):\n"
     text += top[show].to_string(index=False, float_format=lambda v: f"{v:.4g}")
+    if "eqe_max_trusted" in top.columns:
+        untrusted = int((~top["eqe_max_trusted"].astype(bool)).sum())
+        if untrusted:
+            text += (
+                f"\nnote: {untrusted} of these EQE maxima (eqe_max_trusted False) lie where |J|"
+                " is below its float64 round-off floor or the bias was accepted by a relaxed"
+                " rule, so eqe_max_percent there may be round-off; eqe_max_resolved_percent is"
+                " the maximum over trusted biases (objective column eqe_max_resolved_percent"
+                " ranks by it; docs/numerics/accuracy.md, the current floor)"
+            )
 
     pa = sweep.pareto
     x = results[pa.x].to_numpy(float)

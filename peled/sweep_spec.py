@@ -70,11 +70,14 @@ from peled.materials import (
 #: Result columns an objective or a Pareto axis may name (besides luminance_at_<V>V_cd_m2).
 METRIC_COLUMNS = (
     "eqe_max_percent",
+    "eqe_max_resolved_percent",
     "eqe_rolloff_percent",
     "luminance_max_cd_m2",
     "turn_on_voltage_V",
     "voltage_at_eqe_max_V",
     "current_density_at_eqe_max_mA_cm2",
+    "voltage_at_eqe_max_resolved_V",
+    "current_density_at_eqe_max_resolved_mA_cm2",
     "current_density_at_half_eqe_mA_cm2",
     "current_density_max_mA_cm2",
 )
@@ -399,6 +402,18 @@ class Sweep:
         )
 
 
+def layer_column_label(base: Device, index: int) -> str:
+    """How result columns name the base device's layer ``index`` (0-based): its material's
+    name as the database spells it (``PVK``, so ``PVK_thickness_nm``), with the layer's
+    1-based position appended where the base device uses that material in more than one
+    layer (``TFB_2``, ``TFB_4``), as in jv.csv's per-layer columns. A material axis is
+    named by the base device's material of the layer it replaces (``PVK_material`` holds
+    the material each candidate puts there)."""
+    names = [la.material.name for la in base.layers]
+    name = names[index]
+    return f"{name}_{index + 1}" if names.count(name) > 1 else name
+
+
 def _resolve_layer(layer: int | str, base: Device, where: str) -> int:
     n = len(base.layers)
     if isinstance(layer, int):
@@ -439,7 +454,8 @@ def _resolve_axis(ax: AxisSpec, i: int, base: Device, db: MaterialDatabase, src:
         if ax.contact is not None:
             return Axis(f"{ax.contact}_material", "contact", None, ax.contact, None, names, None)
         k = _resolve_layer(ax.layer, base, where)
-        return Axis(f"layer{k}_material", "layer_material", k, None, None, names, None)
+        label = layer_column_label(base, k)
+        return Axis(f"{label}_material", "layer_material", k, None, None, names, None)
     p = ax.parameter
     choices = tuple(float(v) for v in ax.values) if ax.values is not None else None
     if ax.contact is not None:
@@ -466,7 +482,9 @@ def _resolve_axis(ax: AxisSpec, i: int, base: Device, db: MaterialDatabase, src:
             f"{where}: key 'parameter' = {p!r} is not a numeric layer parameter{hint}; "
             f"allowed: {list(allowed)}"
         )
-    return Axis(f"layer{k}_{p}", "layer_parameter", k, None, p, choices, ax.range)
+    return Axis(
+        f"{layer_column_label(base, k)}_{p}", "layer_parameter", k, None, p, choices, ax.range
+    )
 
 
 def sweep_from_mapping(
