@@ -626,6 +626,7 @@ def validate(out, cases, no_scenarios, keep_metrics, update_reference) -> None:
             scenarios_glob=None if (cases or no_scenarios) else DEFAULT_SCENARIOS_GLOB,
             run_scenario_checks=not no_scenarios,
             write_metrics=not keep_metrics,
+            command="peled validate",
         )
     except PeledInputError as err:
         _fail(err)

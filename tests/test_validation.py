@@ -7,6 +7,7 @@ compiles one solver (the same one ``peled validate`` uses for four-layer rows).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -19,6 +20,7 @@ import yaml
 from click.testing import CliRunner
 from scipy import constants
 
+from peled.core.newton import SolverSettings
 from peled.errors import PeledInputError
 from peled.photometry import K_M_LM_PER_W, photopic_efficiency
 from peled.validation.cases import REPO_ROOT, load_case
@@ -303,6 +305,38 @@ def test_cli_validate(tmp_path, fixture_run):
     assert doc["rows"]["T2-13"]["simulated"]["eqe_max_percent"] == pytest.approx(
         fixture_run.simulated["eqe_max_percent"], rel=1e-9
     )
+    # the EQE maximum says whether it is trusted, and the maximum over trusted biases
+    sim, res = doc["rows"]["T2-13"]["simulated"], fixture_run.result
+    k = int(np.nanargmax(res.eqe_percent))
+    assert sim["eqe_max_trusted"] is bool(res.trusted[k])
+    trusted = res.trusted & np.isfinite(res.eqe_percent)
+    if trusted.any():
+        best = int(np.argmax(np.where(trusted, res.eqe_percent, -np.inf)))
+        assert sim["eqe_max_resolved_percent"] == pytest.approx(res.eqe_percent[best], rel=1e-9)
+        assert sim["voltage_at_eqe_max_resolved_V"] == pytest.approx(res.voltage_V[best])
+    else:
+        assert sim["eqe_max_resolved_percent"] is None
+    md = (out / "report.md").read_text()
+    assert "EQE sim, trusted (%)" in md and "'(r)' marks a maximum" in md
+    # where metrics.json came from, as summary.json records it
+    prov = doc["provenance"]
+    assert prov["peled_version"] and prov["command"] == "peled validate"
+    table = REPO_ROOT / "validation" / "review_table2_peled.csv"
+    assert prov["reference_table"] == {
+        "file": "validation/review_table2_peled.csv",
+        "sha256": hashlib.sha256(table.read_bytes()).hexdigest(),
+    }
+    assert prov["case_files"]["T2-13"]["sha256"] == hashlib.sha256(FIXTURE.read_bytes()).hexdigest()
+    v = VALIDATION_VOLTAGES_V
+    assert prov["bias_grid"] == {
+        "start_V": v[0],
+        "stop_V": v[-1],
+        "step_V": pytest.approx(v[1] - v[0], rel=1e-9),
+        "points": v.size,
+    }
+    assert prov["mesh"]["nodes_per_layer"] == VALIDATION_MESH.nodes_per_layer
+    assert prov["solver_settings"]["max_iterations"] == SolverSettings().max_iterations
+    assert prov["cases_glob"] == [str(FIXTURE)] and prov["scenarios_glob"] is None
     bad = CliRunner().invoke(main, ["validate", "--cases", str(tmp_path / "none-*.yaml")])
     assert bad.exit_code == 2 and "no validation case files match" in bad.output
 

@@ -35,6 +35,7 @@ def validate(
     run_scenario_checks: bool = True,
     write_metrics: bool = True,
     progress: bool = True,
+    command: str | None = None,
 ) -> dict[str, Any]:
     """Run every case (and the scenario checks) and write the report into ``out_dir``.
 
@@ -43,7 +44,9 @@ def validate(
     ``cie_distance`` (:func:`peled.validation.run.cie_distance_statistics`), the wall time
     [s] under ``wall_time_s`` and the row count under ``rows``. Scenario device files that
     do not exist are skipped (they are optional); case files matching ``cases_glob`` must
-    exist.
+    exist. metrics.json records its provenance (peled's version, the reference table and
+    the case files with their SHA-256, the bias grid, mesh and solver settings, the globs
+    and ``command``, the command line that ran it, when given).
     """
     import glob
 
@@ -72,7 +75,29 @@ def validate(
         scen = run_scenarios(VALIDATION_VOLTAGES_V, VALIDATION_MESH) if run_scenario_checks else []
     stats = summary_statistics(runs)
     wall = time.perf_counter() - t0
-    write_report(out_dir, runs, stats, scen, extra_runs, wall, write_metrics=write_metrics)
+    prov: dict[str, Any] = {
+        "cases_glob": [cases_glob] if isinstance(cases_glob, str) else list(cases_glob),
+        "scenarios_glob": (
+            None
+            if not scenarios_glob
+            else [scenarios_glob]
+            if isinstance(scenarios_glob, str)
+            else list(scenarios_glob)
+        ),
+        "scenario_checks": run_scenario_checks,
+    }
+    if command is not None:
+        prov["command"] = command
+    write_report(
+        out_dir,
+        runs,
+        stats,
+        scen,
+        extra_runs,
+        wall,
+        write_metrics=write_metrics,
+        provenance_extra=prov,
+    )
     return {
         "statistics": stats,
         "cie_distance": cie_distance_statistics(runs),

@@ -30,6 +30,7 @@ import numpy as np
 from peled.errors import PeledInputError
 from peled.io import write_text
 from peled.plotting import _figure, _save
+from peled.report import file_sha256, for_people, provenance
 from peled.validation import screen as screen_mod
 from peled.validation.run import (
     BANDS,
@@ -327,13 +328,38 @@ def plot_scenario(outcome: ScenarioOutcome, path: Path) -> Path:
 # --------------------------------------------------------------------------------------
 # Report content
 # --------------------------------------------------------------------------------------
+def _file_entry(path: str | Path) -> dict[str, Any]:
+    """A file as metrics.json records it: its path (repository-relative where inside the
+    repository) and its SHA-256 (None when the file is missing)."""
+    p = Path(path)
+    return {"file": _relative(str(p)), "sha256": file_sha256(p) if p.is_file() else None}
+
+
+def metrics_provenance(
+    runs: Sequence[CaseRun], extra_runs: Sequence[CaseRun] = (), **extra: Any
+) -> dict[str, Any]:
+    """Where metrics.json came from: peled's version, the reference table (the review's
+    Table 2 CSV) and every case file with their SHA-256, the bias grid [V], the mesh and
+    the solver settings of the runs, plus ``extra`` entries (e.g. the command)."""
+    from peled.core.newton import SolverSettings
+    from peled.validation.cases import REVIEW_TABLE_CSV
+
+    out = provenance(None, VALIDATION_VOLTAGES_V, VALIDATION_MESH, SolverSettings())
+    out["reference_table"] = _file_entry(REVIEW_TABLE_CSV)
+    out["case_files"] = {r.case_id: _file_entry(r.case.path) for r in [*runs, *extra_runs]}
+    out.update(extra)
+    return out
+
+
 def metrics_document(
     runs: Sequence[CaseRun],
     stats: dict[str, Any],
     scenarios: Sequence[ScenarioOutcome],
     extra_runs: Sequence[CaseRun] = (),
+    provenance_extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The content of metrics.json (per-row simulated numbers, protocol, statistics)."""
+    """The content of metrics.json (per-row simulated numbers, protocol, statistics, and
+    :func:`metrics_provenance` with ``provenance_extra`` added)."""
 
     def row(r: CaseRun) -> dict[str, Any]:
         return {
@@ -350,6 +376,9 @@ def metrics_document(
         {
             "metrics_version": METRICS_VERSION,
             "json_conventions": JSON_CONVENTIONS,
+            "provenance": for_people(
+                metrics_provenance(runs, extra_runs, **(provenance_extra or {}))
+            ),
             "protocol": {
                 "sweep_V": {"start_V": float(v[0]), "stop_V": float(v[-1]), "points": int(v.size)},
                 "mesh": {
@@ -378,6 +407,7 @@ def _main_table(runs: Sequence[CaseRun]) -> Block:
         "stack",
         "EQE rep (%)",
         "EQE sim (%)",
+        "EQE sim, trusted (%)",
         "ratio",
         "L rep (cd/m2)",
         "L sim (cd/m2)",
@@ -402,7 +432,9 @@ def _main_table(runs: Sequence[CaseRun]) -> Block:
                 r.case.composition or "-",
                 r.case.stack_status,
                 _g(rep.eqe_max_percent),
-                _g(sim.get("eqe_max_percent")),
+                _g(sim.get("eqe_max_percent"))
+                + (" (r)" if sim.get("eqe_max_trusted") is False else ""),
+                _g(sim.get("eqe_max_resolved_percent")),
                 _ratio_text(r.ratios.get("EQE_max")),
                 _g(rep.luminance_max_cd_m2),
                 _g(sim.get("luminance_max_cd_m2")),
@@ -418,6 +450,17 @@ def _main_table(runs: Sequence[CaseRun]) -> Block:
             ]
         )
     return Block("table", header=header, rows=rows)
+
+
+#: What the main table's EQE columns mean (printed under each main table).
+EQE_TRUST_NOTE = (
+    "EQE sim is the maximum over all converged biases (the compared figure); '(r)' marks a "
+    "maximum at a bias whose |J| is below its float64 round-off floor or that a relaxed "
+    "rule accepted, so it may be round-off (metrics.json: eqe_max_trusted false). EQE sim, "
+    "trusted is the maximum over the trusted biases only (resolved current, strictly "
+    "converged; metrics.json: eqe_max_resolved_percent; docs/numerics/accuracy.md, the "
+    "current floor)."
+)
 
 
 def _stats_table(stats: dict[str, Any], title: str) -> list[Block]:
@@ -677,6 +720,7 @@ def build_blocks(
 
     b.append(Block("h2", "2. Reported vs simulated"))
     b.append(_main_table(runs))
+    b.append(Block("p", text=EQE_TRUST_NOTE))
     b.append(Block("figure", "Parity plot, EQE_max", path=figures["parity_eqe"]))
     b.append(Block("figure", "Parity plot, L_max (0-8 V sweep)", path=figures["parity_l"]))
     b.append(Block("h3", "Agreement and reasons for disagreement"))
@@ -736,6 +780,7 @@ def build_blocks(
     if extra_runs:
         b.append(Block("h3", "Scenario device files (validation/devices/scenarios)"))
         b.append(_main_table(extra_runs))
+        b.append(Block("p", text=EQE_TRUST_NOTE))
         b.extend(_scenario_pairs(list(runs) + list(extra_runs), extra_runs))
         b.append(
             Block(
@@ -820,6 +865,7 @@ def write_report(
     extra_runs: Sequence[CaseRun] = (),
     wall_time_s: float = 0.0,
     write_metrics: bool = True,
+    provenance_extra: dict[str, Any] | None = None,
 ) -> list[Path]:
     """Write ``out_dir`` anew: report.md, report.html, figures/*.png and metrics.json.
 
@@ -827,6 +873,7 @@ def write_report(
     so it holds only this run's files (no stale figure of an earlier run). With
     ``write_metrics=False`` the existing metrics.json (the regression reference) is carried
     over unchanged. A folder holding other files is refused (:class:`PeledInputError`).
+    ``provenance_extra`` entries are added to metrics.json's provenance.
     """
     out = Path(out_dir).absolute()
     _check_report_folder(out)
@@ -860,7 +907,7 @@ def write_report(
         write_text(t / "report.md", render_markdown(blocks))
         write_text(t / "report.html", render_html(blocks, fig_dir, "peled validation report"))
         if write_metrics:
-            doc = metrics_document(runs, stats, scenarios, extra_runs)
+            doc = metrics_document(runs, stats, scenarios, extra_runs, provenance_extra)
             write_text(t / "metrics.json", json.dumps(doc, indent=1, allow_nan=False) + "\n")
         elif (out / "metrics.json").is_file():
             shutil.copy2(out / "metrics.json", t / "metrics.json")

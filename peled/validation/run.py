@@ -110,7 +110,13 @@ def _finite_or_none(x: Any) -> float | None:
 
 
 def simulated_figures(res: SimulationResult) -> dict[str, Any]:
-    """Per-row simulated numbers stored in metrics.json (units in the keys)."""
+    """Per-row simulated numbers stored in metrics.json (units in the keys).
+
+    ``eqe_max_percent`` is the maximum over all converged biases (the compared figure);
+    ``eqe_max_trusted`` says whether it lies at a trusted bias
+    (:attr:`peled.simulate.SimulationResult.trusted`: |J| above its round-off floor and
+    accepted by the strict tests), ``eqe_max_resolved_percent`` [%] with its voltage [V]
+    and current density [mA/cm^2] is the maximum over the trusted biases only."""
     s = res.summary()
     ce = res.current_efficiency_cd_A
     conv = np.asarray(res.converged, bool)
@@ -127,6 +133,19 @@ def simulated_figures(res: SimulationResult) -> dict[str, Any]:
         "turn_on_below_sweep_start": s["turn_on_below_sweep_start"],
         "voltage_at_eqe_max_V": s["voltage_at_eqe_max_V"],
         "current_density_at_eqe_max_mA_cm2": s["current_density_at_eqe_max_mA_cm2"],
+        # EQE_max above may sit where |J| is round-off or a relaxed rule accepted the bias;
+        # eqe_max_trusted says whether it is quotable, and the resolved maximum is the one
+        # over the trusted biases (resolved current, strict result; None where none is)
+        "eqe_max_trusted": (
+            None
+            if s["eqe_max_percent"] is None
+            else bool(s["eqe_max_current_resolved"] and s["eqe_max_result"] == "strict")
+        ),
+        "eqe_max_resolved_percent": s["eqe_max_resolved_percent"],
+        "voltage_at_eqe_max_resolved_V": s["voltage_at_eqe_max_resolved_V"],
+        "current_density_at_eqe_max_resolved_mA_cm2": s[
+            "current_density_at_eqe_max_resolved_mA_cm2"
+        ],
         "current_density_max_mA_cm2": _finite_or_none(np.nanmax(j))
         if np.any(np.isfinite(j))
         else None,
