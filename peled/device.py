@@ -31,6 +31,7 @@ from peled.materials import (
 from peled.model.emitter.excitonic import langevin_coefficient_m3_s
 from peled.model.mobility import gamma_from_cm_V_sqrt
 from peled.model.statistics import STATISTICS_GAMMA
+from peled.model.statistics.nanocrystal import charging_energy_eV
 
 # whether an electrode's image force lowers its injection barriers unless the device file
 # says otherwise (contact key image_force)
@@ -249,10 +250,21 @@ def _statistics_entries(m: Semiconductor) -> dict[str, Any]:
             out["nanocrystal_size_m"] = size_m
             out["nanocrystal_size_dispersion"] = m.nanocrystal_size_dispersion
             out["nanocrystal_packing_fraction"] = m.nanocrystal_packing_fraction
+            out["nanocrystal_charging_energy_eV"] = nanocrystal_charging_eV(m)
             out[f"{carrier}_effective_mass"] = getattr(m, f"{carrier}_effective_mass")
         else:
             out[dos_key] = getattr(m, dos_field) * CM3_TO_M3
     return out
+
+
+def nanocrystal_charging_eV(m: Semiconductor) -> float:
+    """U [eV], the rise of a film's crystal levels per carrier a crystal holds: the
+    material's ``nanocrystal_charging_energy_eV`` if given, else e^2/C of a cube of edge
+    ``nanocrystal_size_nm`` in the film's ``relative_permittivity``
+    (peled.model.statistics.nanocrystal.charging_energy_eV)."""
+    if m.nanocrystal_charging_energy_eV is not None:
+        return m.nanocrystal_charging_energy_eV
+    return float(charging_energy_eV(m.nanocrystal_size_nm * 1e-9, m.relative_permittivity))
 
 
 def _excitonic_entries(m: Semiconductor) -> dict[str, Any]:

@@ -112,6 +112,10 @@ class Semiconductor(_Strict):
     nanocrystal_size_nm: float | None = Field(default=None, ge=1, le=100)
     nanocrystal_size_dispersion: float | None = Field(default=None, ge=0, le=0.5)
     nanocrystal_packing_fraction: float | None = Field(default=None, gt=0, le=0.74)
+    # the rise of a crystal's levels per carrier it holds [eV]; not given: e^2/C of a cube
+    # of edge nanocrystal_size_nm in the film's relative_permittivity
+    # (peled.model.statistics.nanocrystal.charging_energy_eV); 0: no charging
+    nanocrystal_charging_energy_eV: float | None = Field(default=None, ge=0, le=0.5)
     electron_effective_mass: float | None = Field(default=None, ge=0.01, le=10)
     hole_effective_mass: float | None = Field(default=None, ge=0.01, le=10)
     sources: dict[str, str] = Field(default_factory=dict)
@@ -268,9 +272,7 @@ def parse_material(data: Mapping[str, Any], where: str) -> Material:
         "hole_mobility_model",
         "emitter_model",
     )
-    numeric = [
-        k for k, v in mat.model_dump().items() if isinstance(v, int | float) or k in choices
-    ]
+    numeric = [k for k, v in mat.model_dump().items() if isinstance(v, int | float) or k in choices]
     missing = [k for k in numeric if k in data and k not in mat.sources]
     if missing:
         raise PeledInputError(

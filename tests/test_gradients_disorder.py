@@ -1,8 +1,8 @@
 """Implicit gradients of the disorder-aware physics against finite differences: d ln J and
 d ln(photon flux) at a converged bias with respect to the Gaussian disorder sigma, the
 site density N0 and mu0 of an EGDM layer, the Poole-Frenkel gamma of another, and the
-crystal edge and the trion Auger lifetime of a nanocrystal film with the excitonic
-emitter (peled.core.implicit)."""
+crystal edge, the trion Auger lifetime and the charging energy of a nanocrystal film with
+the excitonic emitter (peled.core.implicit)."""
 
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ PARAMETERS = (
     ("gamma_pf", ("electron_poole_frenkel_gamma",), ETL),
     ("crystal_size", ("nanocrystal_size_m",), EML),
     ("trion_lifetime", ("trion_auger_lifetime_s",), EML),
+    ("charging_energy", ("nanocrystal_charging_energy_eV",), EML),
 )
 
 
@@ -84,15 +85,11 @@ def test_implicit_gradients_match_central_differences():
     dev = _device()
     arrays = dev.to_arrays(MeshSpec(12))
     weight = radiative_weight(dev, arrays)
-    theta0 = jnp.log(
-        jnp.array([float(getattr(arrays.layers, f[0])[k]) for _, f, k in PARAMETERS])
-    )
+    theta0 = jnp.log(jnp.array([float(getattr(arrays.layers, f[0])[k]) for _, f, k in PARAMETERS]))
 
     def figures(a, u):
         ob = bias_observables(u, a, weight)
-        return jnp.stack(
-            [jnp.log(ob.current_density_A_m2), jnp.log(ob.internal_photon_flux_m2_s)]
-        )
+        return jnp.stack([jnp.log(ob.current_density_A_m2), jnp.log(ob.internal_photon_flux_m2_s)])
 
     st = solve_sweep(arrays, VOLTS, LEAN)
     assert np.all(np.asarray(st.converged))
@@ -106,7 +103,7 @@ def test_implicit_gradients_match_central_differences():
         a = _with(arrays, theta)
         return figures(a, steady_state(u_star, a, VOLTS[k]))
 
-    grad = np.asarray(jax.jacrev(f)(theta0))  # (2 figures, 6 parameters)
+    grad = np.asarray(jax.jacrev(f)(theta0))  # (2 figures, 7 parameters)
     h = 1e-3  # central differences: truncation error ~ h^2 f'''/6, 5e-5 for sigma
     fd = np.zeros_like(grad)
     for i in range(len(PARAMETERS)):

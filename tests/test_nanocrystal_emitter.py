@@ -18,6 +18,7 @@ from peled.model.statistics.fermi_dirac import fermi_dirac_half_log
 from peled.model.statistics.nanocrystal import (
     LEVELS,
     MAX_QUANTUM_NUMBER,
+    charging_energy_eV,
     confinement_unit_eV,
     ground_level_states_m3,
     nanocrystal_log_occupancy,
@@ -125,6 +126,71 @@ def test_nanocrystal_occupancy_gradients_match_finite_differences():
             dn[k] -= h  # noqa: E702
             fd = (float(f(*up)) - float(f(*dn))) / (2 * h)
             np.testing.assert_allclose(float(grads[k]), fd, rtol=1e-6, atol=1e-9)
+
+
+def test_charging_solves_the_self_consistent_occupancy():
+    """With charging u = U/kT the occupancy solves x = S(eta - 2u e^x) (S the uncharged
+    log occupancy) to round-off over eta in [-80, 60], u in [0, 6], weak and strong
+    confinement, with and without dispersion; u = 0 gives S itself."""
+    eta = jnp.linspace(-80.0, 60.0, 701)
+    for e1 in (0.58, 2.3, 8.0):
+        for disp in (0.0, 0.1, 0.3):
+            free = nanocrystal_log_occupancy(eta, e1, disp)
+            np.testing.assert_array_equal(
+                np.asarray(nanocrystal_log_occupancy(eta, e1, disp, 0.0)), np.asarray(free)
+            )
+            for u in (0.1, 0.7, 2.0, 6.0):
+                x = nanocrystal_log_occupancy(eta, e1, disp, u)
+                back = nanocrystal_log_occupancy(eta - 2.0 * u * jnp.exp(x), e1, disp)
+                np.testing.assert_allclose(np.asarray(x), np.asarray(back), rtol=0, atol=1e-12)
+
+
+def test_charging_of_a_two_state_crystal_matches_its_inverse():
+    """Strong confinement, no dispersion: only the ground level (2 states) counts, and the
+    occupancy per state o = e^x obeys o = 1/(1 + exp(-(eta - 2u o))), which inverts in
+    closed form, eta = 2u o + ln(o/(1 - o)). Every crystal then holds f = 2 o carriers;
+    charging lowers the occupancy at every eta, the more the larger u."""
+    e1 = 30.0
+    o = np.linspace(0.01, 0.99, 99)
+    for u in (0.5, 1.0, 3.0):
+        eta = 2 * u * o + np.log(o / (1 - o))
+        got = np.exp(np.asarray(nanocrystal_log_occupancy(jnp.asarray(eta), e1, 0.0, u)))
+        np.testing.assert_allclose(got, o, rtol=1e-10)
+    eta = jnp.linspace(-10.0, 20.0, 31)
+    prev = np.exp(np.asarray(nanocrystal_log_occupancy(eta, 0.58, 0.1)))
+    for u in (0.3, 1.0, 3.0):
+        cur = np.exp(np.asarray(nanocrystal_log_occupancy(eta, 0.58, 0.1, u)))
+        assert np.all(cur <= prev) and np.all(cur[eta > 0] < prev[eta > 0])
+        prev = cur
+
+
+def test_charged_occupancy_gradients_match_finite_differences():
+    """Implicit derivatives of the charged occupancy (eta, e1, dispersion, u) against
+    central differences."""
+    f = nanocrystal_log_occupancy
+    for args in ((3.0, 0.6, 0.1, 0.7), (-2.0, 2.0, 0.05, 2.0), (25.0, 0.58, 0.1, 1.5)):
+        grads = jax.grad(f, argnums=(0, 1, 2, 3))(*args)
+        for k in range(4):
+            h = 1e-5 * max(1.0, abs(args[k]))
+            up, dn = list(args), list(args)
+            up[k] += h
+            dn[k] -= h
+            fd = (float(f(*up)) - float(f(*dn))) / (2 * h)
+            np.testing.assert_allclose(float(grads[k]), fd, rtol=1e-6, atol=1e-9)
+
+
+def test_charging_energy_of_a_cube_lies_between_its_spheres():
+    """U = e^2/C of a cube of edge L lies between those of its circumscribed (radius
+    sqrt(3) L/2) and inscribed (L/2) spheres, e^2/(4 pi eps0 eps_r r), and scales as
+    1/(eps_r L); 10 nm in eps_r 12: 18 meV (0.7 kT at 300 K)."""
+    for edge, eps in ((10e-9, 12.0), (5e-9, 4.0), (15e-9, 20.0)):
+        u = float(charging_energy_eV(edge, eps))
+        sphere = lambda r, eps=eps: constants.e / (4 * np.pi * constants.epsilon_0 * eps * r)  # noqa: E731
+        assert sphere(np.sqrt(3) * edge / 2) < u < sphere(edge / 2)
+    np.testing.assert_allclose(
+        float(charging_energy_eV(20e-9, 24.0)), float(charging_energy_eV(10e-9, 12.0)) / 4
+    )
+    np.testing.assert_allclose(float(charging_energy_eV(10e-9, 12.0)), 0.01816, rtol=1e-3)
 
 
 def test_auger_survival_limits_and_half_point():

@@ -45,6 +45,7 @@ _LAYER_DEFAULTS = {
     "nanocrystal_packing_fraction": 0.0,  # 0: not a nanocrystal film
     "electron_effective_mass": 1.0,
     "hole_effective_mass": 1.0,
+    "nanocrystal_charging_energy_eV": 0.0,
     # the excitonic emitter's per-crystal Auger (inf lifetimes: none)
     "exciton_lifetime_s": 1.0,
     "trion_auger_lifetime_s": float("inf"),

@@ -57,6 +57,9 @@ class LayerParams:
     nanocrystal_packing_fraction: jax.Array
     electron_effective_mass: jax.Array
     hole_effective_mass: jax.Array
+    # the rise U [eV] of a crystal's levels per carrier it holds (charging energy e^2/C,
+    # peled.model.statistics.nanocrystal); 0: no charging
+    nanocrystal_charging_energy_eV: jax.Array
     # the excitonic emitter (peled.model.emitter.excitonic): exciton lifetime tau_X =
     # PLQY tau_r [s], trion and biexciton Auger lifetimes [s] at the crystal edge
     # auger_reference_size_m [m] (volume-scaled to nanocrystal_size_m); inf: no Auger

@@ -264,9 +264,7 @@ def layer_states_m3(arrays: DeviceArrays):
     ):
         nc = np.asarray([t == "nanocrystal" for t in arrays.statistics_tags(carrier)])
         if nc.any():
-            film = ground_level_states_m3(
-                lp.nanocrystal_size_m, lp.nanocrystal_packing_fraction
-            )
+            film = ground_level_states_m3(lp.nanocrystal_size_m, lp.nanocrystal_packing_fraction)
             dos = jnp.where(nc, film, dos)
         out.append(dos)
     return out[0], out[1]
@@ -290,7 +288,11 @@ def statistics_params(arrays: DeviceArrays, sc: Scaling, carrier: str) -> Statis
     e1 = confinement_unit_eV(lp.nanocrystal_size_m, mass)
     vt = sc.thermal_voltage_V
     return StatisticsParams(
-        lp.statistics_gamma, sigma / vt, e1 / vt, lp.nanocrystal_size_dispersion
+        lp.statistics_gamma,
+        sigma / vt,
+        e1 / vt,
+        lp.nanocrystal_size_dispersion,
+        lp.nanocrystal_charging_energy_eV / vt,
     )
 
 
@@ -713,12 +715,14 @@ def residual_and_scale(
         if arrays.degenerate_statistics:
             ln_nc, ln_nv = band_log_dos(arrays, sc)
             node = np.asarray([idx % arrays.n_nodes])
-            a_n_eq = a_n_eq - filling_corrections(
-                arrays, sc, "electron", (a_n_eq - ln_nc[idx])[None], node
-            )[0]
-            a_p_eq = a_p_eq - filling_corrections(
-                arrays, sc, "hole", (a_p_eq - ln_nv[idx])[None], node
-            )[0]
+            a_n_eq = (
+                a_n_eq
+                - filling_corrections(arrays, sc, "electron", (a_n_eq - ln_nc[idx])[None], node)[0]
+            )
+            a_p_eq = (
+                a_p_eq
+                - filling_corrections(arrays, sc, "hole", (a_p_eq - ln_nv[idx])[None], node)[0]
+            )
         f_n, m_n = contact_row(f_n, m_n, idx, st.phi_n[idx], phi_bc, st.a_n[idx], a_n_eq, s_n)
         f_p, m_p = contact_row(f_p, m_p, idx, st.phi_p[idx], phi_bc, st.a_p[idx], a_p_eq, s_p)
     f = jnp.stack([f_psi, f_n, f_p], axis=-1)

@@ -66,13 +66,15 @@ class StatisticsParams(NamedTuple):
     ``gamma`` [-]: the occupancy family's parameter (used by ``occupancy``);
     ``disorder`` [-]: sigma/kT, the Gaussian DOS width in thermal energies (used by
     ``gauss_fermi``); ``confinement`` [-]: e1/kT of a nanocrystal film and
-    ``size_dispersion`` [-]: its sigma_L / L (used by ``nanocrystal``).
+    ``size_dispersion`` [-]: its sigma_L / L and ``charging`` [-]: U/kT, the rise of a
+    crystal's levels per carrier it holds (used by ``nanocrystal``).
     """
 
     gamma: jax.Array
     disorder: jax.Array
     confinement: jax.Array
     size_dispersion: jax.Array
+    charging: jax.Array
 
 
 def _gauss_fermi_correction(eta, p: StatisticsParams):
@@ -88,7 +90,7 @@ def _occupancy_correction(eta, p: StatisticsParams):
 
 
 def _nanocrystal_correction(eta, p: StatisticsParams):
-    return eta - nanocrystal_log_occupancy(eta, p.confinement, p.size_dispersion)
+    return eta - nanocrystal_log_occupancy(eta, p.confinement, p.size_dispersion, p.charging)
 
 
 _CORRECTIONS: dict[str, Callable] = {
