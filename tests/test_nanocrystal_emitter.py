@@ -145,6 +145,25 @@ def test_charging_solves_the_self_consistent_occupancy():
                 np.testing.assert_allclose(np.asarray(x), np.asarray(back), rtol=0, atol=1e-12)
 
 
+def test_charged_occupancy_converges_in_few_steps(monkeypatch):
+    """The safeguarded Newton's step count: 8 steps reach round-off over a device's range
+    (eta in [-60, 15], 10 nm cubes, u = 0.7), where a dilute entry's Newton step lands on
+    the bracket's end and must be taken, not bisected; 20 steps reach it at the tested
+    extremes (eta in [-80, 60], sharp ladders, u up to 15)."""
+    import peled.model.statistics.nanocrystal as nc
+
+    def worst(eta, e1, disp, u, steps):
+        monkeypatch.setattr(nc, "CHARGING_MAX_STEPS", steps)
+        x = jax.jit(lambda *a: nc.nanocrystal_log_occupancy(*a))(eta, e1, disp, u)
+        back = nc.nanocrystal_log_occupancy(eta - 2.0 * u * jnp.exp(x), e1, disp)
+        return float(jnp.max(jnp.abs(x - back)))
+
+    assert worst(jnp.linspace(-60.0, 15.0, 300), 0.58, 0.1, 0.7, 8) < 1e-12
+    eta = jnp.linspace(-80.0, 60.0, 701)
+    for e1, disp, u in ((8.0, 0.0, 6.0), (2.3, 0.0, 15.0), (0.58, 0.1, 15.0), (8.0, 0.02, 2.0)):
+        assert worst(eta, e1, disp, u, 20) < 1e-12
+
+
 def test_charging_of_a_two_state_crystal_matches_its_inverse():
     """Strong confinement, no dispersion: only the ground level (2 states) counts, and the
     occupancy per state o = e^x obeys o = 1/(1 + exp(-(eta - 2u o))), which inverts in
