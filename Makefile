@@ -33,7 +33,12 @@ readme-figures: .venv/bin/python
 	cp build/readme/jvl.png docs/figures/default-device-jvl.png
 	cp build/readme/band_diagram.png docs/figures/default-device-bands.png
 
+# the model and numerics figures of docs/model/ and docs/numerics/, from the model functions
+# only (no device solves; a few minutes on one CPU core)
+model-figures: .venv/bin/python
+	$(PY) docs/figures/model_figures.py
+
 lint: .venv/bin/python
 	$(PY) -m ruff check peled tests benchmarks
 
-.PHONY: test test-slow bench lint sweep-tutorial validate docs readme-figures
+.PHONY: test test-slow bench lint sweep-tutorial validate docs readme-figures model-figures
