@@ -134,31 +134,13 @@ def egdm_figure() -> None:
         g2 = np.asarray(egdm_g2(s, jnp.asarray(en)))
         ax1.loglog(c, g1, label=f"σ/kT = {s:g}")
         ax2.semilogy(en, g2, label=f"σ/kT = {s:g}")
-    ax1.axvline(EGDM_OCCUPANCY_MAX, color="0.5", lw=0.8, ls=":")
-    ax1.text(
-        EGDM_OCCUPANCY_MAX * 1.15,
-        1.3,
-        "cap c = 0.1",
-        fontsize=8,
-        color="0.4",
-        rotation=90,
-        va="bottom",
-    )
+    _cap_marker(ax1, EGDM_OCCUPANCY_MAX, EGDM_OCCUPANCY_MAX * 1.15, "cap c = 0.1")
     ax1.set_xlabel("occupancy per site c = n/N$_0$  [-]")
     ax1.set_ylabel("density enhancement g$_1$  [-]")
     ax1.set_title("g$_1$ = exp[(σ̂² − σ̂)(2c)$^δ$/2]", fontsize=10)
     ax1.legend(loc="upper left", fontsize=8)
     ax1.grid(True, which="major", alpha=0.3)
-    ax2.axvline(EGDM_REDUCED_FIELD_MAX, color="0.5", lw=0.8, ls=":")
-    ax2.text(
-        EGDM_REDUCED_FIELD_MAX + 0.04,
-        1.3,
-        "cap E$_n$ = 2",
-        fontsize=8,
-        color="0.4",
-        rotation=90,
-        va="bottom",
-    )
+    _cap_marker(ax2, EGDM_REDUCED_FIELD_MAX, EGDM_REDUCED_FIELD_MAX + 0.04, "cap E$_n$ = 2")
     ax2.set_xlabel("reduced field E$_n$ = F e a / σ  [-]")
     ax2.set_ylabel("field enhancement g$_2$  [-]")
     ax2.set_title("g$_2$ = exp{0.44(σ̂$^{1.5}$ − 2.2)[(1 + 0.8 E$_n^2$)$^{1/2}$ − 1]}", fontsize=10)
@@ -170,6 +152,12 @@ def egdm_figure() -> None:
     )
     fig.tight_layout()
     _save(fig, "model-egdm.png")
+
+
+def _cap_marker(ax, x: float, x_text: float, label: str) -> None:
+    """A dotted vertical line at the EGDM model's cap ``x`` with its label beside it."""
+    ax.axvline(x, color="0.5", lw=0.8, ls=":")
+    ax.text(x_text, 1.3, label, fontsize=8, color="0.4", rotation=90, va="bottom")
 
 
 def _gauss_fermi_reference(eta: float, s: float) -> float:
