@@ -31,9 +31,9 @@ have many levels within a few kT and the sum approaches the parabolic band of th
 effective DOS, Fermi-Dirac F_1/2. The levels with i, j, k <= ``MAX_QUANTUM_NUMBER`` are
 kept (:data:`LEVELS`, 11 distinct levels, 27 orbitals): up to q = 27, i.e. 24 e1 above the
 ground, which is > 12 kT for L < 10.8 nm at m* = 0.25 m0 (e1 > kT/2); larger crystals
-lose states above ~24 e1, which matters only at degenerate filling. The charging energy
-of a crystal holding several carriers (q^2 / (4 pi eps0 eps_r L) ~ 0.01-0.03 eV for
-10 nm) is not included.
+lose states above ~24 e1, which matters only at degenerate filling. A crystal that holds
+carriers raises its levels by U = e^2/C per carrier (:func:`charging_energy_eV`), solved
+self-consistently per node in :func:`nanocrystal_log_occupancy`.
 """
 
 from __future__ import annotations
@@ -108,16 +108,17 @@ def nanocrystal_log_occupancy(eta, e1_over_kT, size_dispersion, charging_over_kT
     With charging the ladder sees the effective level y = eta - u f, f = 2 n/N_c the
     carriers per crystal, so y solves k(y) = y + 2u exp(S(y)) - eta = 0 (S the uncharged
     log occupancy). k is increasing (k' >= 1), so the root is unique and bracketed by
-    eta - 2u exp(S(eta)) <= y <= eta. It is found by Newton's method safeguarded by
-    bisection (W. H. Press et al., Numerical Recipes, 3rd ed., section 9.4, rtsafe: a step
-    that leaves the bracket or does not halve the previous one bisects instead), which
-    also converges on a ladder of sharp, well-separated levels where k has kinks and plain
-    Newton cycles; the loop is rolled (one copy of the ladder in the compiled program) and
-    stops when every step is below ``CHARGING_TOLERANCE`` (1 + |y|), at most
-    ``CHARGING_MAX_STEPS``. The root's derivatives follow from the implicit function
-    theorem through one final Newton step in x = ln(n/N_c), x = S(eta - 2u e^x), whose
-    slope is held fixed: dx/dtheta = -(dg/dtheta)/(dg/dx), exact to first order (the order
-    the solver's Jacobian and the implicit gradients use).
+    eta - 2u ORBITALS <= y <= eta (n/N_c cannot exceed the kept orbitals). It is found
+    by Newton's method safeguarded by bisection (W. H. Press et al., Numerical Recipes,
+    3rd ed., section 9.4, rtsafe: a step that leaves the bracket or does not halve the
+    previous one bisects instead), which also converges on a ladder of sharp,
+    well-separated levels where k has kinks and plain Newton cycles. The loop is rolled
+    (one copy of the ladder in the compiled program) and stops when every step is below
+    ``CHARGING_TOLERANCE`` (1 + |y|), at most ``CHARGING_MAX_STEPS``. The root's
+    derivatives follow from the implicit function theorem through one final Newton step
+    in x = ln(n/N_c), x = S(eta - 2u e^x), whose slope is held fixed:
+    dx/dtheta = -(dg/dtheta)/(dg/dx), exact to first order (the order the solver's
+    Jacobian and the implicit gradients use).
     """
     eta, e1, disp, u = jnp.broadcast_arrays(
         jnp.asarray(eta, jnp.float64),
@@ -135,17 +136,18 @@ def nanocrystal_log_occupancy(eta, e1_over_kT, size_dispersion, charging_over_kT
     hi = eta_c
     lo = eta_c - 2.0 * u_c * ORBITALS
 
+    def settled(y, dy):
+        return jnp.abs(dy) <= CHARGING_TOLERANCE * (1.0 + jnp.abs(y))
+
     def unconverged(carry):
         step, y, _, _, _, dy, _, _ = carry
-        return (step < CHARGING_MAX_STEPS) & jnp.any(
-            jnp.abs(dy) > CHARGING_TOLERANCE * (1.0 + jnp.abs(y))
-        )
+        return (step < CHARGING_MAX_STEPS) & jnp.any(~settled(y, dy))
 
     def rtsafe_step(carry):
         step, y, lo, hi, dy_old, dy, s_old, d_old = carry
         # entries already converged keep their state: another step would bisect on
         # round-off (|2k| > |dy k'| once dy is ~1e-15)
-        done = jnp.abs(dy) <= CHARGING_TOLERANCE * (1.0 + jnp.abs(y))
+        done = settled(y, dy)
         s_val, s_der = slope(y)
         filled = 2.0 * u_c * jnp.exp(s_val)
         k = y + filled - eta_c
