@@ -94,7 +94,7 @@ def materials(ctx: click.Context) -> None:
 @materials.command("list")
 def materials_list() -> None:
     """Table of all materials: name, role, band gap, EA, IE or work function (eV)."""
-    from peled.materials import Electrode, default_database
+    from peled.materials import Electrode, Substrate, default_database
 
     try:
         db = default_database()
@@ -103,7 +103,9 @@ def materials_list() -> None:
     click.echo(f"{'name':<18} {'role':<19} {'Eg_eV':>6} {'EA_eV':>6} {'IE_eV':>6} {'WF_eV':>6}")
     for name in sorted(db, key=str.lower):
         m = db[name]
-        if isinstance(m, Electrode):
+        if isinstance(m, Substrate):
+            click.echo(f"{m.name:<18} {m.role:<19} (n = {m.refractive_index:.3f})")
+        elif isinstance(m, Electrode):
             click.echo(
                 f"{m.name:<18} {m.role:<19} {'':>6} {'':>6} {'':>6} {m.work_function_eV:6.2f}"
             )
@@ -118,7 +120,7 @@ def materials_list() -> None:
 @materials.command("table")
 def materials_table() -> None:
     """Markdown table of the database (docs/materials.md is generated with this)."""
-    from peled.materials import Electrode, default_database
+    from peled.materials import Electrode, Substrate, default_database
 
     db = default_database()
     click.echo("# Materials database\n")
@@ -135,7 +137,9 @@ def materials_table() -> None:
     for name in sorted(db, key=str.lower):
         m = db[name]
         assumed = sum(1 for v in m.sources.values() if v.strip().lower().startswith("assumed"))
-        if isinstance(m, Electrode):
+        if isinstance(m, Substrate):
+            click.echo(f"| {m.name} | substrate | | | | | | | | | | | {assumed} |")
+        elif isinstance(m, Electrode):
             click.echo(
                 f"| {m.name} | electrode | | | | {m.work_function_eV:.2f} | | | | | | | {assumed} |"
             )

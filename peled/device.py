@@ -24,6 +24,7 @@ from peled.materials import (
     Electrode,
     MaterialDatabase,
     Semiconductor,
+    Substrate,
     _format_validation_error,
     default_database,
     parse_material,
@@ -475,6 +476,11 @@ def _layer(spec: LayerSpec, db: MaterialDatabase, where: str) -> Layer:
     if isinstance(base, Electrode):
         raise PeledInputError(
             f"{where}: material {base.name!r} is an electrode; use it as anode or cathode"
+        )
+    if isinstance(base, Substrate):
+        raise PeledInputError(
+            f"{where}: material {base.name!r} is a substrate; give it as the device's "
+            "'substrate: {material: ...}'"
         )
     for key in spec.overrides:
         if key not in Semiconductor.model_fields:

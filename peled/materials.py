@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from peled.errors import PeledInputError
 
 SEMICONDUCTOR_ROLES = ("hole_transport", "electron_transport", "emitter", "interlayer")
-ROLES = ("electrode", *SEMICONDUCTOR_ROLES)
+ROLES = ("electrode", "substrate", *SEMICONDUCTOR_ROLES)
 
 StatisticsName = Literal[
     "boltzmann", "blakemore", "single_level", "gauss_fermi", "fermi_dirac", "nanocrystal"
@@ -34,6 +34,37 @@ NonNegative = Annotated[float, Field(ge=0)]
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class OpticalTable(_Strict):
+    """Measured complex refractive index n + i k against vacuum wavelength [nm].
+
+    The thin-film optics (:mod:`peled.optics`) interpolates it linearly in wavelength and
+    refuses wavelengths outside the table; a material without a table is treated as
+    non-dispersive with its ``refractive_index`` / ``extinction_coefficient`` constants.
+    """
+
+    wavelength_nm: list[float] = Field(min_length=2)
+    refractive_index: list[float] = Field(min_length=2)
+    extinction_coefficient: list[float] = Field(min_length=2)
+
+    @model_validator(mode="after")
+    def _shape(self) -> OpticalTable:
+        lam, n, k = self.wavelength_nm, self.refractive_index, self.extinction_coefficient
+        if not len(lam) == len(n) == len(k):
+            raise ValueError(
+                "wavelength_nm, refractive_index and extinction_coefficient need the same "
+                f"length (got {len(lam)}, {len(n)}, {len(k)})"
+            )
+        if any(b <= a for a, b in zip(lam, lam[1:], strict=False)):
+            raise ValueError("wavelength_nm must increase strictly")
+        if lam[0] < 200 or lam[-1] > 3000:
+            raise ValueError(f"wavelength_nm must lie in 200-3000 nm (got {lam[0]}-{lam[-1]})")
+        if any(not 0 < v <= 10 for v in n):
+            raise ValueError("refractive_index values must lie in (0, 10]")
+        if any(not 0 <= v <= 20 for v in k):
+            raise ValueError("extinction_coefficient values must lie in [0, 20]")
+        return self
 
 
 class Semiconductor(_Strict):
@@ -63,6 +94,9 @@ class Semiconductor(_Strict):
     auger_coefficient_hole_cm6_s: float = Field(default=0.0, ge=0)
     refractive_index: float = Field(ge=1, le=5)
     extinction_coefficient: float = Field(default=0.0, ge=0, le=10)
+    # n(lambda), k(lambda) for the thin-film optics; the constants above are the values
+    # at the emission wavelength used where no table is given
+    optical_constants: OpticalTable | None = None
     emission_peak_nm: float | None = Field(default=None, ge=360, le=830)
     emission_fwhm_nm: float | None = Field(default=None, gt=0, lt=200)
     photoluminescence_quantum_yield: float | None = Field(default=None, ge=0, le=1)
@@ -229,11 +263,25 @@ class Electrode(_Strict):
     work_function_eV: float = Field(ge=1.5, le=7.0)
     refractive_index: float = Field(default=1.0, gt=0, le=10)
     extinction_coefficient: float = Field(default=0.0, ge=0, le=20)
+    optical_constants: OpticalTable | None = None
     exciton_quenching_efficiency: float = Field(default=0.0, ge=0, le=1)
     sources: dict[str, str] = Field(default_factory=dict)
 
 
-Material = Semiconductor | Electrode
+class Substrate(_Strict):
+    """A thick transparent substrate (glass): optical constants only. The optics treats it
+    as incoherent (many wavelengths thick), between the stack and air."""
+
+    name: str = Field(min_length=1)
+    role: Literal["substrate"]
+    description: str = ""
+    refractive_index: float = Field(ge=1, le=5)
+    extinction_coefficient: float = Field(default=0.0, ge=0, le=1)
+    optical_constants: OpticalTable | None = None
+    sources: dict[str, str] = Field(default_factory=dict)
+
+
+Material = Semiconductor | Electrode | Substrate
 
 
 def _format_validation_error(err: ValidationError, where: str) -> str:
@@ -258,7 +306,7 @@ def parse_material(data: Mapping[str, Any], where: str) -> Material:
     role = data.get("role")
     if role not in ROLES:
         raise PeledInputError(f"{where}: key 'role' = {role!r}: allowed values are {list(ROLES)}")
-    model = Electrode if role == "electrode" else Semiconductor
+    model = {"electrode": Electrode, "substrate": Substrate}.get(role, Semiconductor)
     try:
         mat = model.model_validate(dict(data))
     except ValidationError as err:
@@ -271,6 +319,7 @@ def parse_material(data: Mapping[str, Any], where: str) -> Material:
         "electron_mobility_model",
         "hole_mobility_model",
         "emitter_model",
+        "optical_constants",
     )
     numeric = [k for k, v in mat.model_dump().items() if isinstance(v, int | float) or k in choices]
     missing = [k for k in numeric if k in data and k not in mat.sources]

@@ -64,6 +64,7 @@ from peled.materials import (
     Electrode,
     MaterialDatabase,
     Semiconductor,
+    Substrate,
     default_database,
 )
 
@@ -445,7 +446,7 @@ def _resolve_axis(ax: AxisSpec, i: int, base: Device, db: MaterialDatabase, src:
                 mat = db[name]
             except PeledInputError as err:
                 raise PeledInputError(f"{key}: {err}") from None
-            if isinstance(mat, Electrode) != want_electrode:
+            if isinstance(mat, Electrode) != want_electrode or isinstance(mat, Substrate):
                 need = "an electrode" if want_electrode else "a layer material (not an electrode)"
                 raise PeledInputError(f"{key}: {mat.name!r} has role {mat.role!r}; need {need}")
         if len({n.lower() for n in ax.materials}) != len(ax.materials):
