@@ -12,7 +12,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -23,6 +23,7 @@ from peled.errors import PeledInputError
 from peled.materials import (
     Electrode,
     MaterialDatabase,
+    OpticalTable,
     Semiconductor,
     Substrate,
     _format_validation_error,
@@ -54,6 +55,11 @@ class ContactSpec(_Strict):
     # image-force lowering of the injection barriers at this electrode
     # (peled.model.contacts.image_force); None = DEFAULT_IMAGE_FORCE
     image_force: bool | None = None
+    # the electrode as an optical layer (peled.optics): its thickness (default
+    # ELECTRODE_THICKNESS_NM) and constant optical constants replacing the material's
+    thickness_nm: float | None = Field(default=None, gt=0, le=5000)
+    refractive_index: float | None = Field(default=None, gt=0, le=10)
+    extinction_coefficient: float | None = Field(default=None, ge=0, le=20)
 
     @model_validator(mode="after")
     def _one(self) -> ContactSpec:
@@ -76,6 +82,14 @@ class SweepSpec(_Strict):
     step_V: float = Field(default=0.1, gt=0, le=10)
 
 
+class SubstrateSpec(_Strict):
+    # a database substrate (role: substrate) or an inline mapping; a constant index
+    # replaces the material's optical constants
+    material: str | dict[str, Any] = "glass"
+    refractive_index: float | None = Field(default=None, ge=1, le=5)
+    extinction_coefficient: float | None = Field(default=None, ge=0, le=1)
+
+
 class DeviceFile(_Strict):
     name: str = Field(min_length=1)
     description: str = ""
@@ -86,6 +100,34 @@ class DeviceFile(_Strict):
     layers: list[LayerSpec] = Field(min_length=1)
     outcoupling: float | None = Field(default=None, gt=0, le=1)
     sweep: SweepSpec | None = None
+    # the thin-film optics: the thick incoherent substrate under the anode, and whether
+    # light leaves through it ("bottom") or through the cathode side ("top")
+    substrate: SubstrateSpec | None = None
+    emission_side: Literal["bottom", "top"] = "bottom"
+
+
+#: default optical thickness of an electrode [nm] (a device file sets thickness_nm):
+#: a transparent conducting oxide anode, otherwise an evaporated metal
+ELECTRODE_THICKNESS_NM = {"ito": 150.0}
+DEFAULT_ELECTRODE_THICKNESS_NM = 100.0
+
+
+@dataclass(frozen=True)
+class Optical:
+    """Optical constants of a layer: constant n, k [-] and, if the material has one, its
+    n(lambda), k(lambda) table (used by peled.optics instead of the constants)."""
+
+    refractive_index: float
+    extinction_coefficient: float = 0.0
+    table: OpticalTable | None = None
+
+
+@dataclass(frozen=True)
+class SubstrateInfo:
+    """The substrate: its name and optical constants."""
+
+    name: str = "glass"
+    optical: Optical = field(default_factory=lambda: Optical(1.52))
 
 
 @dataclass(frozen=True)
@@ -100,6 +142,14 @@ class Contact:
     extinction_coefficient: float = 0.0
     exciton_quenching_efficiency: float = 0.0
     image_force: bool = field(default_factory=lambda: DEFAULT_IMAGE_FORCE)
+    #: the electrode as an optical layer: thickness [nm] and n(lambda), k(lambda) table
+    #: (None: the constants above, non-dispersive)
+    thickness_nm: float = DEFAULT_ELECTRODE_THICKNESS_NM
+    optical_constants: OpticalTable | None = None
+
+    @property
+    def optical(self) -> Optical:
+        return Optical(self.refractive_index, self.extinction_coefficient, self.optical_constants)
 
 
 @dataclass(frozen=True)
@@ -109,6 +159,13 @@ class Layer:
     material: Semiconductor
     thickness_nm: float
     overrides: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def optical(self) -> Optical:
+        """The layer's optical constants (a device override of refractive_index or
+        extinction_coefficient removes the material's table: constants then)."""
+        m = self.material
+        return Optical(m.refractive_index, m.extinction_coefficient, m.optical_constants)
 
 
 @dataclass(frozen=True)
@@ -122,6 +179,8 @@ class Device:
     temperature_K: float = 300.0
     outcoupling: float | None = None
     sweep_V: tuple[float, float, float] = (0.0, 8.0, 0.1)
+    substrate: SubstrateInfo = field(default_factory=SubstrateInfo)
+    emission_side: str = "bottom"
     description: str = ""
     stack_source: str = ""
     source_file: str | None = field(default=None, compare=False)
@@ -454,21 +513,54 @@ def _resolve_material(material: str | dict[str, Any], db: MaterialDatabase, wher
 def _contact(spec: ContactSpec, db: MaterialDatabase, where: str) -> Contact:
     image = DEFAULT_IMAGE_FORCE if spec.image_force is None else spec.image_force
     if spec.material is None:
-        return Contact("custom", float(spec.work_function_eV), image_force=image)
+        return Contact(
+            "custom",
+            float(spec.work_function_eV),
+            1.0 if spec.refractive_index is None else spec.refractive_index,
+            spec.extinction_coefficient or 0.0,
+            image_force=image,
+            thickness_nm=spec.thickness_nm or DEFAULT_ELECTRODE_THICKNESS_NM,
+        )
     mat = _resolve_material(spec.material, db, where)
     if not isinstance(mat, Electrode):
         raise PeledInputError(
             f"{where}: material {mat.name!r} has role {mat.role!r}; "
             "a contact needs role 'electrode'"
         )
+    constant = spec.refractive_index is not None or spec.extinction_coefficient is not None
+    thickness = spec.thickness_nm or ELECTRODE_THICKNESS_NM.get(
+        mat.name.lower(), DEFAULT_ELECTRODE_THICKNESS_NM
+    )
     return Contact(
         mat.name,
         mat.work_function_eV if spec.work_function_eV is None else float(spec.work_function_eV),
-        mat.refractive_index,
-        mat.extinction_coefficient,
+        mat.refractive_index if spec.refractive_index is None else spec.refractive_index,
+        mat.extinction_coefficient
+        if spec.extinction_coefficient is None
+        else spec.extinction_coefficient,
         mat.exciton_quenching_efficiency,
         image_force=image,
+        thickness_nm=float(thickness),
+        optical_constants=None if constant else mat.optical_constants,
     )
+
+
+def _substrate(spec: SubstrateSpec | None, db: MaterialDatabase, where: str) -> SubstrateInfo:
+    spec = spec or SubstrateSpec()
+    mat = _resolve_material(spec.material, db, where)
+    if not isinstance(mat, Substrate):
+        raise PeledInputError(
+            f"{where}: material {mat.name!r} has role {mat.role!r}; a substrate needs "
+            "role 'substrate' (e.g. 'glass')"
+        )
+    constant = spec.refractive_index is not None or spec.extinction_coefficient is not None
+    n = mat.refractive_index if spec.refractive_index is None else spec.refractive_index
+    k = (
+        mat.extinction_coefficient
+        if spec.extinction_coefficient is None
+        else spec.extinction_coefficient
+    )
+    return SubstrateInfo(mat.name, Optical(n, k, None if constant else mat.optical_constants))
 
 
 def _layer(spec: LayerSpec, db: MaterialDatabase, where: str) -> Layer:
@@ -492,6 +584,10 @@ def _layer(spec: LayerSpec, db: MaterialDatabase, where: str) -> Layer:
         data = base.model_dump(exclude_unset=True)
         data.update(spec.overrides)
         sources = dict(base.sources)
+        if {"refractive_index", "extinction_coefficient"} & set(spec.overrides):
+            # constant optical constants replace the material's n, k table
+            data.pop("optical_constants", None)
+            sources.pop("optical_constants", None)
         for key in spec.overrides:
             sources[key] = f"device override ({where})"
         data["sources"] = sources
@@ -523,6 +619,8 @@ def device_from_mapping(
         temperature_K=spec.temperature_K,
         outcoupling=spec.outcoupling,
         sweep_V=(sweep.start_V, sweep.stop_V, sweep.step_V),
+        substrate=_substrate(spec.substrate, db, f"{where}: substrate"),
+        emission_side=spec.emission_side,
         description=spec.description,
         stack_source=spec.stack_source,
         source_file=where,
@@ -546,7 +644,13 @@ def device_to_mapping(device: Device) -> dict[str, Any]:
 
     def contact(c: Contact) -> dict[str, Any]:
         if c.name == "custom":
-            return {"work_function_eV": c.work_function_eV, "image_force": c.image_force}
+            return {
+                "work_function_eV": c.work_function_eV,
+                "image_force": c.image_force,
+                "thickness_nm": c.thickness_nm,
+                "refractive_index": c.refractive_index,
+                "extinction_coefficient": c.extinction_coefficient,
+            }
         # inline, like the layers: a database name would be looked up again in whatever
         # database the reader has (sweep workers have only the default one)
         electrode = {
@@ -557,6 +661,8 @@ def device_to_mapping(device: Device) -> dict[str, Any]:
             "extinction_coefficient": c.extinction_coefficient,
             "exciton_quenching_efficiency": c.exciton_quenching_efficiency,
         }
+        if c.optical_constants is not None:
+            electrode["optical_constants"] = c.optical_constants.model_dump()
         # a Contact keeps the numbers, not their citations (those stay in the database file)
         electrode["sources"] = {
             key: f"electrode {c.name!r} as resolved into the device {device.name!r}"
@@ -567,7 +673,25 @@ def device_to_mapping(device: Device) -> dict[str, Any]:
             "material": electrode,
             "work_function_eV": c.work_function_eV,
             "image_force": c.image_force,
+            "thickness_nm": c.thickness_nm,
         }
+
+    def substrate(sub: SubstrateInfo) -> dict[str, Any]:
+        o = sub.optical
+        mat: dict[str, Any] = {
+            "name": sub.name,
+            "role": "substrate",
+            "refractive_index": o.refractive_index,
+            "extinction_coefficient": o.extinction_coefficient,
+        }
+        if o.table is not None:
+            mat["optical_constants"] = o.table.model_dump()
+        mat["sources"] = {
+            key: f"substrate {sub.name!r} as resolved into the device {device.name!r}"
+            for key in mat
+            if key not in ("name", "role")
+        }
+        return {"material": mat}
 
     def layer(la: Layer) -> dict[str, Any]:
         return {
@@ -585,6 +709,8 @@ def device_to_mapping(device: Device) -> dict[str, Any]:
         "cathode": contact(device.cathode),
         "layers": [layer(la) for la in device.layers],
         "sweep": {"start_V": a, "stop_V": b, "step_V": s},
+        "substrate": substrate(device.substrate),
+        "emission_side": device.emission_side,
     }
     if device.outcoupling is not None:
         out["outcoupling"] = device.outcoupling
