@@ -104,6 +104,12 @@ class DeviceFile(_Strict):
     # light leaves through it ("bottom") or through the cathode side ("top")
     substrate: SubstrateSpec | None = None
     emission_side: Literal["bottom", "top"] = "bottom"
+    # which electrode lies on the substrate: the anode (conventional stacks) or the
+    # cathode (inverted stacks, e.g. glass/ITO/ZnO/.../MoO3/Al)
+    substrate_side: Literal["anode", "cathode"] = "anode"
+    # how the outcoupling is computed when 'outcoupling' (a constant) is not given:
+    # "ray_optics" 1/(2 n^2) of the emitter, or "dipole" (peled.optics.coupling)
+    optics: Literal["ray_optics", "dipole"] = "ray_optics"
 
 
 #: default optical thickness of an electrode [nm] (a device file sets thickness_nm):
@@ -181,6 +187,8 @@ class Device:
     sweep_V: tuple[float, float, float] = (0.0, 8.0, 0.1)
     substrate: SubstrateInfo = field(default_factory=SubstrateInfo)
     emission_side: str = "bottom"
+    substrate_side: str = "anode"
+    optics: str = "ray_optics"
     description: str = ""
     stack_source: str = ""
     source_file: str | None = field(default=None, compare=False)
@@ -621,6 +629,8 @@ def device_from_mapping(
         sweep_V=(sweep.start_V, sweep.stop_V, sweep.step_V),
         substrate=_substrate(spec.substrate, db, f"{where}: substrate"),
         emission_side=spec.emission_side,
+        substrate_side=spec.substrate_side,
+        optics=spec.optics,
         description=spec.description,
         stack_source=spec.stack_source,
         source_file=where,
@@ -711,6 +721,8 @@ def device_to_mapping(device: Device) -> dict[str, Any]:
         "sweep": {"start_V": a, "stop_V": b, "step_V": s},
         "substrate": substrate(device.substrate),
         "emission_side": device.emission_side,
+        "substrate_side": device.substrate_side,
+        "optics": device.optics,
     }
     if device.outcoupling is not None:
         out["outcoupling"] = device.outcoupling

@@ -100,6 +100,9 @@ class Semiconductor(_Strict):
     emission_peak_nm: float | None = Field(default=None, ge=360, le=830)
     emission_fwhm_nm: float | None = Field(default=None, gt=0, lt=200)
     photoluminescence_quantum_yield: float | None = Field(default=None, ge=0, le=1)
+    # emitters: fraction of the transition dipoles lying in the film plane (the dipole
+    # optics, peled.optics.coupling); not given: isotropic, 2/3
+    horizontal_dipole_ratio: float | None = Field(default=None, ge=0, le=1)
     # Interface exciton quenching (docs/model/light-output.md): the emitter's exciton
     # quenching (diffusion) length, and this material's efficiency at quenching excitons of
     # an adjacent emitter (0 = none, e.g. wide-gap insulators; 1 = every arriving exciton).

@@ -120,6 +120,7 @@ def summary_core(res: SimulationResult) -> dict[str, Any]:
         "cie_y": res.spectrum.cie_y if res.spectrum else None,
         "emission_peak_nm": res.spectrum.peak_nm if res.spectrum else None,
         "outcoupling": res.outcoupling,
+        "outcoupling_model": res.outcoupling_model,
         "converged_points": int(np.sum(res.converged)),
         "total_points": int(res.voltage_V.size),
         "result_counts": res.result_counts(),
@@ -145,6 +146,38 @@ def summary_core(res: SimulationResult) -> dict[str, Any]:
     if np.any(np.isfinite(lum)):
         out["luminance_max_cd_m2"] = float(np.nanmax(lum))
     out.update(_resolved_eqe_peak(res, k if np.any(good) else None))
+    out.update(_dipole_optics_figures(res))
+    return out
+
+
+def _dipole_optics_figures(res: SimulationResult) -> dict[str, Any]:
+    """With the dipole optics: the exciton-averaged Purcell factor over the emitter's
+    nodes, and the colour leaving at 0 and 60 degrees at the bias of maximum luminance
+    (its recombination zone weighting the nodes)."""
+    opt = res.optics
+    if opt is None or opt.wavelengths_nm.size == 0:
+        return {}
+    em = np.isin(res.node_layer, res.device.emitter_indices)
+    out: dict[str, Any] = {"purcell_factor": float(np.mean(opt.purcell_factor[em]))}
+    lum = res.luminance_cd_m2
+    if not np.any(np.isfinite(lum) & (lum > 0)):
+        return out
+    b = int(np.nanargmax(np.where(np.isfinite(lum), lum, -np.inf)))
+    rate = res.photon_rate_m2_s[b] if res.photon_rate_m2_s is not None else None
+    if rate is None or not np.all(np.isfinite(rate)):
+        return out
+    x0, y0 = opt.cie_at(rate, 0)
+    k60 = int(np.argmin(np.abs(opt.angles_deg - 60.0)))
+    x60, y60 = opt.cie_at(rate, k60)
+    out.update(
+        {
+            "cie_x_0deg": x0,
+            "cie_y_0deg": y0,
+            "cie_x_60deg": x60,
+            "cie_y_60deg": y60,
+            "cie_shift_0_to_60deg": float(np.hypot(x60 - x0, y60 - y0)),
+        }
+    )
     return out
 
 

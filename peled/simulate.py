@@ -128,6 +128,16 @@ class SimulationResult:
     # (M,) int: how each bias was accepted (peled.core.newton.SweepStates.result_code;
     # names in RESULT_CODES, per bias in ``result``); None: not recorded
     result_code: np.ndarray | None = None
+    # how ``outcoupling`` was obtained: "constant" (the device's value), "ray_optics"
+    # (1/(2 n^2)) or "dipole" (peled.optics.coupling: per node, Purcell included; then
+    # ``outcoupling`` is its mean over the emitter's nodes and ``effective_outcoupling``
+    # (M,) the photons to air per photon emitted at each bias, for its recombination zone)
+    outcoupling_model: str = "ray_optics"
+    effective_outcoupling: np.ndarray | None = None
+    optics: Any = field(default=None, repr=False)  # peled.optics.coupling.DeviceOutcoupling
+    # (M, N) photons the film emits from each node's cell [m^-2 s^-1] (NaN where not
+    # converged): the recombination zone as light sources
+    photon_rate_m2_s: np.ndarray | None = field(default=None, repr=False)
     # where the current recombines or leaves [mA/cm^2] (peled.core.observables):
     # (M, K) per layer, (M, K-1) per interface, (M,) minority carriers leaving at the
     # anode (electrons) and the cathode (holes); J = their sum. NaN where not converged.
@@ -199,6 +209,11 @@ class SimulationResult:
                 "power_efficiency_lm_W": self.power_efficiency_lm_W,
                 "radiative_current_mA_cm2": self.radiative_current_mA_cm2,
                 "recombination_current_mA_cm2": self.recombination_current_mA_cm2,
+                **(
+                    {}
+                    if self.effective_outcoupling is None
+                    else {"outcoupling_effective": self.effective_outcoupling}
+                ),
                 **self._balance_columns(),
                 **self._recombination_columns(),
                 "current_floor_mA_cm2": (
@@ -446,7 +461,17 @@ def result_from_states(device: Device, arrays, voltages_V, states) -> Simulation
         conv = np.asarray(states.converged)
         code = getattr(states, "result_code", None)
         code = None if code is None else np.asarray(code)
-    eta_out = device.outcoupling if device.outcoupling is not None else default_outcoupling(device)
+    optics = None
+    if device.outcoupling is not None:
+        eta_out, model = device.outcoupling, "constant"
+    elif device.optics == "dipole" and device.emitter_indices:
+        from peled.optics.coupling import device_outcoupling
+
+        optics = device_outcoupling(device, x_nm, np.asarray(arrays.node_layer))
+        em = np.isin(np.asarray(arrays.node_layer), device.emitter_indices)
+        eta_out, model = float(np.mean(optics.photons_to_air[em])), "dipole"
+    else:
+        eta_out, model = default_outcoupling(device), "ray_optics"
     spec = None
     if device.emitter_indices:
         m = device.layers[device.emitter_indices[0]].material
@@ -465,8 +490,16 @@ def result_from_states(device: Device, arrays, voltages_V, states) -> Simulation
     nan = np.where(conv, 1.0, np.nan)
     j_a_m2 = obs.current_density_A_m2 * nan
     floor_a_m2 = obs.current_floor_A_m2 * nan
-    phi_out = eta_out * obs.internal_photon_flux_m2_s * nan
-    lum = phi_out * (spec.lumens_per_photon_per_s if spec else 0.0) / math.pi
+    if optics is None:
+        phi_out = eta_out * obs.internal_photon_flux_m2_s * nan
+        lum = phi_out * (spec.lumens_per_photon_per_s if spec else 0.0) / math.pi
+        effective = None
+    else:
+        # photons start at each node with its own outcoupling and forward radiance
+        phi_out = (obs.photon_rate_m2_s @ optics.photons_to_air) * nan
+        lum = (obs.photon_rate_m2_s @ optics.forward_lm_sr) * nan
+        with np.errstate(divide="ignore", invalid="ignore"):
+            effective = phi_out / obs.internal_photon_flux_m2_s
     # ratios to J wherever J > 0; where |J| is below its round-off floor they are flagged
     # (current_resolved), not removed: on the Table 2 devices EQE_max at J ~ 1e-7 mA/cm^2,
     # below that floor, is still reproducible to 1e-4 across meshes (docs/validation/index.md),
@@ -514,6 +547,10 @@ def result_from_states(device: Device, arrays, voltages_V, states) -> Simulation
         current_efficiency_cd_A=ce,
         power_efficiency_lm_W=pe,
         outcoupling=float(eta_out),
+        outcoupling_model=model,
+        effective_outcoupling=effective,
+        optics=optics,
+        photon_rate_m2_s=obs.photon_rate_m2_s * nan[:, None],
         spectrum=spec,
         position_nm=x_nm,
         node_layer=np.asarray(arrays.node_layer),

@@ -372,3 +372,82 @@ def test_cli_optics_writes_the_documented_columns(tmp_path):
                                     "300", "--out", str(tmp_path / "x")])
     assert bad.exit_code == 2 and "380-780 nm" in bad.output
     assert not (tmp_path / "x").exists()
+
+
+# --- the optics coupled to the device -------------------------------------------------------
+
+
+@pytest.mark.parametrize("side", ["bottom", "top"])
+def test_radiant_intensity_integrates_to_the_air_channel(side):
+    """The forward radiant intensity (the luminance's source) integrated over the
+    hemisphere, 2 pi int I(theta) sin(theta) dtheta, equals the to_air power of the mode
+    budget, per dipole term, to 1e-6."""
+    st = _oled_stack()
+    if side == "top":  # a thin silver top electrode that lets light out
+        st = st._replace(eps_above=(st.eps_above[0], jnp.array([(0.0424 + 3.342j) ** 2])),
+                         d_above=(st.d_above[0], jnp.array(15.0)))
+    z = jnp.array([6.0, 21.0])
+    b = _budget(st, z, emission_side=side)
+    x, w = np.polynomial.legendre.leggauss(400)
+    theta = 0.25 * np.pi * (x + 1)  # 0..pi/2
+    i = jax.jit(D.forward_radiant_intensity, static_argnames="emission_side")(
+        st, z, np.rad2deg(theta), emission_side=side
+    )
+    for term in ("v", "hp", "hs"):
+        total = 2 * np.pi * np.sum(np.asarray(i[term]) * np.sin(theta) * w * 0.25 * np.pi, -1)
+        np.testing.assert_allclose(total, np.asarray(b[term]["to_air"]), rtol=1e-6)
+
+
+def test_simulate_with_dipole_optics():
+    """``optics: dipole``: photons start at each node with its own outcoupling (EQE J / q
+    is the node sum), the solve is the same as with ray optics, and summary.json carries
+    the Purcell factor and the colour at 0 and 60 degrees."""
+    import peled
+    from peled.core.params import MeshSpec
+    from peled.optics.coupling import device_outcoupling
+
+    data = device_to_mapping(load_device(default_device_path()))
+    data["optics"] = "dipole"
+    dev = device_from_mapping(data)
+    v = np.array([0.0, 3.0, 3.5, 4.0])
+    res = peled.simulate(dev, v, mesh=MeshSpec(16))
+    assert res.outcoupling_model == "dipole"
+    ok = res.converged & (res.current_density_mA_cm2 > 0)
+    assert ok.sum() >= 3
+    phi = res.eqe_percent[ok] / 100 * res.current_density_mA_cm2[ok] * 10 / 1.602176634e-19
+    np.testing.assert_allclose(
+        phi, res.photon_rate_m2_s[ok] @ res.optics.photons_to_air, rtol=1e-12
+    )
+    em = np.isin(res.node_layer, dev.emitter_indices)
+    g = res.optics.photons_to_air[em]
+    eff = res.effective_outcoupling[ok]
+    assert np.all((eff >= g.min() * (1 - 1e-12)) & (eff <= g.max() * (1 + 1e-12)))
+    assert 0.15 < res.outcoupling < 0.35  # against 1/(2 n^2) = 13.9 % of ray optics
+    assert np.all(res.optics.photons_to_air[~em] == 0)
+    s = res.summary()
+    for key in ("purcell_factor", "cie_x_0deg", "cie_y_60deg", "cie_shift_0_to_60deg"):
+        assert s[key] is not None, key
+    assert s["outcoupling_model"] == "dipole"
+    assert "outcoupling_effective" in res.to_dataframe().columns
+    # the per-node factors are those of the dipole study at the same positions
+    again = device_outcoupling(dev, res.position_nm, res.node_layer)
+    np.testing.assert_array_equal(again.photons_to_air, res.optics.photons_to_air)
+
+
+def test_inverted_stack_is_the_mirror_image():
+    """A stack written cathode-first on its substrate (substrate_side: cathode) is the
+    mirror image of the same stack written anode-first: the same mode budget at mirrored
+    dipole positions."""
+    from peled.optics.study import study
+
+    data = device_to_mapping(load_device(default_device_path()))
+    mirror = dict(data)
+    mirror["anode"], mirror["cathode"] = data["cathode"], data["anode"]
+    mirror["layers"] = data["layers"][::-1]
+    mirror["substrate_side"] = "cathode"
+    a = study(device_from_mapping(data), [515.0], 4)
+    b = study(device_from_mapping(mirror), [515.0], 4)
+    np.testing.assert_allclose(b.positions_nm, 30.0 - a.positions_nm[::-1])
+    np.testing.assert_allclose(b.purcell_factor, a.purcell_factor[:, :, ::-1], rtol=1e-12)
+    for c in D.CHANNELS:
+        np.testing.assert_allclose(b.fractions[c], a.fractions[c][:, :, ::-1], rtol=1e-10)

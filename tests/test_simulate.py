@@ -431,6 +431,7 @@ def test_cli_simulate_loglinear_grading(tmp_path):
     assert bad.exit_code != 0 and "tanh" in bad.output
 
 
+@pytest.mark.slow  # ~160 s: a sweep of the green device on its own mesh
 def test_unresolved_zone_is_flagged(green_device):
     """The green default's recombination sheet at the TFB/CsPbBr3 interface is thinner
     than the sine mesh's spacing once it forms (at 16 nodes per layer from ~2.5 V; the

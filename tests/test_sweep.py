@@ -168,6 +168,7 @@ def test_row_matches_public_simulate(batched, sweep_file):
     assert row["eqe_rolloff_percent"] == pytest.approx(100 * (1 - last / np.nanmax(eqe)), rel=RTOL)
 
 
+@pytest.mark.slow  # two more sweeps of the fixture's candidates
 def test_batched_sequential_and_dask_agree(batched, sweep_file, tmp_path):
     from distributed import Client, LocalCluster
 

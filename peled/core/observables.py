@@ -67,6 +67,7 @@ class BiasObservables(NamedTuple):
     electron_leakage_A_m2: jax.Array  # electrons leaving into the anode (current, >0 out)
     hole_leakage_A_m2: jax.Array  # holes leaving into the cathode
     internal_photon_flux_m2_s: jax.Array  # sum w * PLQY * S * R_rad in emitters
+    photon_rate_m2_s: jax.Array  # (N,) w * PLQY * S * R_rad per node: where photons start
     auger_survival: jax.Array  # (N,) S: excitons not lost to per-crystal Auger [-]
     carriers_per_crystal: jax.Array  # (N,) (n + p) L^3 / phi in nanocrystal films [-]
     recombination_width_m: jax.Array  # (N,) w_i, the weights of the integrals above
@@ -111,7 +112,8 @@ def bias_observables(
     vol_m = width_m * interior
     survival, f_c = emitter_auger_survival(st.n * n0, st.p * n0, r_rad, arrays)
     eta = _node_weight(layer_radiative_efficiency, arrays) * survival
-    phi_int = jnp.sum(vol_m * eta * r_rad)
+    photon_rate = vol_m * eta * r_rad
+    phi_int = jnp.sum(photon_rate)
     vt = sc.thermal_voltage_V
     lp = arrays.layers
     lay = arrays.node_layer
@@ -144,6 +146,7 @@ def bias_observables(
         electron_leakage_A_m2=sc.current_A_m2(-f_n[0]),
         hole_leakage_A_m2=sc.current_A_m2(f_p[-1]),
         internal_photon_flux_m2_s=phi_int,
+        photon_rate_m2_s=photon_rate,
         auger_survival=survival,
         carriers_per_crystal=f_c,
         recombination_width_m=width_m,

@@ -3,7 +3,8 @@
 
 From the substrate up: the thick incoherent substrate (the device's ``substrate``), the
 anode (its ``thickness_nm``, default 150 nm for ITO and 100 nm otherwise), the layers,
-the cathode (100 nm unless given) and air (n = 1). Each layer's complex index
+the cathode (100 nm unless given) and air (n = 1); an inverted stack
+(``substrate_side: cathode``) reads the other way round. Each layer's complex index
 n + i k comes from its material's ``optical_constants`` table, interpolated linearly in
 wavelength, or from its constant ``refractive_index`` / ``extinction_coefficient``
 (non-dispersive) where it has no table or the device overrides them. The emitter's
@@ -81,14 +82,17 @@ def dipole_stack(
         return jnp.asarray(over.get(key, default), dtype=float)
 
     layers = device.layers
-    below = [(eps(layers[j].optical, f"layer {j} ({layers[j].material.name})"),
-              thick(j, layers[j].thickness_nm)) for j in range(e - 1, -1, -1)]
-    below.append((eps(device.anode.optical, f"anode ({device.anode.name})"),
-                  thick("anode", device.anode.thickness_nm)))
-    above = [(eps(layers[j].optical, f"layer {j} ({layers[j].material.name})"),
-              thick(j, layers[j].thickness_nm)) for j in range(e + 1, len(layers))]
-    above.append((eps(device.cathode.optical, f"cathode ({device.cathode.name})"),
-                  thick("cathode", device.cathode.thickness_nm)))
+    toward_anode = [(eps(layers[j].optical, f"layer {j} ({layers[j].material.name})"),
+                     thick(j, layers[j].thickness_nm)) for j in range(e - 1, -1, -1)]
+    toward_anode.append((eps(device.anode.optical, f"anode ({device.anode.name})"),
+                         thick("anode", device.anode.thickness_nm)))
+    toward_cathode = [(eps(layers[j].optical, f"layer {j} ({layers[j].material.name})"),
+                       thick(j, layers[j].thickness_nm)) for j in range(e + 1, len(layers))]
+    toward_cathode.append((eps(device.cathode.optical, f"cathode ({device.cathode.name})"),
+                           thick("cathode", device.cathode.thickness_nm)))
+    below, above = toward_anode, toward_cathode
+    if device.substrate_side == "cathode":  # an inverted stack: the cathode on the glass
+        below, above = toward_cathode, toward_anode
     n_e = np.real(complex_index(layers[e].optical, lam, f"emitter ({layers[e].material.name})"))
     n_sub = np.real(complex_index(device.substrate.optical, lam, "substrate"))
     for name, n_out in (("substrate", n_sub), ("air", np.full_like(lam, AIR_INDEX))):
@@ -108,3 +112,11 @@ def dipole_stack(
         d_above=tuple(d for _, d in above),
         eps_top=jnp.full(lam.shape, AIR_INDEX**2 + 0j),
     )
+
+
+def substrate_side_depth(device: Device, emitter: int, from_anode_nm, thickness_nm=None):
+    """Dipole distances from the emitter's substrate-side boundary (what
+    :mod:`peled.optics.dipole` takes) for distances [nm] from its anode-side boundary."""
+    d = device.layers[emitter].thickness_nm if thickness_nm is None else thickness_nm
+    z = np.asarray(from_anode_nm, dtype=float)
+    return d - z if device.substrate_side == "cathode" else z

@@ -20,7 +20,7 @@ from peled.optics.dipole import (
     mode_budget,
     orientation_budget,
 )
-from peled.optics.stack import dipole_stack, emitter_index
+from peled.optics.stack import dipole_stack, emitter_index, substrate_side_depth
 
 #: columns of outcoupling.csv, in order
 OUTCOUPLING_COLUMNS = (
@@ -89,7 +89,7 @@ def study(
     stack = dipole_stack(device, lam, e)
     z = dipole_positions(device.layers[e].thickness_nm, n_positions)
     with jax.enable_x64(True):
-        b = _budget(stack, z, emission_side=device.emission_side)
+        b = _budget(stack, substrate_side_depth(device, e, z), emission_side=device.emission_side)
         per = [orientation_budget(b, HORIZONTAL_FRACTION[o]) for o in ORIENTATIONS]
         per = jax.device_get(per)
     return OpticsStudy(
@@ -121,7 +121,7 @@ def thickness_scan(
         for d in thicknesses_nm:
             stack = dipole_stack(device, lam, e, thickness_nm={layer: float(d)})
             emitter_d = float(d) if layer == e else device.layers[e].thickness_nm
-            z = dipole_positions(emitter_d, n_positions)
+            z = substrate_side_depth(device, e, dipole_positions(emitter_d, n_positions), emitter_d)
             o = orientation_budget(_budget(stack, z, emission_side=device.emission_side),
                                    HORIZONTAL_FRACTION["isotropic"])
             for c in rows:
@@ -144,6 +144,7 @@ def angular_radiance(
     e = emitter_index(device, emitter)
     stack = dipole_stack(device, wavelengths_nm, e)
     z = dipole_positions(device.layers[e].thickness_nm, n_positions)
+    z = substrate_side_depth(device, e, z)
     th = horizontal_fraction
     with jax.enable_x64(True):
         i = _intensity(stack, z, np.asarray(angles_deg, dtype=float),
