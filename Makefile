@@ -33,6 +33,17 @@ readme-figures: .venv/bin/python
 	cp build/readme/jvl.png docs/figures/default-device-jvl.png
 	cp build/readme/band_diagram.png docs/figures/default-device-bands.png
 
+# the optics figures of docs/model/optics.md: mode budget against position, angular
+# emission and an ETL thickness scan of the default device (about 2 minutes)
+optics-figures: .venv/bin/python
+	.venv/bin/peled optics --positions 11 --out build/optics
+	.venv/bin/peled optics --positions 7 --scan-layer TPBi \
+	  --thicknesses-nm 10,15,20,25,30,35,40,45,50,55,60,65,70,75,80,85,90,95,100,105,110,115,120,125,130 \
+	  --out build/optics-tpbi
+	cp build/optics/mode_budget.png docs/figures/optics-green-mode-budget.png
+	cp build/optics/angular.png docs/figures/optics-green-angular.png
+	cp build/optics-tpbi/thickness_scan.png docs/figures/optics-green-tpbi-scan.png
+
 # the model and numerics figures of docs/model/ and docs/numerics/, from the model functions
 # only (no device solves; a few minutes on one CPU core)
 model-figures: .venv/bin/python
@@ -41,4 +52,4 @@ model-figures: .venv/bin/python
 lint: .venv/bin/python
 	$(PY) -m ruff check peled tests benchmarks
 
-.PHONY: test test-slow bench lint sweep-tutorial validate docs readme-figures model-figures
+.PHONY: test test-slow bench lint sweep-tutorial validate docs readme-figures model-figures optics-figures

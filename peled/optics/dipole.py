@@ -327,12 +327,6 @@ def _contour_integral(geo: _Geometry, u: Array, du: Array) -> dict[str, Array]:
     return {k: jnp.real(jnp.sum(jnp.where(du != 0, v, 0.0) * du, axis=-1)) for k, v in f.items()}
 
 
-def _broadcast_nodes(u: Array, du: Array, n_pos: int) -> tuple[Array, Array]:
-    """Nodes of shape (L, 1 or P, N) as (L, P, N)."""
-    shape = (u.shape[0], n_pos, u.shape[-1])
-    return jnp.broadcast_to(u, shape), jnp.broadcast_to(du, shape)
-
-
 def mode_budget(
     stack: DipoleStack, z_minus_nm: Array, emission_side: str = "bottom"
 ) -> dict[str, dict[str, Array]]:
@@ -347,7 +341,6 @@ def mode_budget(
     if emission_side not in ("bottom", "top"):
         raise ValueError(f"emission_side must be 'bottom' or 'top', not {emission_side!r}")
     geo = _geometry(stack, z_minus_nm)
-    n_pos = geo.z_minus.shape[1]
     lim = _limits(geo)
     zero = jnp.zeros_like(lim["u1"])
 
@@ -381,10 +374,10 @@ def mode_budget(
                 cone = jnp.sum(jnp.where(in_cone, d_in, 0.0) * du3, axis=-1)
                 returned[term] = returned.get(term, 0.0) + cone - a
 
-    wg = _contour_integral(geo, *_broadcast_nodes(*ellipse_segment(lim["u2"], lim["u_wg"]), n_pos))
-    ev = _contour_integral(
-        geo, *_broadcast_nodes(*ellipse_segment(lim["u_wg"], lim["u_end"]), n_pos)
-    )
+    # nodes (L, 1, N): the half-stacks' coefficients are computed once per wavelength and
+    # broadcast over the positions (only the phase factors depend on them)
+    wg = _contour_integral(geo, *ellipse_segment(lim["u2"], lim["u_wg"]))
+    ev = _contour_integral(geo, *ellipse_segment(lim["u_wg"], lim["u_end"]))
     u_t, du_t = tail_segment(jnp.broadcast_to(lim["u_end"], lim["tail_scale"].shape),
                              lim["tail_scale"])
     tail = _contour_integral(geo, u_t + 0j, du_t)
@@ -416,9 +409,8 @@ def purcell_factor(stack: DipoleStack, z_minus_nm: Array) -> dict[str, Array]:
     pole, then the tail): an evaluation independent of :func:`mode_budget`'s split."""
     geo = _geometry(stack, z_minus_nm)
     lim = _limits(geo)
-    n_pos = geo.z_minus.shape[1]
     u, du = ellipse_segment(jnp.zeros_like(lim["u_end"]), lim["u_end"], 2 * N_ELLIPSE)
-    main = _contour_integral(geo, *_broadcast_nodes(u, du, n_pos))
+    main = _contour_integral(geo, u, du)
     u_t, du_t = tail_segment(jnp.broadcast_to(lim["u_end"], lim["tail_scale"].shape),
                              lim["tail_scale"])
     tail = _contour_integral(geo, u_t + 0j, du_t)

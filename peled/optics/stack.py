@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import jax.numpy as jnp
 import numpy as np
 
 from peled.device import Device, Optical
@@ -75,11 +74,15 @@ def dipole_stack(
         raise PeledInputError(f"wavelengths must be positive numbers in nm, got {lam}")
     over = thickness_nm or {}
 
-    def eps(optical: Optical, where: str) -> jnp.ndarray:
-        return jnp.asarray(complex_index(optical, lam, where) ** 2)
+    # numpy float64/complex128 (not jnp arrays, which are float32 outside jax.enable_x64):
+    # the optics runs in double precision whoever calls it; a thickness override may be
+    # a traced JAX value (gradients) and is passed through
+    def eps(optical: Optical, where: str) -> np.ndarray:
+        return complex_index(optical, lam, where).astype(np.complex128) ** 2
 
     def thick(key, default: float):
-        return jnp.asarray(over.get(key, default), dtype=float)
+        value = over.get(key, default)
+        return np.asarray(value, dtype=np.float64) if isinstance(value, int | float) else value
 
     layers = device.layers
     toward_anode = [(eps(layers[j].optical, f"layer {j} ({layers[j].material.name})"),
@@ -102,15 +105,15 @@ def dipole_stack(
                 f"emitter's ({n_e.min():.3f}); the dipole model needs n_outer < n_emitter"
             )
     return DipoleStack(
-        wavelength_nm=jnp.asarray(lam),
-        n_emitter=jnp.asarray(n_e),
+        wavelength_nm=lam,
+        n_emitter=n_e,
         emitter_thickness_nm=thick(e, layers[e].thickness_nm),
         eps_below=tuple(x for x, _ in below),
         d_below=tuple(d for _, d in below),
         eps_substrate=eps(device.substrate.optical, "substrate"),
         eps_above=tuple(x for x, _ in above),
         d_above=tuple(d for _, d in above),
-        eps_top=jnp.full(lam.shape, AIR_INDEX**2 + 0j),
+        eps_top=np.full(lam.shape, AIR_INDEX**2 + 0j),
     )
 
 

@@ -35,13 +35,24 @@ _budget = jax.jit(mode_budget, static_argnames="emission_side")
 _intensity = jax.jit(forward_radiant_intensity, static_argnames="emission_side")
 
 
-def dipole_positions(thickness_nm: float, n: int) -> np.ndarray:
+def dipole_positions(thickness_nm: float, n: int, depth_nm: float = 0.0) -> np.ndarray:
     """``n`` dipole positions [nm] from the emitter's anode-side edge: the centres of
-    ``n`` equal slices (never on a boundary, where an absorbing neighbour's near field
-    diverges)."""
+    ``n`` equal slices of the film less ``depth_nm`` at each boundary (never on a
+    boundary, where an absorbing neighbour's near field diverges)."""
     if n < 1:
         raise ValueError(f"need at least one position, got {n}")
-    return (np.arange(n) + 0.5) * thickness_nm / n
+    depth = min(depth_nm, thickness_nm / 2)
+    return depth + (np.arange(n) + 0.5) * (thickness_nm - 2 * depth) / n
+
+
+def dipole_depth_nm(device: Device, emitter: int) -> float:
+    """How close [nm] a dipole comes to its film's boundaries: excitons sit inside the
+    crystals, half a crystal edge deep (``nanocrystal_size_nm``/2), else
+    :data:`peled.optics.coupling.MIN_DIPOLE_DEPTH_NM`."""
+    from peled.optics.coupling import MIN_DIPOLE_DEPTH_NM
+
+    size = device.layers[emitter].material.nanocrystal_size_nm
+    return MIN_DIPOLE_DEPTH_NM if size is None else size / 2
 
 
 @dataclass(frozen=True)
@@ -79,15 +90,16 @@ def study(
     n_positions: int = 11,
     emitter: int | None = None,
 ) -> OpticsStudy:
-    """Mode budget at ``n_positions`` dipole positions across the emitter and at the
-    wavelengths [nm] (default: the emitter's emission peak)."""
+    """Mode budget at ``n_positions`` dipole positions across the emitter (no closer to
+    its boundaries than :func:`dipole_depth_nm`) and at the wavelengths [nm] (default:
+    the emitter's emission peak)."""
     e = emitter_index(device, emitter)
     mat = device.layers[e].material
     lam = np.asarray(
         [mat.emission_peak_nm] if wavelengths_nm is None else list(wavelengths_nm), dtype=float
     )
     stack = dipole_stack(device, lam, e)
-    z = dipole_positions(device.layers[e].thickness_nm, n_positions)
+    z = dipole_positions(device.layers[e].thickness_nm, n_positions, dipole_depth_nm(device, e))
     with jax.enable_x64(True):
         b = _budget(stack, substrate_side_depth(device, e, z), emission_side=device.emission_side)
         per = [orientation_budget(b, HORIZONTAL_FRACTION[o]) for o in ORIENTATIONS]
@@ -121,7 +133,8 @@ def thickness_scan(
         for d in thicknesses_nm:
             stack = dipole_stack(device, lam, e, thickness_nm={layer: float(d)})
             emitter_d = float(d) if layer == e else device.layers[e].thickness_nm
-            z = substrate_side_depth(device, e, dipole_positions(emitter_d, n_positions), emitter_d)
+            z = dipole_positions(emitter_d, n_positions, dipole_depth_nm(device, e))
+            z = substrate_side_depth(device, e, z, emitter_d)
             o = orientation_budget(_budget(stack, z, emission_side=device.emission_side),
                                    HORIZONTAL_FRACTION["isotropic"])
             for c in rows:
@@ -143,7 +156,7 @@ def angular_radiance(
     over ``n_positions`` positions across the emitter, shape (wavelength, angle)."""
     e = emitter_index(device, emitter)
     stack = dipole_stack(device, wavelengths_nm, e)
-    z = dipole_positions(device.layers[e].thickness_nm, n_positions)
+    z = dipole_positions(device.layers[e].thickness_nm, n_positions, dipole_depth_nm(device, e))
     z = substrate_side_depth(device, e, z)
     th = horizontal_fraction
     with jax.enable_x64(True):
@@ -151,3 +164,58 @@ def angular_radiance(
                        emission_side=device.emission_side)
         total = (1 - th) * i["v"] + th * (i["hp"] + i["hs"])
         return np.asarray(total).mean(axis=1)
+
+
+def maximize_outcoupling(
+    device: Device,
+    layers: Sequence[int | str],
+    bounds_nm: Sequence[tuple[float, float]],
+    wavelength_nm: float | None = None,
+    n_positions: int = 7,
+    emitter: int | None = None,
+) -> dict[str, object]:
+    """Thicknesses [nm] of ``layers`` (indices, or "anode"/"cathode") within ``bounds_nm``
+    that maximise the isotropic outcoupling to air, averaged over ``n_positions``
+    positions across the emitter (which keeps its thickness), by L-BFGS-B with the exact
+    gradient through the optics (jax.grad). Returns the thicknesses, the outcoupling
+    before and after, and the optimiser's message. A local optimum from the device's
+    thicknesses (clipped into the bounds)."""
+    from scipy.optimize import minimize
+
+    e = emitter_index(device, emitter)
+    if e in layers:
+        raise ValueError("the emitter's own thickness moves its dipoles; vary other layers")
+    mat = device.layers[e].material
+    lam = np.asarray([mat.emission_peak_nm if wavelength_nm is None else wavelength_nm])
+    z = dipole_positions(device.layers[e].thickness_nm, n_positions, dipole_depth_nm(device, e))
+    z = substrate_side_depth(device, e, z)
+    side = device.emission_side
+
+    def start(key):
+        return device.layers[key].thickness_nm if isinstance(key, int) else getattr(
+            device, key).thickness_nm
+
+    def eta(x):
+        stack = dipole_stack(device, lam, e, thickness_nm=dict(zip(layers, x, strict=True)))
+        o = orientation_budget(mode_budget(stack, z, side), HORIZONTAL_FRACTION["isotropic"])
+        return o["to_air"].mean()
+
+    with jax.enable_x64(True):
+        value_and_grad = jax.jit(jax.value_and_grad(lambda x: -eta(list(x))))
+
+        def fun(x):
+            v, g = value_and_grad(jax.numpy.asarray(x))
+            return float(v), np.asarray(g, dtype=float)
+
+        x0 = np.clip([start(k) for k in layers], [b[0] for b in bounds_nm],
+                     [b[1] for b in bounds_nm])
+        before = -fun(np.asarray([start(k) for k in layers], dtype=float))[0]
+        res = minimize(fun, x0, jac=True, method="L-BFGS-B", bounds=list(bounds_nm))
+    return {
+        "layers": list(layers),
+        "thickness_nm": [float(v) for v in res.x],
+        "outcoupling_before": before,
+        "outcoupling_after": -float(res.fun),
+        "message": str(res.message),
+        "iterations": int(res.nit),
+    }
