@@ -165,6 +165,10 @@ def figures_from_states(
 ) -> SweepFigures:
     """Figures of solved states ``u`` (n_bias, N, 3), attached to ``arrays`` implicitly.
 
+    ``outcoupling``: the constant eta_out, or the pair (g, fwd) of per-node factors of the
+    dipole optics (photons to air, forward lumens per sr per emitted photon/s; then
+    Phi_out = sum_nodes Phi_node g and L = sum_nodes Phi_node fwd).
+
     L = eta_out Phi_int K / pi  (Lambertian; K = lumens per photon/s of the spectrum),
     EQE = 100 q eta_out Phi_int / J, with Phi_int = sum_nodes vol eta(x) R_rad and eta(x)
     the photon yield per radiative event (film PLQY times interface-quenching survival;
@@ -188,8 +192,15 @@ def figures_from_states(
     # NaN * anything = NaN in the value and in every derivative of it
     poison = jnp.where(converged, 1.0, jnp.nan)
     j = obs.current_density_A_m2 * poison
-    phi_out = outcoupling * obs.internal_photon_flux_m2_s * poison
-    lum = phi_out * lumens_per_photon_per_s / math.pi
+    if isinstance(outcoupling, tuple):
+        # the dipole optics (peled.optics.coupling.node_outcoupling): photons to air and
+        # forward lumens per sr, per node, per photon the film emits there
+        g, fwd = outcoupling
+        phi_out = (obs.photon_rate_m2_s @ g) * poison
+        lum = (obs.photon_rate_m2_s @ fwd) * poison
+    else:
+        phi_out = outcoupling * obs.internal_photon_flux_m2_s * poison
+        lum = phi_out * lumens_per_photon_per_s / math.pi
     safe_j = jnp.where(j > 0, j, 1.0)
     eqe = jnp.where(j > 0, 100.0 * constants.e * phi_out / safe_j, 0.0 * phi_out)
     return SweepFigures(voltages_V, j * A_M2_TO_MA_CM2, lum, eqe, converged, jnp.all(converged))

@@ -48,6 +48,7 @@ from peled.design import (
 from peled.device import Device, device_from_mapping, device_to_mapping
 from peled.errors import PeledInputError
 from peled.objectives import Objective, combined_log_objective, figures_from_states
+from peled.optics.coupling import node_outcoupling
 from peled.photometry import spectrum_metrics
 from peled.simulate import default_outcoupling, radiative_weight_inputs
 
@@ -103,6 +104,14 @@ class DesignProblem:
         check_parameters(self.params, self.device)
         eta_out = self.device.outcoupling
         self.outcoupling0 = eta_out if eta_out is not None else default_outcoupling(self.device)
+        # the dipole optics: per-node outcoupling recomputed from the traced thicknesses
+        # at every evaluation, so the gradients run through the optics
+        self.dipole = self.device.optics == "dipole" and eta_out is None
+        if self.dipole and any(p.name == "device.outcoupling" for p in self.params):
+            raise PeledInputError(
+                "optimize: device.outcoupling cannot vary on a device with optics: dipole "
+                "(its outcoupling is computed); set a constant 'outcoupling' to vary it"
+            )
         zl, zh = [], []
         for p in self.params:
             lo, hi = self.vary[p.name]
@@ -152,6 +161,8 @@ class DesignProblem:
         # the states come from the shared compiled sweep (see evaluate); only the
         # implicit-gradient attachment and the observables are traced here
         arrays, eta_out = self._arrays_for(s)
+        if self.dipole:
+            eta_out = node_outcoupling(self.device, arrays)
         fig = figures_from_states(
             arrays,
             jnp.asarray(self.voltages_V),

@@ -38,14 +38,16 @@ boundaries.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from peled.device import Device
 from peled.errors import PeledInputError
 from peled.optics.dipole import forward_radiant_intensity, mode_budget
-from peled.optics.stack import dipole_stack, substrate_side_depth
+from peled.optics.stack import dipole_stack
 from peled.photometry import (
     K_M_LM_PER_W,
     cie_xy,
@@ -118,6 +120,71 @@ def line_wavelengths(device: Device, emitter: int) -> np.ndarray:
     return np.linspace(lo, hi, N_WAVELENGTHS)
 
 
+class _EmitterTerms(NamedTuple):
+    """One emitter's per-node factors (arrays over its nodes; JAX or numpy)."""
+
+    photons_to_air: Any  # (P,)
+    forward_lm_sr: Any  # (P,)
+    purcell_factor: Any  # (P,)
+    angular_photons: Any  # (P, L, A)
+
+
+def _line_weights(device: Device, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Wavelengths [nm] across emitter k's line and their photon weights (sum 1)."""
+    m = device.layers[k].material
+    lam = line_wavelengths(device, k)
+    _, s = emission_spectrum(m.emission_peak_nm, m.emission_fwhm_nm, lam)
+    w = s * np.gradient(lam)
+    return lam, w / w.sum()
+
+
+def _emitter_terms(
+    device: Device,
+    k: int,
+    depth_from_anode_nm,
+    thickness_nm: dict | None = None,
+    angles_deg: tuple[float, ...] = ANGLES_DEG,
+) -> _EmitterTerms:
+    """g, forward lumens per sr, Purcell factor and angular photons of emitter k's
+    dipoles at distances [nm] from its anode-side boundary (clipped to half a crystal
+    from both boundaries). ``thickness_nm`` (layer index -> nm, values may be traced)
+    replaces layer thicknesses: the optimizer differentiates through it."""
+    m = device.layers[k].material
+    over = thickness_nm or {}
+    d = over.get(k, device.layers[k].thickness_nm)
+    depth = MIN_DIPOLE_DEPTH_NM if m.nanocrystal_size_nm is None else m.nanocrystal_size_nm / 2
+    depth = jnp.minimum(depth, d / 2)
+    z = jnp.clip(depth_from_anode_nm, depth, d - depth)
+    z = d - z if device.substrate_side == "cathode" else z
+    lam, w_lam = _line_weights(device, k)
+    theta = ISOTROPIC if m.horizontal_dipole_ratio is None else m.horizontal_dipole_ratio
+    q = float(m.photoluminescence_quantum_yield)
+    stack = dipole_stack(device, lam, k, thickness_nm=over)
+    angles = np.asarray(angles_deg, dtype=float)
+    b = _budget(stack, z, emission_side=device.emission_side)
+    i = _intensity(stack, z, angles, emission_side=device.emission_side)
+    f_v = b["v"]["purcell_factor"]
+    f_h = b["hp"]["purcell_factor"] + b["hs"]["purcell_factor"]
+    den_v = 1.0 - q + f_v * q
+    den_h = 1.0 - q + f_h * q
+    # (L, P): photons to air per emitted photon, per wavelength
+    per_lam = (1 - theta) * b["v"]["to_air"] / den_v + theta * (
+        b["hp"]["to_air"] + b["hs"]["to_air"]
+    ) / den_h
+    # (L, P, A): photons per sr per emitted photon
+    per_ang = (1 - theta) * i["v"] / den_v[..., None] + theta * (
+        i["hp"] + i["hs"]
+    ) / den_h[..., None]
+    lm_per_photon = K_M_LM_PER_W * photopic_efficiency(lam) * photon_energy_J(lam)
+    w_nm = w_lam / np.gradient(lam)  # photons per nm
+    return _EmitterTerms(
+        photons_to_air=jnp.asarray(w_lam) @ per_lam,
+        forward_lm_sr=jnp.asarray(w_lam * lm_per_photon) @ per_ang[:, :, 0],
+        purcell_factor=jnp.asarray(w_lam) @ ((1 - theta) * f_v + theta * f_h),
+        angular_photons=jnp.transpose(w_nm[:, None, None] * per_ang, (1, 0, 2)),
+    )
+
+
 def device_outcoupling(
     device: Device, position_nm: np.ndarray, node_layer: np.ndarray
 ) -> DeviceOutcoupling:
@@ -127,22 +194,14 @@ def device_outcoupling(
     lay = np.asarray(node_layer)
     n = pos.size
     edges = np.concatenate([[0.0], np.cumsum([la.thickness_nm for la in device.layers])])
-    g = np.zeros(n)
-    fwd = np.zeros(n)
-    purcell = np.zeros(n)
     angles = np.asarray(ANGLES_DEG)
-    ang = None
-    lam_all = None
+    out = {"g": np.zeros(n), "fwd": np.zeros(n), "purcell": np.zeros(n)}
+    lam_all = np.zeros(0)
+    ang = np.zeros((n, 0, angles.size))
     theta = ISOTROPIC
     for k in device.emitter_indices:
-        m = device.layers[k].material
-        d = device.layers[k].thickness_nm
-        idx = np.nonzero(lay == k)[0]
-        depth = MIN_DIPOLE_DEPTH_NM if m.nanocrystal_size_nm is None else m.nanocrystal_size_nm / 2
-        depth = min(depth, d / 2)
-        z = np.clip(pos[idx] - edges[k], depth, d - depth)
-        lam = line_wavelengths(device, k)
-        if lam_all is None:
+        lam, _ = _line_weights(device, k)
+        if lam_all.size == 0:
             lam_all = lam
             ang = np.zeros((n, lam.size, angles.size))
         elif not np.allclose(lam, lam_all):
@@ -150,36 +209,31 @@ def device_outcoupling(
                 f"{device.name}: emitters with different emission lines are not supported "
                 "by the dipole optics; use one emitter material"
             )
-        _, s = emission_spectrum(m.emission_peak_nm, m.emission_fwhm_nm, lam)
-        w_lam = s * np.gradient(lam)
-        w_lam = w_lam / w_lam.sum()
+        m = device.layers[k].material
         theta = ISOTROPIC if m.horizontal_dipole_ratio is None else m.horizontal_dipole_ratio
-        q = float(m.photoluminescence_quantum_yield)
-        stack = dipole_stack(device, lam, k)
-        z = substrate_side_depth(device, k, z)
+        idx = np.nonzero(lay == k)[0]
         with jax.enable_x64(True):
-            b = jax.device_get(_budget(stack, z, emission_side=device.emission_side))
-            i = jax.device_get(_intensity(stack, z, angles, emission_side=device.emission_side))
-        f_v = b["v"]["purcell_factor"]
-        f_h = b["hp"]["purcell_factor"] + b["hs"]["purcell_factor"]
-        air_v = b["v"]["to_air"]
-        air_h = b["hp"]["to_air"] + b["hs"]["to_air"]
-        den_v = 1.0 - q + f_v * q
-        den_h = 1.0 - q + f_h * q
-        # (L, P): photons to air per emitted photon, per wavelength
-        per_lam = (1 - theta) * air_v / den_v + theta * air_h / den_h
-        # (L, P, A): photons per sr per emitted photon
-        per_ang = (1 - theta) * i["v"] / den_v[..., None] + theta * (
-            i["hp"] + i["hs"]
-        ) / den_h[..., None]
-        lm_per_photon = K_M_LM_PER_W * photopic_efficiency(lam) * photon_energy_J(lam)
-        g[idx] = w_lam @ per_lam
-        fwd[idx] = (w_lam * lm_per_photon) @ per_ang[:, :, 0]
-        purcell[idx] = w_lam @ ((1 - theta) * f_v + theta * f_h)
-        ang[idx] = np.transpose(w_lam[:, None, None] * per_ang, (1, 0, 2)) / np.gradient(lam)[
-            None, :, None
-        ]
-    if lam_all is None:
-        lam_all = np.zeros(0)
-        ang = np.zeros((n, 0, angles.size))
-    return DeviceOutcoupling(g, fwd, purcell, lam_all, angles, ang, theta)
+            t = jax.device_get(_emitter_terms(device, k, pos[idx] - edges[k]))
+        out["g"][idx] = t.photons_to_air
+        out["fwd"][idx] = t.forward_lm_sr
+        out["purcell"][idx] = t.purcell_factor
+        ang[idx] = t.angular_photons
+    return DeviceOutcoupling(out["g"], out["fwd"], out["purcell"], lam_all, angles, ang, theta)
+
+
+def node_outcoupling(device: Device, arrays) -> tuple[Any, Any]:
+    """(photons to air per emitted photon, forward lumens per sr per emitted photon/s)
+    per mesh node, as JAX functions of the arrays' layer thicknesses (traced: the
+    optimizer's gradients run through the optics). Zero outside emitters."""
+    t_nm = arrays.layers.thickness_m * 1e9
+    over = {j: t_nm[j] for j in range(len(device.layers))}
+    frac = arrays.node_fraction
+    lay = np.asarray(arrays.node_layer)
+    g = jnp.zeros(lay.shape, t_nm.dtype)
+    fwd = jnp.zeros(lay.shape, t_nm.dtype)
+    for k in device.emitter_indices:
+        idx = np.nonzero(lay == k)[0]
+        t = _emitter_terms(device, k, frac[idx] * t_nm[k], over, angles_deg=(0.0,))
+        g = g.at[idx].set(t.photons_to_air)
+        fwd = fwd.at[idx].set(t.forward_lm_sr)
+    return g, fwd
