@@ -739,7 +739,14 @@ def _reference_report_dir() -> Path:
     help="allow --out to be the repository's validation/report, whose metrics.json is the "
     "regression reference of the test suite (make validate passes it)",
 )
-def validate(out, cases, no_scenarios, keep_metrics, update_reference) -> None:
+@click.option(
+    "--optics",
+    type=click.Choice(["ray_optics", "dipole"]),
+    default=None,
+    help="outcoupling model of every case device (default: as the case files say, ray "
+    "optics); the stored reference uses the files' own",
+)
+def validate(out, cases, no_scenarios, keep_metrics, update_reference, optics) -> None:
     """Validate against the review's Table 2 and write the report (docs/validation/index.md).
 
     The report goes to ./peled-validation unless --out says otherwise. The repository's
@@ -772,7 +779,8 @@ def validate(out, cases, no_scenarios, keep_metrics, update_reference) -> None:
             scenarios_glob=None if (cases or no_scenarios) else DEFAULT_SCENARIOS_GLOB,
             run_scenario_checks=not no_scenarios,
             write_metrics=not keep_metrics,
-            command="peled validate",
+            command="peled validate" + (f" --optics {optics}" if optics else ""),
+            optics=optics,
         )
     except PeledInputError as err:
         _fail(err)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ def validate(
     write_metrics: bool = True,
     progress: bool = True,
     command: str | None = None,
+    optics: str | None = None,
 ) -> dict[str, Any]:
     """Run every case (and the scenario checks) and write the report into ``out_dir``.
 
@@ -46,7 +48,8 @@ def validate(
     do not exist are skipped (they are optional); case files matching ``cases_glob`` must
     exist. metrics.json records its provenance (peled's version, the reference table and
     the case files with their SHA-256, the bias grid, mesh and solver settings, the globs
-    and ``command``, the command line that ran it, when given).
+    and ``command``, the command line that ran it, when given). ``optics`` ("ray_optics"
+    or "dipole") replaces every case device's ``optics`` key (None: as the files say).
     """
     import glob
 
@@ -69,6 +72,9 @@ def validate(
         patterns = [scenarios_glob] if isinstance(scenarios_glob, str) else list(scenarios_glob)
         files = sorted({f for p in patterns for f in glob.glob(str(p))})
         extra = [load_case(f) for f in files]
+    if optics is not None:
+        cases = [replace(c, device=replace(c.device, optics=optics)) for c in cases]
+        extra = [replace(c, device=replace(c.device, optics=optics)) for c in extra]
     with jax.enable_x64(True):
         runs = run_cases(cases, progress=progress)
         extra_runs = run_cases(extra, progress=progress) if extra else []
@@ -85,6 +91,7 @@ def validate(
             else list(scenarios_glob)
         ),
         "scenario_checks": run_scenario_checks,
+        "optics": optics or "as in the case files",
     }
     if command is not None:
         prov["command"] = command

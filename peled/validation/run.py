@@ -164,13 +164,19 @@ def simulated_figures(res: SimulationResult) -> dict[str, Any]:
     return out
 
 
-def _plqy_ceiling_percent(device: Device) -> float | None:
-    """eta_out x PLQY [%] of the first emitter: the highest EQE peled can produce."""
+def _plqy_ceiling_percent(
+    device: Device, result: SimulationResult | None = None
+) -> float | None:
+    """eta_out x PLQY [%] of the first emitter: the highest EQE peled can produce (with
+    the dipole optics, its outcoupling averaged over the emitter's nodes)."""
     idx = device.emitter_indices
     if not idx:
         return None
     m = device.layers[idx[0]].material
-    eta = device.outcoupling if device.outcoupling is not None else default_outcoupling(device)
+    if result is not None:
+        eta = result.outcoupling
+    else:
+        eta = device.outcoupling if device.outcoupling is not None else default_outcoupling(device)
     return 100.0 * eta * float(m.photoluminescence_quantum_yield or 0.0)
 
 
@@ -224,14 +230,20 @@ def disagreement_reasons(run: CaseRun) -> list[str]:
             f"solver: {len(failed)} of {sim['total_points']} bias points did not converge "
             f"({min(failed):.1f}-{max(failed):.1f} V); their values are missing, not interpolated"
         )
-    ceiling = _plqy_ceiling_percent(case.device)
+    ceiling = _plqy_ceiling_percent(case.device, run.result)
     rep_eqe = case.reported.eqe_max_percent
     r_eqe = run.ratios.get("EQE_max")
     if ceiling is not None and rep_eqe is not None and ceiling < rep_eqe / BANDS[0]:
         reasons.append(
             f"missing physics: peled's EQE ceiling eta_out x PLQY = {ceiling:.1f} % is below the "
-            f"reported {rep_eqe:g} % (fixed ray-optics outcoupling 1/(2 n^2), no dipole "
-            "orientation, microcavity or photon recycling; database film PLQY)"
+            f"reported {rep_eqe:g} % ("
+            + (
+                "thin-film dipole optics, isotropic, no photon recycling"
+                if run.result is not None and run.result.outcoupling_model == "dipole"
+                else "fixed ray-optics outcoupling 1/(2 n^2), no dipole orientation, "
+                "microcavity or photon recycling"
+            )
+            + "; database film PLQY)"
         )
     if r_eqe is not None and r_eqe > BANDS[0]:
         reasons.append(
