@@ -535,21 +535,32 @@ def _contact(spec: ContactSpec, db: MaterialDatabase, where: str) -> Contact:
             f"{where}: material {mat.name!r} has role {mat.role!r}; "
             "a contact needs role 'electrode'"
         )
-    constant = spec.refractive_index is not None or spec.extinction_coefficient is not None
     thickness = spec.thickness_nm or ELECTRODE_THICKNESS_NM.get(
         mat.name.lower(), DEFAULT_ELECTRODE_THICKNESS_NM
     )
+    opt = _optical(mat, spec)
     return Contact(
         mat.name,
         mat.work_function_eV if spec.work_function_eV is None else float(spec.work_function_eV),
+        opt.refractive_index,
+        opt.extinction_coefficient,
+        mat.exciton_quenching_efficiency,
+        image_force=image,
+        thickness_nm=float(thickness),
+        optical_constants=opt.table,
+    )
+
+
+def _optical(mat: Electrode | Substrate, spec: ContactSpec | SubstrateSpec) -> Optical:
+    """The material's optical constants; constants given in the device file replace them
+    (and its n, k table)."""
+    if spec.refractive_index is None and spec.extinction_coefficient is None:
+        return Optical(mat.refractive_index, mat.extinction_coefficient, mat.optical_constants)
+    return Optical(
         mat.refractive_index if spec.refractive_index is None else spec.refractive_index,
         mat.extinction_coefficient
         if spec.extinction_coefficient is None
         else spec.extinction_coefficient,
-        mat.exciton_quenching_efficiency,
-        image_force=image,
-        thickness_nm=float(thickness),
-        optical_constants=None if constant else mat.optical_constants,
     )
 
 
@@ -561,14 +572,7 @@ def _substrate(spec: SubstrateSpec | None, db: MaterialDatabase, where: str) -> 
             f"{where}: material {mat.name!r} has role {mat.role!r}; a substrate needs "
             "role 'substrate' (e.g. 'glass')"
         )
-    constant = spec.refractive_index is not None or spec.extinction_coefficient is not None
-    n = mat.refractive_index if spec.refractive_index is None else spec.refractive_index
-    k = (
-        mat.extinction_coefficient
-        if spec.extinction_coefficient is None
-        else spec.extinction_coefficient
-    )
-    return SubstrateInfo(mat.name, Optical(n, k, None if constant else mat.optical_constants))
+    return SubstrateInfo(mat.name, _optical(mat, spec))
 
 
 def _layer(spec: LayerSpec, db: MaterialDatabase, where: str) -> Layer:
@@ -652,6 +656,18 @@ def load_device(path: str | os.PathLike[str], db: MaterialDatabase | None = None
 def device_to_mapping(device: Device) -> dict[str, Any]:
     """A device-file mapping that reloads to an equal device (inline materials kept)."""
 
+    def resolved(mat: dict[str, Any], table, what: str) -> dict[str, Any]:
+        """An inline electrode or substrate with its n, k table and a source per key: a
+        Contact keeps the numbers, not their citations (those stay in the database)."""
+        if table is not None:
+            mat["optical_constants"] = table.model_dump()
+        mat["sources"] = {
+            key: f"{what} as resolved into the device {device.name!r}"
+            for key in mat
+            if key not in ("name", "role")
+        }
+        return mat
+
     def contact(c: Contact) -> dict[str, Any]:
         if c.name == "custom":
             return {
@@ -671,16 +687,8 @@ def device_to_mapping(device: Device) -> dict[str, Any]:
             "extinction_coefficient": c.extinction_coefficient,
             "exciton_quenching_efficiency": c.exciton_quenching_efficiency,
         }
-        if c.optical_constants is not None:
-            electrode["optical_constants"] = c.optical_constants.model_dump()
-        # a Contact keeps the numbers, not their citations (those stay in the database file)
-        electrode["sources"] = {
-            key: f"electrode {c.name!r} as resolved into the device {device.name!r}"
-            for key in electrode
-            if key not in ("name", "role")
-        }
         return {
-            "material": electrode,
+            "material": resolved(electrode, c.optical_constants, f"electrode {c.name!r}"),
             "work_function_eV": c.work_function_eV,
             "image_force": c.image_force,
             "thickness_nm": c.thickness_nm,
@@ -694,14 +702,7 @@ def device_to_mapping(device: Device) -> dict[str, Any]:
             "refractive_index": o.refractive_index,
             "extinction_coefficient": o.extinction_coefficient,
         }
-        if o.table is not None:
-            mat["optical_constants"] = o.table.model_dump()
-        mat["sources"] = {
-            key: f"substrate {sub.name!r} as resolved into the device {device.name!r}"
-            for key in mat
-            if key not in ("name", "role")
-        }
-        return {"material": mat}
+        return {"material": resolved(mat, o.table, f"substrate {sub.name!r}")}
 
     def layer(la: Layer) -> dict[str, Any]:
         return {
