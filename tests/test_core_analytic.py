@@ -143,6 +143,7 @@ def test_loglinear_grading_is_monotone_symmetric_and_graded():
         reference_mesh(3, MeshSpec(64, grading="loglinear", loglinear_b=0.0))
 
 
+@pytest.mark.slow  # two meshes of one device (~2-4 min on 2 cores)
 def test_loglinear_mesh_convergence():
     """The barrier-free heterostructure of the mesh test with the log-linear grading:
     J at 3 V changes < 1 % from 64 to 128 nodes per layer."""

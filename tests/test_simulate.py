@@ -529,3 +529,38 @@ def test_progress_bar_says_compiling_then_counts_then_names_revisits():
     bar.bar.refresh()
     assert "revisits a bias that failed: 1.5 V (2 revisits so far)" in out.getvalue()
     bar.close()
+
+
+def test_simulate_with_dipole_optics(led_result):
+    """``optics: dipole`` (peled.optics.coupling): photons start at each node with its own
+    outcoupling (EQE J / q is the node sum), the solve is the one of ray optics (same
+    J), and summary.json carries the Purcell factor and the colour at 0 and 60 degrees.
+    Same shape as ``led_result``, so the compiled sweep is shared."""
+    from peled.device import device_to_mapping
+    from peled.optics.coupling import device_outcoupling
+
+    data = device_to_mapping(small_led())
+    data["optics"] = "dipole"
+    dev = peled.device_from_mapping(data)
+    res = peled.simulate(dev, led_result.voltage_V, mesh=MeshSpec(24))
+    assert res.outcoupling_model == "dipole" and led_result.outcoupling_model == "ray_optics"
+    np.testing.assert_array_equal(res.current_density_mA_cm2, led_result.current_density_mA_cm2)
+    ok = res.converged & (res.current_density_mA_cm2 > 0)
+    assert ok.sum() >= 10
+    phi = res.eqe_percent[ok] / 100 * res.current_density_mA_cm2[ok] * 10 / constants.e
+    np.testing.assert_allclose(
+        phi, res.photon_rate_m2_s[ok] @ res.optics.photons_to_air, rtol=1e-12
+    )
+    em = np.isin(res.node_layer, dev.emitter_indices)
+    g = res.optics.photons_to_air[em]
+    eff = res.effective_outcoupling[ok]
+    assert np.all((eff >= g.min() * (1 - 1e-12)) & (eff <= g.max() * (1 + 1e-12)))
+    assert np.all(res.optics.photons_to_air[~em] == 0) and 0 < res.outcoupling < 1
+    s = res.summary()
+    for key in ("purcell_factor", "cie_x_0deg", "cie_y_60deg", "cie_shift_0_to_60deg"):
+        assert s[key] is not None, key
+    assert s["outcoupling_model"] == "dipole"
+    assert "outcoupling_effective" in res.to_dataframe().columns
+    # the per-node factors are those of a fresh evaluation at the same positions
+    again = device_outcoupling(dev, res.position_nm, res.node_layer)
+    np.testing.assert_array_equal(again.photons_to_air, res.optics.photons_to_air)
