@@ -276,7 +276,6 @@ def test_standard_oled_stack_outcoupling():
 def test_outcoupling_gradient_against_finite_differences():
     """d(eta_out)/d(thickness) of the ETL and the anode through the whole optics,
     against central differences, to 1e-5 relative."""
-    i = OLED_INDICES
     z = jnp.array([7.5, 22.5])
 
     def eta(d_etl, d_ito):
@@ -285,7 +284,6 @@ def test_outcoupling_gradient_against_finite_differences():
         )
         return jnp.mean(_iso(D.mode_budget(st, z, "bottom"))["to_air"])
 
-    assert i["EML"] == 1.75
     f = jax.jit(eta)
     g = jax.jit(jax.grad(eta, argnums=(0, 1)))
     x = (jnp.array(40.0), jnp.array(100.0))

@@ -47,7 +47,7 @@ import numpy as np
 from peled.device import Device
 from peled.errors import PeledInputError
 from peled.optics.dipole import forward_radiant_intensity, mode_budget
-from peled.optics.stack import dipole_stack
+from peled.optics.stack import dipole_depth_nm, dipole_stack, substrate_side_depth
 from peled.photometry import (
     K_M_LM_PER_W,
     cie_xy,
@@ -63,9 +63,8 @@ LINE_HALF_WIDTHS = 2.5
 ANGLES_DEG = (0.0, 30.0, 60.0)
 #: horizontal-dipole fraction of an emitter without ``horizontal_dipole_ratio``
 ISOTROPIC = 2.0 / 3.0
-#: closest a dipole sits to the film boundary where the emitter has no crystal size [nm]
-MIN_DIPOLE_DEPTH_NM = 0.5
 
+# one compiled instance each, shared by the device coupling and the study (peled optics)
 _budget = jax.jit(mode_budget, static_argnames="emission_side")
 _intensity = jax.jit(forward_radiant_intensity, static_argnames="emission_side")
 
@@ -152,10 +151,9 @@ def _emitter_terms(
     m = device.layers[k].material
     over = thickness_nm or {}
     d = over.get(k, device.layers[k].thickness_nm)
-    depth = MIN_DIPOLE_DEPTH_NM if m.nanocrystal_size_nm is None else m.nanocrystal_size_nm / 2
-    depth = jnp.minimum(depth, d / 2)
+    depth = jnp.minimum(dipole_depth_nm(device, k), d / 2)
     z = jnp.clip(depth_from_anode_nm, depth, d - depth)
-    z = d - z if device.substrate_side == "cathode" else z
+    z = substrate_side_depth(device, k, z, d)
     lam, w_lam = _line_weights(device, k)
     theta = ISOTROPIC if m.horizontal_dipole_ratio is None else m.horizontal_dipole_ratio
     q = float(m.photoluminescence_quantum_yield)

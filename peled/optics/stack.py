@@ -119,7 +119,19 @@ def dipole_stack(
 
 def substrate_side_depth(device: Device, emitter: int, from_anode_nm, thickness_nm=None):
     """Dipole distances from the emitter's substrate-side boundary (what
-    :mod:`peled.optics.dipole` takes) for distances [nm] from its anode-side boundary."""
+    :mod:`peled.optics.dipole` takes) for distances [nm] from its anode-side boundary
+    (numpy or traced JAX values)."""
     d = device.layers[emitter].thickness_nm if thickness_nm is None else thickness_nm
-    z = np.asarray(from_anode_nm, dtype=float)
-    return d - z if device.substrate_side == "cathode" else z
+    return d - from_anode_nm if device.substrate_side == "cathode" else from_anode_nm
+
+
+#: closest a dipole sits to the film boundary where the emitter has no crystal size [nm]
+MIN_DIPOLE_DEPTH_NM = 0.5
+
+
+def dipole_depth_nm(device: Device, emitter: int) -> float:
+    """How close [nm] a dipole comes to its film's boundaries: excitons sit inside the
+    crystals, half a crystal edge deep (``nanocrystal_size_nm``/2), else
+    :data:`MIN_DIPOLE_DEPTH_NM`."""
+    size = device.layers[emitter].material.nanocrystal_size_nm
+    return MIN_DIPOLE_DEPTH_NM if size is None else size / 2

@@ -12,15 +12,20 @@ import jax
 import numpy as np
 
 from peled.device import Device
+from peled.optics.coupling import _budget, _intensity
 from peled.optics.dipole import (
     CHANNELS,
     HORIZONTAL_FRACTION,
     ORIENTATIONS,
-    forward_radiant_intensity,
     mode_budget,
     orientation_budget,
 )
-from peled.optics.stack import dipole_stack, emitter_index, substrate_side_depth
+from peled.optics.stack import (
+    dipole_depth_nm,
+    dipole_stack,
+    emitter_index,
+    substrate_side_depth,
+)
 
 #: columns of outcoupling.csv, in order
 OUTCOUPLING_COLUMNS = (
@@ -31,8 +36,6 @@ OUTCOUPLING_COLUMNS = (
     *CHANNELS,
 )
 
-_budget = jax.jit(mode_budget, static_argnames="emission_side")
-_intensity = jax.jit(forward_radiant_intensity, static_argnames="emission_side")
 
 
 def dipole_positions(thickness_nm: float, n: int, depth_nm: float = 0.0) -> np.ndarray:
@@ -43,16 +46,6 @@ def dipole_positions(thickness_nm: float, n: int, depth_nm: float = 0.0) -> np.n
         raise ValueError(f"need at least one position, got {n}")
     depth = min(depth_nm, thickness_nm / 2)
     return depth + (np.arange(n) + 0.5) * (thickness_nm - 2 * depth) / n
-
-
-def dipole_depth_nm(device: Device, emitter: int) -> float:
-    """How close [nm] a dipole comes to its film's boundaries: excitons sit inside the
-    crystals, half a crystal edge deep (``nanocrystal_size_nm``/2), else
-    :data:`peled.optics.coupling.MIN_DIPOLE_DEPTH_NM`."""
-    from peled.optics.coupling import MIN_DIPOLE_DEPTH_NM
-
-    size = device.layers[emitter].material.nanocrystal_size_nm
-    return MIN_DIPOLE_DEPTH_NM if size is None else size / 2
 
 
 @dataclass(frozen=True)
