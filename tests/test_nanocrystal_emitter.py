@@ -22,6 +22,7 @@ from peled.model.statistics.nanocrystal import (
     confinement_unit_eV,
     ground_level_states_m3,
     nanocrystal_log_occupancy,
+    nanocrystal_pair_log_occupancy,
 )
 
 VT = constants.k * 300.0 / constants.e
@@ -196,6 +197,90 @@ def test_charged_occupancy_gradients_match_finite_differences():
             dn[k] -= h
             fd = (float(f(*up)) - float(f(*dn))) / (2 * h)
             np.testing.assert_allclose(float(grads[k]), fd, rtol=1e-6, atol=1e-9)
+
+
+#: compiled once for the net-charge tests (each eager call would trace the solve again)
+_PAIR = jax.jit(nanocrystal_pair_log_occupancy)
+
+
+def test_net_charge_solves_both_ladders_together():
+    """With electrons and holes the crystals' charging counts their net charge: the
+    electron ladder sees eta_n - s and the hole ladder eta_p + s, s = u (f_n - f_p), to
+    round-off over eta_n, eta_p in [-60, 20] (weak and strong confinement, u 0.7 and 3);
+    without holes it is the like-charge solve; swapping the carriers flips s; equal
+    filling is neutral (s = 0)."""
+    from peled.model.statistics.nanocrystal import _free_log_occupancy
+
+    eta_n = jnp.linspace(-60.0, 20.0, 41)[:, None]
+    eta_p = jnp.linspace(-60.0, 20.0, 41)[None, :]
+    for e1_n, e1_p, disp in ((0.58, 0.6, 0.1), (8.0, 2.0, 0.0), (2.3, 2.3, 0.05)):
+        for u in (0.7, 3.0):
+            x_n, x_p = _PAIR(eta_n, eta_p, e1_n, e1_p, disp, u)
+            s = u * (2.0 * jnp.exp(x_n) - 2.0 * jnp.exp(x_p))
+            shape = s.shape
+            back_n, back_p = (
+                _free_log_occupancy(
+                    jnp.broadcast_to(y, shape), jnp.full(shape, e1), jnp.full(shape, disp)
+                )
+                for y, e1 in ((eta_n - s, e1_n), (eta_p + s, e1_p))
+            )
+            np.testing.assert_allclose(np.asarray(x_n), np.asarray(back_n), rtol=0, atol=1e-12)
+            np.testing.assert_allclose(np.asarray(x_p), np.asarray(back_p), rtol=0, atol=1e-12)
+            # no holes: the like-charge occupancy
+            alone = nanocrystal_log_occupancy(eta_n[:, 0], e1_n, disp, u)
+            x_alone, _ = _PAIR(eta_n[:, 0], -400.0, e1_n, e1_p, disp, u)
+            np.testing.assert_allclose(np.asarray(x_alone), np.asarray(alone), atol=1e-12)
+    eta = jnp.linspace(-30.0, 15.0, 46)
+    a_n, a_p = _PAIR(eta, eta[::-1], 1.0, 1.0, 0.1, 1.5)
+    b_n, b_p = _PAIR(eta[::-1], eta, 1.0, 1.0, 0.1, 1.5)
+    np.testing.assert_allclose(np.asarray(a_n), np.asarray(b_p), atol=1e-12)
+    np.testing.assert_allclose(np.asarray(a_p), np.asarray(b_n), atol=1e-12)
+    n, p = _PAIR(eta, eta, 1.0, 1.0, 0.1, 1.5)
+    free = nanocrystal_log_occupancy(eta, 1.0, 0.1)
+    np.testing.assert_allclose(np.asarray(n), np.asarray(free), atol=1e-12)
+    np.testing.assert_allclose(np.asarray(p), np.asarray(free), atol=1e-12)
+
+
+def test_electrons_held_by_the_crystals_draw_holes_in():
+    """Two-state crystals (strong confinement, no dispersion): o_n = 1/(1 + exp(-(eta_n -
+    2u (o_n - o_p)))) and o_p = 1/(1 + exp(-(eta_p + 2u (o_n - o_p)))) invert in closed
+    form; at a fixed hole quasi-Fermi level the hole occupancy rises with the electrons
+    the crystals hold, by exp(2u o_n) in the dilute-hole limit (10 nm CsPbBr3: U = 18 meV,
+    so 30 electrons per crystal lower a hole's level by 0.54 eV)."""
+    e1, u = 30.0, 1.2
+    o_n, o_p = np.meshgrid(np.linspace(0.02, 0.98, 25), np.linspace(0.02, 0.98, 25))
+    s = 2 * u * (o_n - o_p)
+    eta_n = s + np.log(o_n / (1 - o_n))
+    eta_p = -s + np.log(o_p / (1 - o_p))
+    x_n, x_p = _PAIR(
+        jnp.asarray(eta_n), jnp.asarray(eta_p), e1, e1, 0.0, u
+    )
+    np.testing.assert_allclose(np.exp(np.asarray(x_n)), o_n, rtol=1e-10)
+    np.testing.assert_allclose(np.exp(np.asarray(x_p)), o_p, rtol=1e-10)
+    eta_n = jnp.linspace(-20.0, 10.0, 61)
+    _, x_p = _PAIR(eta_n, -40.0, e1, e1, 0.0, u)
+    o_n = np.exp(np.asarray(nanocrystal_log_occupancy(eta_n, e1, 0.0, u)))
+    assert np.all(np.diff(np.asarray(x_p)) > 0.0)
+    np.testing.assert_allclose(np.asarray(x_p), -40.0 + 2.0 * u * o_n, atol=1e-12)
+
+
+def test_net_charge_gradients_match_finite_differences():
+    """Implicit derivatives of both occupancies in (eta_n, eta_p, e1_n, e1_p, dispersion, u)
+    against central differences."""
+    points = ((3.0, -5.0, 0.6, 0.65, 0.1, 0.7), (-2.0, 1.0, 2.0, 1.0, 0.05, 2.0),
+              (12.0, 8.0, 0.58, 0.6, 0.1, 1.5))
+    for out in (0, 1):
+        g = jax.jit(lambda *a, out=out: nanocrystal_pair_log_occupancy(*a)[out])
+        dg = jax.jit(jax.grad(g, argnums=tuple(range(6))))
+        for args in points:
+            grads = dg(*args)
+            for k in range(6):
+                h = 1e-5 * max(1.0, abs(args[k]))
+                up, dn = list(args), list(args)
+                up[k] += h
+                dn[k] -= h
+                fd = (float(g(*up)) - float(g(*dn))) / (2 * h)
+                np.testing.assert_allclose(float(grads[k]), fd, rtol=1e-6, atol=1e-9)
 
 
 def test_charging_energy_of_a_cube_lies_between_its_spheres():

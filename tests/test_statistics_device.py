@@ -65,6 +65,37 @@ def test_flat_quasi_fermi_levels_carry_no_flux_on_any_edge():
             assert np.all(np.abs(np.asarray(flux)) <= 1e-13 * np.asarray(mag))
 
 
+def test_a_nanocrystal_film_counts_its_net_charge():
+    """In the disorder-aware green stack (Gauss-Fermi TFB and TPBi around a charged
+    CsPbBr3 film): flat quasi-Fermi levels carry no flux on any edge, and more electrons
+    in the film (a lower phi_n) draw more holes into it at a fixed phi_p (the crystals'
+    net charge lowers the hole levels), while the holes of the Gaussian TFB next to it
+    do not change."""
+    from pathlib import Path
+
+    from peled.device import load_device
+
+    example = Path(__file__).parents[1] / "examples/physics/green-cspbbr3-disordered.yaml"
+    arr = load_device(example).to_arrays(MeshSpec(8))
+    assert arr.statistics_tags("electron")[2] == arr.statistics_tags("hole")[2] == "nanocrystal"
+    sc = scaling_for(arr.temperature_K)
+    geo = geometry(arr, sc)
+    rng = np.random.default_rng(3)
+    psi = jnp.asarray(rng.normal(scale=5.0, size=arr.n_nodes)) - 4.0 / VT
+    film, tfb = arr.node_layer == 2, arr.node_layer == 1
+    p_film, p_tfb = [], []
+    for phi_n in (10.0, -10.0, -30.0):
+        u = jnp.stack([psi, jnp.full(arr.n_nodes, phi_n), jnp.full(arr.n_nodes, 5.0)], -1)
+        st = node_state(u, arr, sc)
+        fx = edge_fluxes(st, arr, geo, sc)
+        for flux, mag in ((fx.n_over_l, fx.n_mag_l), (fx.p_over_l, fx.p_mag_l)):
+            assert np.all(np.abs(np.asarray(flux)) <= 1e-13 * np.asarray(mag))
+        p_film.append(np.asarray(st.p)[film])
+        p_tfb.append(np.asarray(st.p)[tfb])
+    assert np.all(p_film[1] > p_film[0]) and np.all(p_film[2] > 10.0 * p_film[1])
+    np.testing.assert_allclose(p_tfb[2], p_tfb[0], rtol=1e-12)
+
+
 # (the fast suite keeps: flat quasi-Fermi levels carry no flux on any edge)
 @pytest.mark.slow  # a sweep with every statistics, nanocrystal included: ~4 min on 2 cores
 def test_equilibrium_of_a_stack_mixing_every_statistics():

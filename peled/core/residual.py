@@ -296,12 +296,18 @@ def statistics_params(arrays: DeviceArrays, sc: Scaling, carrier: str) -> Statis
     )
 
 
-def filling_corrections(arrays: DeviceArrays, sc: Scaling, carrier: str, eta, nodes):
-    """c(eta) [-] of ``carrier`` at the static node indices ``nodes`` (peled.model.statistics):
-    the one place where the layers' statistics terms enter the residual."""
+def filling_corrections(arrays: DeviceArrays, sc: Scaling, eta_n, eta_p, nodes):
+    """(c_n(eta_n), c_p(eta_p)) [-] at the static node indices ``nodes``
+    (peled.model.statistics): the one place where the layers' statistics terms enter the
+    residual. The two carriers go together because a nanocrystal film's charging counts
+    the crystals' net charge."""
     layer_of = np.asarray(nodes) // arrays.nodes_per_layer
     return corrections(
-        eta, layer_of, arrays.statistics_tags(carrier), statistics_params(arrays, sc, carrier)
+        eta_n,
+        eta_p,
+        layer_of,
+        (arrays.statistics_tags("electron"), arrays.statistics_tags("hole")),
+        (statistics_params(arrays, sc, "electron"), statistics_params(arrays, sc, "hole")),
     )
 
 
@@ -317,8 +323,9 @@ def node_state(u: jax.Array, arrays: DeviceArrays, sc: Scaling) -> NodeState:
         ln_nc, ln_nv = band_log_dos(arrays, sc)
         every = np.arange(arrays.n_nodes)
         eta_n, eta_p = theta_n - phi_n - ln_nc, phi_p - theta_p - ln_nv
-        theta_n = theta_n - filling_corrections(arrays, sc, "electron", eta_n, every)
-        theta_p = theta_p + filling_corrections(arrays, sc, "hole", eta_p, every)
+        c_n, c_p = filling_corrections(arrays, sc, eta_n, eta_p, every)
+        theta_n = theta_n - c_n
+        theta_p = theta_p + c_p
     a_n = theta_n - phi_n
     a_p = phi_p - theta_p
     n = safe_exp(a_n)
@@ -569,8 +576,9 @@ def cell_recombination(
         psi = st.psi[idx]
         a_nb = psi + off_n[idx] - phi_n + w_n * shift
         a_pb = phi_p - psi - off_p[idx] - w_p * shift
-        a_nb = a_nb - filling_corrections(arrays, sc, "electron", a_nb - ln_nc[idx], idx)
-        a_pb = a_pb - filling_corrections(arrays, sc, "hole", a_pb - ln_nv[idx], idx)
+        c_n, c_p = filling_corrections(arrays, sc, a_nb - ln_nc[idx], a_pb - ln_nv[idx], idx)
+        a_nb = a_nb - c_n
+        a_pb = a_pb - c_p
     else:
         a_nb = a_n + w_n * shift
         a_pb = a_p - w_p * shift
@@ -715,14 +723,11 @@ def residual_and_scale(
         if arrays.degenerate_statistics:
             ln_nc, ln_nv = band_log_dos(arrays, sc)
             node = np.asarray([idx % arrays.n_nodes])
-            a_n_eq = (
-                a_n_eq
-                - filling_corrections(arrays, sc, "electron", (a_n_eq - ln_nc[idx])[None], node)[0]
+            c_n, c_p = filling_corrections(
+                arrays, sc, (a_n_eq - ln_nc[idx])[None], (a_p_eq - ln_nv[idx])[None], node
             )
-            a_p_eq = (
-                a_p_eq
-                - filling_corrections(arrays, sc, "hole", (a_p_eq - ln_nv[idx])[None], node)[0]
-            )
+            a_n_eq = a_n_eq - c_n[0]
+            a_p_eq = a_p_eq - c_p[0]
         f_n, m_n = contact_row(f_n, m_n, idx, st.phi_n[idx], phi_bc, st.a_n[idx], a_n_eq, s_n)
         f_p, m_p = contact_row(f_p, m_p, idx, st.phi_p[idx], phi_bc, st.a_p[idx], a_p_eq, s_p)
     f = jnp.stack([f_psi, f_n, f_p], axis=-1)

@@ -35,7 +35,7 @@ and
 
 with theta^B the Boltzmann effective band potential (psi + chi/V_t + ln(N_c/N0) for
 electrons). The Scharfetter-Gummel and thermionic fluxes, the contact densities and the
-boundary cells all take theta in place of theta^B (:func:`log_density`). The fluxes then
+boundary cells all take theta in place of theta^B (:func:`corrections`). The fluxes then
 vanish identically for a flat quasi-Fermi level, and in the continuum limit they reduce to
 F = mu n grad(phi_n), which contains the generalized Einstein relation
 D = mu (kT/q) g3, g3 = n / (dn/d eta) exactly.
@@ -43,7 +43,7 @@ D = mu (kT/q) g3, g3 = n / (dn/d eta) exactly.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import NamedTuple
 
 import jax
@@ -52,7 +52,10 @@ import numpy as np
 
 from peled.model.statistics.fermi_dirac import fermi_dirac_half_log
 from peled.model.statistics.gauss_fermi import gauss_fermi_log_occupancy
-from peled.model.statistics.nanocrystal import nanocrystal_log_occupancy
+from peled.model.statistics.nanocrystal import (
+    nanocrystal_log_occupancy,
+    nanocrystal_pair_log_occupancy,
+)
 from peled.model.statistics.occupancy import STATISTICS_GAMMA
 from peled.model.statistics.occupancy import filling_correction as occupancy_correction
 
@@ -112,9 +115,9 @@ def filling_correction(tag: str, eta, params: StatisticsParams):
     return _CORRECTIONS[tag](eta, params)
 
 
-def runs(tags_of_entries: Sequence[str]) -> list[tuple[int, int, str]]:
+def runs(tags_of_entries: Sequence[Hashable]) -> list[tuple[int, int, Hashable]]:
     """Maximal runs [start, stop) of consecutive entries that share a tag (static)."""
-    runs: list[tuple[int, int, str]] = []
+    runs: list[tuple[int, int, Hashable]] = []
     for i, t in enumerate(tags_of_entries):
         if runs and runs[-1][2] == t:
             runs[-1] = (runs[-1][0], i + 1, t)
@@ -123,30 +126,42 @@ def runs(tags_of_entries: Sequence[str]) -> list[tuple[int, int, str]]:
     return runs
 
 
-def corrections(eta, entry_layers: np.ndarray, tags: Sequence[str], params: StatisticsParams):
-    """The filling correction of every entry of ``eta`` (E,), each by its layer's term.
+def corrections(
+    eta_n,
+    eta_p,
+    entry_layers: np.ndarray,
+    tags: tuple[Sequence[str], Sequence[str]],
+    params: tuple[StatisticsParams, StatisticsParams],
+):
+    """The filling corrections (c_n, c_p) of every entry of ``eta_n`` and ``eta_p`` (E,).
 
     ``entry_layers`` (E,) is the static layer index of each entry (the node layers, or
-    the boundary cells' layers), ``tags`` the static tag per layer and ``params`` the
-    traced numbers per layer. Each run of consecutive entries with one tag is evaluated by
-    its term on its slice alone, so a Gaussian layer's integral is never evaluated on
-    another layer's nodes.
+    the boundary cells' or contacts' layers), ``tags`` the static tags per layer of
+    electrons and holes and ``params`` their traced numbers per layer. Each run of
+    consecutive entries with one pair of tags is evaluated by its terms on its slice
+    alone, so a Gaussian layer's integral is never evaluated on another layer's nodes. In
+    a layer where both carriers are ``nanocrystal`` the two are solved together: the
+    crystals' charging counts their net charge
+    (:func:`peled.model.statistics.nanocrystal.nanocrystal_pair_log_occupancy`), so the
+    electrons a film holds draw holes in and the other way round.
     """
     entry_layers = np.asarray(entry_layers)
-    entry_tags = [tags[int(k)] for k in entry_layers]
-    pieces = []
-    for a, b, t in runs(entry_tags):
-        per_entry = StatisticsParams(*(f[entry_layers[a:b]] for f in params))
-        pieces.append(filling_correction(t, eta[a:b], per_entry))
-    return pieces[0] if len(pieces) == 1 else jnp.concatenate(pieces)
-
-
-def log_density(a_boltzmann, ln_dos, entry_layers, tags, params: StatisticsParams):
-    """ln(n/N0) [-] from its Boltzmann value ``a_boltzmann`` = ln(N_c/N0) + eta.
-
-    ``ln_dos`` = ln(N_c/N0) [-] per entry; the other arguments as :func:`corrections`.
-    """
-    return a_boltzmann - corrections(a_boltzmann - ln_dos, entry_layers, tags, params)
+    entry_tags = [(tags[0][int(k)], tags[1][int(k)]) for k in entry_layers]
+    pieces_n, pieces_p = [], []
+    for a, b, (t_n, t_p) in runs(entry_tags):
+        p_n, p_p = (StatisticsParams(*(f[entry_layers[a:b]] for f in p)) for p in params)
+        e_n, e_p = eta_n[a:b], eta_p[a:b]
+        if t_n == t_p == "nanocrystal":
+            x_n, x_p = nanocrystal_pair_log_occupancy(
+                e_n, e_p, p_n.confinement, p_p.confinement, p_n.size_dispersion, p_n.charging
+            )
+            pieces_n.append(e_n - x_n)
+            pieces_p.append(e_p - x_p)
+        else:
+            pieces_n.append(filling_correction(t_n, e_n, p_n))
+            pieces_p.append(filling_correction(t_p, e_p, p_p))
+    join = lambda pieces: pieces[0] if len(pieces) == 1 else jnp.concatenate(pieces)  # noqa: E731
+    return join(pieces_n), join(pieces_p)
 
 
 __all__ = [
@@ -156,5 +171,4 @@ __all__ = [
     "StatisticsParams",
     "corrections",
     "filling_correction",
-    "log_density",
 ]

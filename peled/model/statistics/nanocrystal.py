@@ -32,12 +32,15 @@ effective DOS, Fermi-Dirac F_1/2. The levels with i, j, k <= ``MAX_QUANTUM_NUMBE
 kept (:data:`LEVELS`, 11 distinct levels, 27 orbitals): up to q = 27, i.e. 24 e1 above the
 ground, which is > 12 kT for L < 10.8 nm at m* = 0.25 m0 (e1 > kT/2); larger crystals
 lose states above ~24 e1, which matters only at degenerate filling. A crystal that holds
-carriers raises its levels by U = e^2/C per carrier (:func:`charging_energy_eV`), solved
-self-consistently per node in :func:`nanocrystal_log_occupancy`.
+net charge shifts its levels by U = e^2/C per unit of it (:func:`charging_energy_eV`):
+electrons raise the electron levels and lower the hole levels, solved self-consistently
+per node for both carriers in :func:`nanocrystal_pair_log_occupancy` (for one carrier
+alone in :func:`nanocrystal_log_occupancy`).
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections import Counter
 
@@ -98,85 +101,147 @@ def _free_log_occupancy(eta, e1, disp):
 
 
 def nanocrystal_log_occupancy(eta, e1_over_kT, size_dispersion, charging_over_kT=0.0):
-    """ln(n / N_c) [-] of a nanocrystal film (module docstring), charging included.
+    """ln(n / N_c) [-] of a nanocrystal film holding one kind of carrier, charging included.
 
     ``eta`` = (E_F - E_111)/kT [-], ``e1_over_kT`` = e1/kT [-], ``size_dispersion`` =
     sigma_L / L [-] (>= 0), ``charging_over_kT`` = u = U/kT [-] (>= 0), the rise of a
     crystal's levels per carrier it holds; all broadcast elementwise. The sum over levels
     is done in log space (logsumexp), so it stays finite for every eta.
 
-    With charging the ladder sees the effective level y = eta - u f, f = 2 n/N_c the
-    carriers per crystal, so y solves k(y) = y + 2u exp(S(y)) - eta = 0 (S the uncharged
-    log occupancy). k is increasing (k' >= 1), so the root is unique and bracketed by
-    eta - 2u ORBITALS <= y <= eta (n/N_c cannot exceed the kept orbitals). It is found
-    by Newton's method safeguarded by bisection (W. H. Press et al., Numerical Recipes,
-    3rd ed., section 9.4, rtsafe: a step that leaves the bracket or does not halve the
-    previous one bisects instead), which also converges on a ladder of sharp,
-    well-separated levels where k has kinks and plain Newton cycles. The loop is rolled
-    (one copy of the ladder in the compiled program) and stops when every step is below
-    ``CHARGING_TOLERANCE`` (1 + |y|), at most ``CHARGING_MAX_STEPS``. The root's
-    derivatives follow from the implicit function theorem through one final Newton step
-    in x = ln(n/N_c), x = S(eta - 2u e^x), whose slope is held fixed:
-    dx/dtheta = -(dg/dtheta)/(dg/dx), exact to first order (the order the solver's
+    This is :func:`nanocrystal_pair_log_occupancy` without carriers of the other sign:
+    the ladder sees eta - s, s = u f, f = 2 n/N_c the carriers per crystal.
+    """
+    (x,) = _charged_log_occupancies(((eta, e1_over_kT, 1.0),), size_dispersion, charging_over_kT)
+    return x
+
+
+def nanocrystal_pair_log_occupancy(
+    eta_n, eta_p, e1_n_over_kT, e1_p_over_kT, size_dispersion, charging_over_kT
+):
+    """(ln(n / N_c), ln(p / N_v)) [-] of a film whose crystals hold electrons and holes.
+
+    ``eta_n`` = (E_Fn - E_c,111)/kT and ``eta_p`` = (E_v,111 - E_Fp)/kT [-] are the two
+    reduced quasi-Fermi levels, ``e1_n_over_kT``/``e1_p_over_kT`` the confinement units of
+    the two carriers [-], the size dispersion and u = U/kT [-] shared (one crystal, one
+    capacitance); all broadcast elementwise.
+
+    Charging counts the crystal's net charge (the constant-interaction model, C. W. J.
+    Beenakker, Phys. Rev. B 44, 1646 (1991)): a crystal holding f_n electrons and f_p
+    holes has the electrostatic energy U (f_p - f_n)^2 / 2, so the next electron pays
+    U (f_n - f_p) above the measured level and the next hole U (f_p - f_n). In the mean
+    field the electron ladder sees eta_n - s and the hole ladder eta_p + s, with the
+    shared charging shift
+
+        s = u (f_n - f_p),   f_n = 2 exp(S_n(eta_n - s)),   f_p = 2 exp(S_p(eta_p + s))
+
+    (S the uncharged log occupancy of each ladder): a film charged with electrons draws
+    holes in by as much as it pushes further electrons out, and a crystal holding an
+    electron and a hole (an exciton) is neutral. With no holes (eta_p -> -inf) this is
+    the like-charge limit of :func:`nanocrystal_log_occupancy`.
+    """
+    return _charged_log_occupancies(
+        ((eta_n, e1_n_over_kT, 1.0), (eta_p, e1_p_over_kT, -1.0)),
+        size_dispersion,
+        charging_over_kT,
+    )
+
+
+def _charged_log_occupancies(sides, size_dispersion, charging_over_kT):
+    """ln(n/N_c) per side for ``sides`` = ((eta, e1/kT, sign), ...), sign +1 for electrons
+    and -1 for holes, sharing one crystal's charging u = U/kT.
+
+    The shift s [-] solves h(s) = s - 2u sum_i sign_i exp(S_i(eta_i - sign_i s)) = 0. h is
+    increasing (h' >= 1), so the root is unique, and it lies in
+    [-2u ORBITALS, 2u ORBITALS] (no side holds more than the kept orbitals), narrowed to
+    [0, .] or [., 0] when only one sign is present. It is found by Newton's method
+    safeguarded by bisection (W. H. Press et al., Numerical Recipes, 3rd ed., section 9.4,
+    rtsafe: a step that leaves the bracket or does not halve the previous one bisects
+    instead), which also converges on a ladder of sharp, well-separated levels where h has
+    kinks and plain Newton cycles. The loop is rolled (one copy of each ladder in the
+    compiled program) and stops when every step is below ``CHARGING_TOLERANCE``
+    (1 + |s| + max |eta_i|), at most ``CHARGING_MAX_STEPS``. The root's derivatives follow
+    from the implicit function theorem through one final Newton step whose slope h'(s) is
+    held fixed: ds/dtheta = -(dh/dtheta)/h', exact to first order (the order the solver's
     Jacobian and the implicit gradients use).
     """
-    eta, e1, disp, u = jnp.broadcast_arrays(
-        jnp.asarray(eta, jnp.float64),
-        jnp.asarray(e1_over_kT, jnp.float64),
-        jnp.asarray(size_dispersion, jnp.float64),
-        jnp.asarray(charging_over_kT, jnp.float64),
+    disp = jnp.asarray(size_dispersion, jnp.float64)
+    u = jnp.asarray(charging_over_kT, jnp.float64)
+    arrays = jnp.broadcast_arrays(
+        disp, u, *(jnp.asarray(a, jnp.float64) for eta, e1, _ in sides for a in (eta, e1))
     )
+    disp, u = arrays[0], arrays[1]
+    etas, e1s = arrays[2::2], arrays[3::2]
+    signs = [float(sign) for _, _, sign in sides]
     free = jax.lax.stop_gradient
-    eta_c, e1_c, disp_c, u_c = free(eta), free(e1), free(disp), free(u)
+    disp_c, u_c = free(disp), free(u)
+    etas_c, e1s_c = [free(e) for e in etas], [free(e) for e in e1s]
 
-    def slope(y):
-        return jax.jvp(lambda t: _free_log_occupancy(t, e1_c, disp_c), (y,), (jnp.ones_like(y),))
+    def ladders(s):
+        """h(s) and h'(s) with each side's value and slope at s (no parameter gradients)."""
+        h, h_der = s, jnp.ones_like(s)
+        for eta, e1, sign in zip(etas_c, e1s_c, signs, strict=True):
+            val, der = jax.jvp(
+                lambda t, e1=e1: _free_log_occupancy(t, e1, disp_c),
+                (eta - sign * s,),
+                (jnp.ones_like(s),),
+            )
+            filled = 2.0 * u_c * jnp.exp(val)
+            h = h - sign * filled
+            h_der = h_der + filled * der
+        return h, h_der
 
-    # n/N_c <= sum_q g_q = ORBITALS, so the root lies in [eta - 2u ORBITALS, eta]
-    hi = eta_c
-    lo = eta_c - 2.0 * u_c * ORBITALS
+    zero = jnp.zeros_like(u_c)
+    hi = 2.0 * u_c * ORBITALS if 1.0 in signs else zero
+    lo = -2.0 * u_c * ORBITALS if -1.0 in signs else zero
+    scale = 1.0 + functools.reduce(jnp.maximum, [jnp.abs(e) for e in etas_c])
 
-    def settled(y, dy):
-        return jnp.abs(dy) <= CHARGING_TOLERANCE * (1.0 + jnp.abs(y))
+    def settled(s, ds):
+        return jnp.abs(ds) <= CHARGING_TOLERANCE * (scale + jnp.abs(s))
 
     def unconverged(carry):
-        step, y, _, _, _, dy, _, _ = carry
-        return (step < CHARGING_MAX_STEPS) & jnp.any(~settled(y, dy))
+        step, s, _, _, _, ds, _ = carry
+        return (step < CHARGING_MAX_STEPS) & jnp.any(~settled(s, ds))
 
     def rtsafe_step(carry):
-        step, y, lo, hi, dy_old, dy, s_old, d_old = carry
+        step, s, lo, hi, ds_old, ds, h_der_old = carry
         # entries already converged keep their state: another step would bisect on
-        # round-off (|2k| > |dy k'| once dy is ~1e-15)
-        done = settled(y, dy)
-        s_val, s_der = slope(y)
-        filled = 2.0 * u_c * jnp.exp(s_val)
-        k = y + filled - eta_c
-        k_der = 1.0 + filled * s_der
-        hi = jnp.where(k >= 0.0, y, hi)
-        lo = jnp.where(k <= 0.0, y, lo)
-        newton = y - k / k_der
-        bisect = (newton < lo) | (newton > hi) | (jnp.abs(2.0 * k) > jnp.abs(dy * k_der))
-        y_new = jnp.where(bisect, 0.5 * (lo + hi), newton)
+        # round-off (|2h| > |ds h'| once ds is ~1e-15)
+        done = settled(s, ds)
+        h, h_der = ladders(s)
+        hi = jnp.where(h >= 0.0, s, hi)
+        lo = jnp.where(h <= 0.0, s, lo)
+        newton = s - h / h_der
+        bisect = (newton < lo) | (newton > hi) | (jnp.abs(2.0 * h) > jnp.abs(ds * h_der))
+        s_new = jnp.where(bisect, 0.5 * (lo + hi), newton)
         keep = lambda old, new: jnp.where(done, old, new)  # noqa: E731
         return (
             step + 1,
-            keep(y, y_new),
+            keep(s, s_new),
             lo,
             hi,
-            keep(dy_old, dy),
-            keep(dy, y_new - y),
-            keep(s_old, s_val),
-            keep(d_old, s_der),
+            keep(ds_old, ds),
+            keep(ds, s_new - s),
+            keep(h_der_old, h_der),
         )
 
-    # the last evaluated point (within the tolerance of the root) supplies x and the
-    # slope, so the compiled program holds the ladder twice: in the loop and below
-    zero = jnp.zeros_like(eta_c)
-    start = (0, hi, lo, hi, hi - lo, hi - lo + 1.0, zero, zero)
-    _, _, _, _, _, _, x, s_der = jax.lax.while_loop(unconverged, rtsafe_step, start)
-    shift_c = 2.0 * u_c * jnp.exp(x)
-    residual = x - _free_log_occupancy(eta - 2.0 * u * jnp.exp(x), e1, disp)
-    return x - residual / free(1.0 + shift_c * s_der)
+    width = hi - lo
+    start = (0, zero, lo, hi, width, width + 1.0, jnp.ones_like(u_c))
+    _, s, _, _, _, _, h_der = jax.lax.while_loop(unconverged, rtsafe_step, start)
+    # the implicit step, traced in every input: h(s; eta, e1, disp, u) at the converged s,
+    # each ladder evaluated once with its slope, which is held fixed like h'
+    s = free(s)
+    vals, ders = [], []
+    for eta, e1, sign in zip(etas, e1s, signs, strict=True):
+        val, der = jax.jvp(
+            lambda t, e1=e1: _free_log_occupancy(t, e1, disp), (eta - sign * s,), (zero + 1.0,)
+        )
+        vals.append(val)
+        ders.append(free(der))
+    h = s - 2.0 * u * sum(sign * jnp.exp(x) for x, sign in zip(vals, signs, strict=True))
+    ds = -h / free(h_der)
+    return tuple(
+        x - sign * der * ds for x, der, sign in zip(vals, ders, signs, strict=True)
+    )
 
 
 def charging_energy_eV(edge_m, relative_permittivity):
