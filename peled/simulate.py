@@ -314,6 +314,8 @@ class SweepBar:
         self.revisits = 0
 
     def solved(self, voltage_V: float) -> None:
+        if self.bar.n >= self.bar.total:
+            return  # a padded copy of the last bias (padded_biases), not a requested one
         if not self.started:
             self.started = True
             self.bar.set_description(f"sweep {self.name}")
@@ -331,6 +333,27 @@ class SweepBar:
 
     def close(self) -> None:
         self.bar.close()
+
+
+#: The smallest bias bucket of :func:`padded_biases`.
+MIN_BIAS_BUCKET = 16
+
+
+def padded_biases(voltages_V: np.ndarray) -> np.ndarray:
+    """``voltages_V`` [V] padded to the next bucket (16, 32, 64, ...) with its last bias.
+
+    The compiled sweep depends on the number of biases, so every new count would compile
+    again (about a minute on 2 cores). Padded to a bucket, sweeps of 9 to 16, 17 to 32,
+    ... biases share one program. The repeated last bias costs nothing: continuation to
+    the bias already held takes no Newton step, and the earlier biases are solved exactly
+    as without the padding (the sweep goes forward in order; a retry pass revisits only
+    failed points). :func:`simulate` drops the padding from the result.
+    """
+    n = voltages_V.size
+    bucket = MIN_BIAS_BUCKET
+    while bucket < n:
+        bucket *= 2
+    return np.concatenate([voltages_V, np.full(bucket - n, voltages_V[-1])])
 
 
 def simulate(
@@ -356,8 +379,11 @@ def simulate(
         else:
             bar, ctx = None, contextlib.nullcontext()
         with ctx:
-            states = solve_sweep(arrays, jnp.asarray(v), settings, report_progress=progress)
+            states = solve_sweep(
+                arrays, jnp.asarray(padded_biases(v)), settings, report_progress=progress
+            )
             jax.block_until_ready(states.u)
+        states = type(states)(*(field[: v.size] for field in states))
         if bar is not None:
             bar.close()
     return result_from_states(device, arrays, v, states)

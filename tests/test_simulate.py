@@ -206,14 +206,35 @@ def test_current_below_its_floor_is_flagged(led_result):
     assert s["current_unresolved_up_to_V"] == float(r.voltage_V[r.converged & ~res].max())
 
 
-def test_auger_rolloff():
-    v = np.linspace(0, 6.0, 13)
+def test_auger_rolloff(led_result):
+    # 25 biases: the 32-bias bucket of led_result's compiled sweep (padded_biases)
+    v = np.linspace(0, 6.0, 25)
     with_auger = peled.simulate(small_led(auger=5e-26), v, mesh=MeshSpec(24))
     without = peled.simulate(small_led(auger=0.0), v, mesh=MeshSpec(24))
     e1, e0 = with_auger.eqe_percent, without.eqe_percent
     assert with_auger.converged.all() and without.converged.all()
     assert e1[-1] < 0.9 * np.nanmax(e1)
     assert e0[-1] > 0.97 * np.nanmax(e0)
+
+
+def test_a_new_bias_count_reuses_the_compiled_sweep(led_result):
+    """Sweeps are padded to a bucket of biases (peled.simulate.padded_biases): 19 biases
+    run on led_result's compiled 17-bias sweep (both pad to 32) without compiling again,
+    and the 17 biases they share give the same states; the padding is not in the
+    result."""
+    from peled.core.newton import solve_sweep
+    from peled.simulate import padded_biases
+
+    assert padded_biases(np.zeros(3)).size == 16 and padded_biases(np.zeros(17)).size == 32
+    np.testing.assert_array_equal(padded_biases(np.arange(20.0))[19:], 19.0)
+    v = np.concatenate([led_result.voltage_V, [4.25, 4.5]])
+    compiled = solve_sweep._cache_size()
+    res = peled.simulate(small_led(), v, mesh=MeshSpec(24))
+    assert solve_sweep._cache_size() == compiled
+    assert res.voltage_V.size == 19 and res.current_density_mA_cm2.size == 19
+    n = led_result.voltage_V.size
+    np.testing.assert_array_equal(res.current_density_mA_cm2[:n], led_result.current_density_mA_cm2)
+    np.testing.assert_array_equal(res.result_code[:n], led_result.result_code)
 
 
 def test_cli_simulate_writes_files(tmp_path):
