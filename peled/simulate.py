@@ -314,8 +314,6 @@ class SweepBar:
         self.revisits = 0
 
     def solved(self, voltage_V: float) -> None:
-        if self.bar.n >= self.bar.total:
-            return  # a padded copy of the last bias (padded_biases), not a requested one
         if not self.started:
             self.started = True
             self.bar.set_description(f"sweep {self.name}")
@@ -343,11 +341,11 @@ def padded_biases(voltages_V: np.ndarray) -> np.ndarray:
     """``voltages_V`` [V] padded to the next bucket (16, 32, 64, ...) with its last bias.
 
     The compiled sweep depends on the number of biases, so every new count would compile
-    again (about a minute on 2 cores). Padded to a bucket, sweeps of 9 to 16, 17 to 32,
-    ... biases share one program. The repeated last bias costs nothing: continuation to
-    the bias already held takes no Newton step, and the earlier biases are solved exactly
-    as without the padding (the sweep goes forward in order; a retry pass revisits only
-    failed points). :func:`simulate` drops the padding from the result.
+    again (about a minute on 2 cores). Padded to a bucket, sweeps of up to 16, 17 to 32,
+    ... biases share one program. :func:`simulate` passes the number of requested biases
+    to the sweep (``solve_sweep(..., n_biases=)``), which never attempts the padding in
+    any pass, so the requested biases are solved exactly as without it, and drops the
+    padding from the result.
     """
     n = voltages_V.size
     bucket = MIN_BIAS_BUCKET
@@ -380,7 +378,11 @@ def simulate(
             bar, ctx = None, contextlib.nullcontext()
         with ctx:
             states = solve_sweep(
-                arrays, jnp.asarray(padded_biases(v)), settings, report_progress=progress
+                arrays,
+                jnp.asarray(padded_biases(v)),
+                settings,
+                report_progress=progress,
+                n_biases=jnp.asarray(v.size),
             )
             jax.block_until_ready(states.u)
         states = type(states)(*(field[: v.size] for field in states))

@@ -232,6 +232,25 @@ def test_a_new_bias_count_reuses_the_compiled_sweep(led_result):
     res = peled.simulate(small_led(), v, mesh=MeshSpec(24))
     assert solve_sweep._cache_size() == compiled
     assert res.voltage_V.size == 19 and res.current_density_mA_cm2.size == 19
+    # the padding is never attempted: no iterations, recorded as failed
+    import jax
+    import jax.numpy as jnp
+
+    from peled.core.newton import SolverSettings
+
+    with jax.enable_x64(True):
+        arrays = small_led().to_arrays(MeshSpec(24))
+        st = solve_sweep(
+            arrays,
+            jnp.asarray(padded_biases(v)),
+            SolverSettings(),
+            report_progress=False,
+            n_biases=jnp.asarray(19),
+        )
+    assert solve_sweep._cache_size() == compiled
+    assert np.all(np.asarray(st.iterations)[19:] == 0)
+    assert not np.any(np.asarray(st.converged)[19:])
+    np.testing.assert_array_equal(np.asarray(st.converged)[:19], res.converged)
     n = led_result.voltage_V.size
     np.testing.assert_array_equal(res.current_density_mA_cm2[:n], led_result.current_density_mA_cm2)
     np.testing.assert_array_equal(res.result_code[:n], led_result.result_code)

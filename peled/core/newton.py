@@ -796,8 +796,13 @@ def solve_sweep(
     voltages_V: jax.Array,
     settings: SolverSettings = SolverSettings(),
     report_progress: bool = False,
+    n_biases: jax.Array | int | None = None,
 ) -> SweepStates:
     """Solve the steady state at each bias of ``voltages_V`` [V] in order.
+
+    ``n_biases`` (traced int, default all): only the first ``n_biases`` targets are
+    solved; the rest are padding (``peled.simulate.padded_biases``), never attempted by
+    any pass, and come back failed with zero states.
 
     Equilibrium (V = 0) is solved first from :func:`initial_guess`; every target bias is
     then reached by continuation from the previous converged one.
@@ -895,13 +900,16 @@ def solve_sweep(
     m_bias = voltages_V.shape[0]
     n_node = eq.u.shape[0]
     index = jnp.arange(m_bias)
+    # the targets that are solved: padding beyond them costs no pass any work
+    n_live = jnp.asarray(m_bias if n_biases is None else n_biases)
+    live = index < n_live
     eq_start = (eq.u, zero, t0, eq.converged, eq.acceptance)
     pick = lambda c, a, b: jax.tree_util.tree_map(lambda x, y: jnp.where(c, x, y), a, b)  # noqa: E731
 
     def fill_candidates(conv, k):
         # failed bias j with a converged j + 1, at or below the fill pointer k
         nxt = jnp.concatenate([conv[1:], jnp.zeros((1,), bool)])
-        return (~conv) & nxt & (index <= k) & settings.backward_fill
+        return (~conv) & nxt & (index <= k) & live & settings.backward_fill
 
     def alternate_pending(conv, i2, rnd):
         # i2 < 0: attempt rnd of pass 2 not started (it starts at the first failed bias,
@@ -909,13 +917,13 @@ def solve_sweep(
         # usual one with deflated Newton steps allowed, the third with the dilute-carrier
         # error control too
         return settings.alternate_order_pass & (
-            ((i2 < 0) & jnp.any(~conv) & (rnd <= 3)) | ((i2 >= 0) & (i2 < m_bias))
+            ((i2 < 0) & jnp.any(~conv & live) & (rnd <= 3)) | ((i2 >= 0) & (i2 < n_live))
         )
 
     def task_cond(s):
         i, i2, rnd, k, _, _, outs, _ = s
         conv = outs[1]
-        return (i < m_bias) | alternate_pending(conv, i2, rnd) | jnp.any(fill_candidates(conv, k))
+        return (i < n_live) | alternate_pending(conv, i2, rnd) | jnp.any(fill_candidates(conv, k))
 
     def stored(outs, tans, j):
         # the recorded state of bias j as a continuation start (equilibrium for j < 0)
@@ -928,11 +936,11 @@ def solve_sweep(
     def task_body(s):
         i, i2, rnd, k, carry, carry2, outs, tans = s
         u_o, conv_o, its_o, res_o, subs_o, v_o, code_o = outs
-        fwd = i < m_bias
+        fwd = i < n_live
         alt = ~fwd & alternate_pending(conv_o, i2, rnd)
         # pass 2: its next target, and its start (a target that already converged only
         # hands its state on: the continuation returns at once when v == target)
-        j2 = jnp.where(i2 < 0, jnp.argmax(~conv_o), i2)
+        j2 = jnp.where(i2 < 0, jnp.argmax(~conv_o & live), i2)
         start2 = pick(i2 < 0, stored(outs, tans, j2 - 1), carry2)
         start2 = pick(conv_o[jnp.minimum(j2, m_bias - 1)], stored(outs, tans, j2), start2)
         # pass 3: the highest fill candidate, started from the bias above it
@@ -974,7 +982,7 @@ def solve_sweep(
         if report_progress:
             jax.debug.callback(_report_progress, v_t, fwd)
         # a finished attempt of pass 2 hands over to the next one (or to pass 3)
-        round_done = alt & (j2 + 1 >= m_bias)
+        round_done = alt & (j2 + 1 >= n_live)
         return (
             i + fwd,
             jnp.where(round_done, -1, jnp.where(alt, j2 + 1, i2)),
@@ -999,7 +1007,7 @@ def solve_sweep(
         jnp.array(0),
         jnp.array(-1),
         jnp.array(1),
-        jnp.array(m_bias - 1),
+        n_live - 1,
         eq_start,
         eq_start,
         outs0,
