@@ -27,11 +27,13 @@ validate: .venv/bin/python
 docs: .venv/bin/python
 	NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict
 
-# the README's figures: J-V-L and band diagram of the built-in default device
+# the README's and the model pages' figures: J-V-L, band diagram and carrier densities of
+# the built-in default device
 readme-figures: .venv/bin/python
 	.venv/bin/peled simulate --out build/readme --no-progress
 	cp build/readme/jvl.png docs/figures/default-device-jvl.png
 	cp build/readme/band_diagram.png docs/figures/default-device-bands.png
+	cp build/readme/carrier_densities.png docs/figures/default-device-densities.png
 
 # the optics figures of docs/model/optics.md: mode budget against position, angular
 # emission and an ETL thickness scan of the default device (about 2 minutes)

@@ -55,6 +55,7 @@ def plot_all(res: SimulationResult, out_dir, biases_V: Sequence[float] | None = 
         plot_rolloff(res, out / "eqe_rolloff.png"),
         plot_bands(res, idx, out / "band_diagram.png"),
         plot_recombination(res, idx, out / "recombination_zone.png"),
+        plot_densities(res, idx, out / "carrier_densities.png"),
     ]
 
 
@@ -248,6 +249,58 @@ def recombination_figure(res: SimulationResult, idx: Sequence[int]):
 
 def plot_recombination(res: SimulationResult, idx: Sequence[int], path: Path) -> Path:
     return _save(recombination_figure(res, idx), path)
+
+
+def densities_figure(res: SimulationResult, idx: Sequence[int]):
+    """Electron and hole densities [cm^-3] across the stack at the profile biases (log
+    scale, layer boundaries and names marked), and below them the carriers per crystal
+    of every nanocrystal film, so that a pile-up against an interface, or a film holding
+    more carriers per crystal than its levels, is seen at once."""
+    p = res.profiles
+    x = res.position_nm
+    f_c = np.asarray(p["carriers_per_crystal"])
+    has_films = bool(np.any(f_c[list(idx)] > 0)) if len(idx) else False
+    fig = _figure(figsize=(7.6, 6.4 if has_films else 4.4))
+    axes = fig.subplots(2 if has_films else 1, 1, sharex=True, squeeze=False,
+                        gridspec_kw={"height_ratios": [2, 1]} if has_films else None)[:, 0]
+    ax = axes[0]
+    edges = _layer_edges(res.device)
+    for c, k in enumerate(idx):
+        lab = f"{res.voltage_V[k]:.2f} V"
+        n = np.asarray(p["electron_density_cm3"][k])
+        h = np.asarray(p["hole_density_cm3"][k])
+        ax.semilogy(x, np.where(n > 0, n, np.nan), f"C{c}-", label=f"n, {lab}")
+        ax.semilogy(x, np.where(h > 0, h, np.nan), f"C{c}--", label=f"p, {lab}")
+        if has_films:
+            fk = f_c[k]
+            axes[1].semilogy(x, np.where(fk > 0, fk, np.nan), f"C{c}-", label=lab)
+    ax.set_ylim(bottom=1e6)  # below ~1e6 cm^-3 a density carries no current worth showing
+    ax.set_ylabel("Density (cm$^{-3}$)")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    for a in axes:
+        for e in edges[1:-1]:
+            a.axvline(e, color="0.7", lw=0.6)
+    for i, la in enumerate(res.device.layers):
+        ax.text(0.5 * (edges[i] + edges[i + 1]), 1.01, la.material.name,
+                transform=ax.get_xaxis_transform(), ha="center", va="bottom", fontsize=7)
+    if has_films:
+        # log scale: a film's interior holds ~0.1-1 carriers per crystal, a pile-up
+        # against an interface thousands; two fill a crystal's ground level
+        axes[1].set_yscale("log")
+        axes[1].set_ylim(bottom=1e-3)
+        axes[1].axhline(2.0, color="0.4", ls=":", lw=0.8)
+        axes[1].text(0.005, 2.0, " ground level full (2)", transform=axes[1].get_yaxis_transform(),
+                     va="bottom", fontsize=7, color="0.3")
+        axes[1].set_ylabel("Carriers per crystal")
+    axes[-1].set_xlabel("Position from anode (nm)")
+    axes[-1].set_xlim(edges[0], edges[-1])
+    fig.suptitle(f"Carrier densities, {res.device.name}\n(solid: electrons, dashed: holes)",
+                 fontsize=10)
+    return fig
+
+
+def plot_densities(res: SimulationResult, idx: Sequence[int], path: Path) -> Path:
+    return _save(densities_figure(res, idx), path)
 
 
 def plot_flat_band(device: Device, path: Path) -> Path:
