@@ -57,6 +57,7 @@ def test_shockley_radiative_long_diode():
     assert abs(j0_sim / j0 - 1) < 0.10, (j0_sim, j0)
 
 
+@pytest.mark.slow  # ~115 s; the fast suite keeps the Shockley long-diode limit
 def test_srh_ideality_two():
     """p-i-n with SRH in the intrinsic layer: recombination at n = p gives ideality ~2."""
     kw = dict(eps=10.0, srh_lifetime_electron_s=1e-9, srh_lifetime_hole_s=1e-9)
@@ -71,6 +72,7 @@ def test_srh_ideality_two():
     assert 1.8 < ideality < 2.1, ideality
 
 
+@pytest.mark.slow  # ~130 s; the fast suite keeps the Shockley long-diode limit
 def test_thermionic_emission_limit():
     """Electrons cross a 0.5 eV step from an n-doped, well-conducting layer A into a fast
     layer B that drains them: the current is the transfer-velocity (Richardson) law

@@ -86,6 +86,9 @@ def test_small_block_solve_pivots_like_lapack():
     np.testing.assert_allclose(x, [1.0, 1.0, 2.0], rtol=1e-14)
 
 
+# ~120 s; the fast suite keeps the Jacobian against autodiff with Gauss-Fermi,
+# Fermi-Dirac, EGDM and Poole-Frenkel layers
+@pytest.mark.slow
 def test_jacobian_equals_autodiff():
     arr = pin(nodes=8)
     st = solve_sweep(arr, jnp.array([0.0, 0.6]))
@@ -167,6 +170,7 @@ def test_current_continuity(pin_sweep):
     assert continuity_violations(arr, st, ob) == []
 
 
+@pytest.mark.slow  # ~100 s; the fast suite keeps the EGDM benchmark's Mott-Gurney limit
 def test_mott_gurney_approach():
     arr = electron_only()
     v = jnp.array([0.0, 2.0, 5.0, 10.0, 20.0])
@@ -197,6 +201,7 @@ def test_mirror_symmetry():
     np.testing.assert_allclose(ja[1:], jb[1:], rtol=1e-6)
 
 
+@pytest.mark.slow  # ~110 s; the fast suite keeps the p-i-n and block-solver checks
 def test_surface_recombination_contacts():
     """A finite contact velocity S limits injection; S -> large recovers the ideal contact."""
     from devices import layer

@@ -78,6 +78,7 @@ def test_image_lowering_per_node_follows_both_electrodes():
     )
 
 
+@pytest.mark.slow  # ~110 s; the fast suite keeps the image-force barrier tests
 def test_equilibrium_stays_exact_with_image_force_and_a_built_in_field():
     """A 1.5 eV built-in potential with image force at both electrodes: flat quasi-Fermi
     levels and J = 0 at V = 0 (the image potential is part of the energy landscape)."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from devices import layer
 from scipy import constants
 
@@ -77,6 +78,7 @@ def test_edge_mobility_follows_each_model_on_a_state():
             assert np.all(mu >= 1e-8)
 
 
+@pytest.mark.slow  # ~90 s; the fast suite keeps the mobility models and their Jacobian
 def test_poole_frenkel_raises_the_space_charge_limited_current():
     """A hole-only trap-free device: with gamma the space-charge-limited current rises by
     Murgatroyd's factor exp(0.891 gamma sqrt(V/L)) (P. N. Murgatroyd, J. Phys. D 3, 151

@@ -6,6 +6,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from scipy import constants, integrate
 
 from peled.model.emitter.excitonic import (
@@ -129,6 +130,8 @@ def test_nanocrystal_occupancy_gradients_match_finite_differences():
             np.testing.assert_allclose(float(grads[k]), fd, rtol=1e-6, atol=1e-9)
 
 
+# ~70 s; the fast suite keeps the net-charge solve, whose limit without holes is this
+@pytest.mark.slow
 def test_charging_solves_the_self_consistent_occupancy():
     """With charging u = U/kT the occupancy solves x = S(eta - 2u e^x) (S the uncharged
     log occupancy) to round-off over eta in [-80, 60], u in [0, 6], weak and strong
@@ -184,6 +187,7 @@ def test_charging_of_a_two_state_crystal_matches_its_inverse():
         prev = cur
 
 
+@pytest.mark.slow  # ~30 s; the fast suite keeps the net-charge gradients, which include u
 def test_charged_occupancy_gradients_match_finite_differences():
     """Implicit derivatives of the charged occupancy (eta, e1, dispersion, u) against
     central differences."""
@@ -201,6 +205,7 @@ def test_charged_occupancy_gradients_match_finite_differences():
 
 #: compiled once for the net-charge tests (each eager call would trace the solve again)
 _PAIR = jax.jit(nanocrystal_pair_log_occupancy)
+_SINGLE = jax.jit(nanocrystal_log_occupancy)
 
 
 def test_net_charge_solves_both_ladders_together():
@@ -227,7 +232,7 @@ def test_net_charge_solves_both_ladders_together():
             np.testing.assert_allclose(np.asarray(x_n), np.asarray(back_n), rtol=0, atol=1e-12)
             np.testing.assert_allclose(np.asarray(x_p), np.asarray(back_p), rtol=0, atol=1e-12)
             # no holes: the like-charge occupancy
-            alone = nanocrystal_log_occupancy(eta_n[:, 0], e1_n, disp, u)
+            alone = _SINGLE(eta_n[:, 0], e1_n, disp, u)
             x_alone, _ = _PAIR(eta_n[:, 0], -400.0, e1_n, e1_p, disp, u)
             np.testing.assert_allclose(np.asarray(x_alone), np.asarray(alone), atol=1e-12)
     eta = jnp.linspace(-30.0, 15.0, 46)
@@ -236,7 +241,7 @@ def test_net_charge_solves_both_ladders_together():
     np.testing.assert_allclose(np.asarray(a_n), np.asarray(b_p), atol=1e-12)
     np.testing.assert_allclose(np.asarray(a_p), np.asarray(b_n), atol=1e-12)
     n, p = _PAIR(eta, eta, 1.0, 1.0, 0.1, 1.5)
-    free = nanocrystal_log_occupancy(eta, 1.0, 0.1)
+    free = _SINGLE(eta, 1.0, 0.1, 0.0)
     np.testing.assert_allclose(np.asarray(n), np.asarray(free), atol=1e-12)
     np.testing.assert_allclose(np.asarray(p), np.asarray(free), atol=1e-12)
 
@@ -259,7 +264,7 @@ def test_electrons_held_by_the_crystals_draw_holes_in():
     np.testing.assert_allclose(np.exp(np.asarray(x_p)), o_p, rtol=1e-10)
     eta_n = jnp.linspace(-20.0, 10.0, 61)
     _, x_p = _PAIR(eta_n, -40.0, e1, e1, 0.0, u)
-    o_n = np.exp(np.asarray(nanocrystal_log_occupancy(eta_n, e1, 0.0, u)))
+    o_n = np.exp(np.asarray(_SINGLE(eta_n, e1, 0.0, u)))
     assert np.all(np.diff(np.asarray(x_p)) > 0.0)
     np.testing.assert_allclose(np.asarray(x_p), -40.0 + 2.0 * u * o_n, atol=1e-12)
 

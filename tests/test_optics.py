@@ -128,7 +128,10 @@ def test_homogeneous_medium():
             assert float(jnp.max(jnp.abs(o[c]))) < 1e-10
 
 
-@pytest.mark.parametrize("side", ["top", "bottom"])
+# the top-emitting case is slow (~35 s each): the fast suite keeps the bottom-emitting one
+@pytest.mark.parametrize(
+    "side", ["bottom", pytest.param("top", marks=pytest.mark.slow)]
+)
 def test_energy_balance_of_a_lossless_guiding_stack(side):
     """A lossless stack with a high-index guiding film: the dissipated power at
     radiative wavevectors equals the power transmitted into the outer media (no
@@ -376,7 +379,10 @@ def test_cli_optics_writes_the_documented_columns(tmp_path):
 # --- the optics coupled to the device -------------------------------------------------------
 
 
-@pytest.mark.parametrize("side", ["bottom", "top"])
+# the top-emitting case is slow (~35 s each): the fast suite keeps the bottom-emitting one
+@pytest.mark.parametrize(
+    "side", ["bottom", pytest.param("top", marks=pytest.mark.slow)]
+)
 def test_radiant_intensity_integrates_to_the_air_channel(side):
     """The forward radiant intensity (the luminance's source) integrated over the
     hemisphere, 2 pi int I(theta) sin(theta) dtheta, equals the to_air power of the mode
@@ -397,6 +403,7 @@ def test_radiant_intensity_integrates_to_the_air_channel(side):
         np.testing.assert_allclose(total, np.asarray(b[term]["to_air"]), rtol=1e-6)
 
 
+@pytest.mark.slow  # ~40 s; the fast suite keeps the bottom/top energy balances
 def test_inverted_stack_is_the_mirror_image():
     """A stack written cathode-first on its substrate (substrate_side: cathode) is the
     mirror image of the same stack written anode-first: the same mode budget at mirrored

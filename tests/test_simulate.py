@@ -157,6 +157,17 @@ def test_plots_say_what_they_show(led_result):
     assert [a.get_xlabel()[:7] for a in roll.axes] == ["Current", "Luminan"]
     zone = recombination_figure(led_result, [16])
     assert zone.axes[0].get_ylim() == (1e-4, 3.0)
+    # densities: electrons and holes per profile bias, on a log axis; no crystal panel
+    # without a nanocrystal film
+    from peled.plotting import densities_figure
+
+    dens = densities_figure(led_result, [4, 16])
+    assert len(dens.axes) == 1 and dens.axes[0].get_yscale() == "log"
+    lines = dens.axes[0].get_lines()
+    np.testing.assert_allclose(
+        lines[0].get_ydata(), led_result.profiles["electron_density_cm3"][4], rtol=1e-12
+    )
+    assert [ln.get_label() for ln in lines[:2]] == ["n, 1.00 V", "p, 1.00 V"]
 
 
 def test_photometric_identities(led_result):
@@ -256,7 +267,7 @@ def test_a_new_bias_count_reuses_the_compiled_sweep(led_result):
     np.testing.assert_array_equal(res.result_code[:n], led_result.result_code)
 
 
-def test_cli_simulate_writes_files(tmp_path):
+def test_cli_simulate_writes_files(tmp_path, led_result):
     dev = tmp_path / "led.yaml"
     from peled.device import device_to_mapping
 
@@ -269,12 +280,15 @@ def test_cli_simulate_writes_files(tmp_path):
             str(dev),
             "--out",
             str(out),
+            # led_result's shape (mesh 24, 17 biases, no host callback): the CLI runs on
+            # its compiled sweep
             "--stop-V",
-            "3",
+            "4",
             "--step-V",
-            "0.5",
+            "0.25",
             "--mesh",
-            "16",
+            "24",
+            "--no-progress",
             "--profile-V",
             "2.5",
             "--profile-V",
@@ -290,6 +304,7 @@ def test_cli_simulate_writes_files(tmp_path):
         "eqe_rolloff.png",
         "band_diagram.png",
         "recombination_zone.png",
+        "carrier_densities.png",
     ):
         assert (out / name).stat().st_size > 0, name
     header = (out / "jv.csv").read_text().splitlines()[0].split(",")
@@ -326,7 +341,7 @@ def test_cli_simulate_writes_files(tmp_path):
     ):
         assert key in summ
     assert summ["turn_on_below_sweep_start"] is False
-    assert (summ["mesh_nodes_per_layer"], summ["mesh_grading"]) == (16, "sine")
+    assert (summ["mesh_nodes_per_layer"], summ["mesh_grading"]) == (24, "sine")
     _check_zones(summ)
     assert [z["voltage_V"] for z in summ["recombination_zones"]] == [2.5, 3.0]
     prof_header = (out / "profiles.csv").read_text().splitlines()[0].split(",")
@@ -449,14 +464,17 @@ def test_cli_diagram_and_materials(tmp_path, green_device):
     assert res.exit_code == 0 and "injection barriers" in res.output
 
 
-def test_cli_simulate_loglinear_grading(tmp_path):
+def test_cli_simulate_loglinear_grading(tmp_path, led_result):
     """--mesh-grading loglinear reaches the solver (different J from the sine map on the
-    same node count) and is recorded in summary.json; an unknown grading is refused."""
+    same node count) and is recorded in summary.json; an unknown grading is refused.
+    led_result's shape (mesh 24, 17 biases, no progress bar): both run on its compiled
+    sweep."""
     from peled.device import device_to_mapping
 
     dev = tmp_path / "led.yaml"
     dev.write_text(yaml.safe_dump(device_to_mapping(small_led())))
-    args = ["simulate", str(dev), "--stop-V", "3", "--step-V", "0.5", "--mesh", "16"]
+    args = ["simulate", str(dev), "--stop-V", "4", "--step-V", "0.25", "--mesh", "24",
+            "--no-progress"]
     js = {}
     for grading in ("sine", "loglinear"):
         out = tmp_path / grading

@@ -95,6 +95,7 @@ def test_flux_obeys_generalized_einstein_relation():
     assert np.log2(errs[0] / errs[1]) > 1.8 and np.log2(errs[1] / errs[2]) > 1.8
 
 
+@pytest.mark.slow  # ~100 s; the fast suite keeps the statistics' flux and equilibrium invariants
 def test_degenerate_equilibrium_puts_fermi_level_where_neutrality_says():
     """A layer doped N_D = N_c / 2 with single-level statistics: in its neutral bulk
     N_c / (exp(-eta) + 1) = N_D gives E_F = E_c exactly (Boltzmann would put it

@@ -130,6 +130,7 @@ def test_rows_hold_inputs_and_figures_of_merit(batched, sweep_file):
     assert [c.candidate_id for c in load_sweep(sweep_file).candidates()] == list(df["candidate_id"])
 
 
+@pytest.mark.slow  # ~105 s; the fast suite keeps the batched rows' contents
 def test_row_matches_public_simulate(batched, sweep_file):
     """A row equals the figures peled.simulate gives for the same candidate device."""
     _, outcome = batched
@@ -188,6 +189,7 @@ def test_batched_sequential_and_dask_agree(batched, sweep_file, tmp_path):
     numeric_close(ref.results, dist.results)
 
 
+@pytest.mark.slow  # ~130 s; the fast suite keeps the batched rows' contents
 def test_default_mode_solves_one_by_one_on_cpu(batched, sweep_file, monkeypatch):
     """batched=None on a CPU backend never builds the vmapped solver; rows as sequential."""
     import jax

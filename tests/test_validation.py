@@ -292,6 +292,7 @@ def test_report_folder_is_replaced_whole(tmp_path, fixture_run):
     assert json.loads((out / "metrics.json").read_text()) == {"reference": True}
 
 
+@pytest.mark.slow  # ~110 s; the fast suite keeps the validation run and its ratios
 def test_cli_validate(tmp_path, fixture_run):
     from peled.cli import main
 
