@@ -29,7 +29,6 @@ StatisticsName = Literal[
 OCCUPANCY_FAMILY = ("boltzmann", "blakemore", "single_level")
 
 Positive = Annotated[float, Field(gt=0)]
-NonNegative = Annotated[float, Field(ge=0)]
 
 
 class _Strict(BaseModel):
@@ -86,12 +85,16 @@ class Semiconductor(_Strict):
     acceptor_density_cm3: float = Field(default=0.0, ge=0, le=1e23)
     # trap-assisted (SRH) lifetimes of free carriers; omitted: no SRH loss is modelled in
     # the layer (an excitonic emitter counts its non-radiative loss through the PLQY)
-    srh_lifetime_electron_s: float | None = Field(default=None, gt=0)
-    srh_lifetime_hole_s: float | None = Field(default=None, gt=0)
+    # (plausible ranges: a lifetime beyond 1 s means no SRH loss, which omitting the key
+    # says; the most a bimolecular or Auger coefficient of a semiconductor reaches is
+    # ~1e-6 cm^3/s (Langevin, high mobility) and ~1e-26 cm^6/s, so the bounds sit decades
+    # above and catch values written in other units)
+    srh_lifetime_electron_s: float | None = Field(default=None, gt=0, le=1.0)
+    srh_lifetime_hole_s: float | None = Field(default=None, gt=0, le=1.0)
     trap_energy_eV: float = 0.0
-    radiative_coefficient_cm3_s: NonNegative
-    auger_coefficient_electron_cm6_s: float = Field(default=0.0, ge=0)
-    auger_coefficient_hole_cm6_s: float = Field(default=0.0, ge=0)
+    radiative_coefficient_cm3_s: float = Field(ge=0, le=1e-3)
+    auger_coefficient_electron_cm6_s: float = Field(default=0.0, ge=0, le=1e-20)
+    auger_coefficient_hole_cm6_s: float = Field(default=0.0, ge=0, le=1e-20)
     refractive_index: float = Field(ge=1, le=5)
     extinction_coefficient: float = Field(default=0.0, ge=0, le=10)
     # n(lambda), k(lambda) for the thin-film optics; the constants above are the values
