@@ -156,6 +156,10 @@ def candidate_row(cand: Candidate, res: SimulationResult, cfg: RunConfig) -> dic
     for k in SUMMARY_KEYS:
         row[k] = math.nan if s[k] is None else float(s[k])
     row["turn_on_below_sweep_start"] = bool(s["turn_on_below_sweep_start"])
+    # the light-extraction model behind every EQE and luminance of the row, and its
+    # (effective) outcoupling [-]: candidates that change the optics are comparable
+    row["outcoupling_model"] = str(s["outcoupling_model"])
+    row["outcoupling"] = float(s["outcoupling"])
     # the EQE maximum can be quoted: |J| there above its round-off floor and the bias
     # accepted by the strict tests (SimulationResult.trusted); else eqe_max_resolved_percent
     # is the maximum over the trusted biases

@@ -124,6 +124,9 @@ def test_rows_hold_inputs_and_figures_of_merit(batched, sweep_file):
     ):
         assert col in df.columns
     assert (df["n_biases"] == 5).all()
+    # the optics behind each row: ray optics, the outcoupling of the candidate's emitter
+    assert (df["outcoupling_model"] == "ray_optics").all()
+    assert df["outcoupling"].between(0.05, 0.5).all()
     assert len(list((out / "chunks").glob("chunk-*.parquet"))) == 2  # batch size 2
     assert pd.read_parquet(out / "results.parquet").equals(df)
     # ids are a deterministic function of the file: a fresh load gives the same ones
