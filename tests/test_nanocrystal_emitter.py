@@ -29,6 +29,20 @@ from peled.model.statistics.nanocrystal import (
 VT = constants.k * 300.0 / constants.e
 
 
+def _assert_central_differences(f, args, grads=None):
+    """Each derivative of the scalar ``f`` at ``args`` (``grads``, default jax.grad) against
+    the central difference of step 1e-5 max(1, |arg|): rtol 1e-6, atol 1e-9."""
+    if grads is None:
+        grads = jax.grad(f, argnums=tuple(range(len(args))))(*args)
+    for k in range(len(args)):
+        h = 1e-5 * max(1.0, abs(args[k]))
+        up, dn = list(args), list(args)
+        up[k] += h
+        dn[k] -= h
+        fd = (float(f(*up)) - float(f(*dn))) / (2 * h)
+        np.testing.assert_allclose(float(grads[k]), fd, rtol=1e-6, atol=1e-9)
+
+
 def test_levels_of_a_cube():
     """The first levels of a particle in a cube: q = 3 (1), 6 (3), 9 (3), 11 (3), 12 (1),
     14 (6); MAX^3 orbitals of i, j, k <= MAX in all."""
@@ -119,15 +133,7 @@ def test_size_dispersion_broadens_each_level_like_gauss_fermi():
 def test_nanocrystal_occupancy_gradients_match_finite_differences():
     f = lambda eta, e1, d: nanocrystal_log_occupancy(eta, e1, d)  # noqa: E731
     for args in ((-4.0, 0.6, 0.1), (1.0, 2.0, 0.05), (-30.0, 0.3, 0.1)):
-        grads = jax.grad(f, argnums=(0, 1, 2))(*args)
-        for k in range(3):
-            h = 1e-5 * max(1.0, abs(args[k]))
-            up = list(args)
-            dn = list(args)  # noqa: E702
-            up[k] += h
-            dn[k] -= h  # noqa: E702
-            fd = (float(f(*up)) - float(f(*dn))) / (2 * h)
-            np.testing.assert_allclose(float(grads[k]), fd, rtol=1e-6, atol=1e-9)
+        _assert_central_differences(f, args)
 
 
 # ~70 s; the fast suite keeps the net-charge solve, whose limit without holes is this
@@ -191,16 +197,8 @@ def test_charging_of_a_two_state_crystal_matches_its_inverse():
 def test_charged_occupancy_gradients_match_finite_differences():
     """Implicit derivatives of the charged occupancy (eta, e1, dispersion, u) against
     central differences."""
-    f = nanocrystal_log_occupancy
     for args in ((3.0, 0.6, 0.1, 0.7), (-2.0, 2.0, 0.05, 2.0), (25.0, 0.58, 0.1, 1.5)):
-        grads = jax.grad(f, argnums=(0, 1, 2, 3))(*args)
-        for k in range(4):
-            h = 1e-5 * max(1.0, abs(args[k]))
-            up, dn = list(args), list(args)
-            up[k] += h
-            dn[k] -= h
-            fd = (float(f(*up)) - float(f(*dn))) / (2 * h)
-            np.testing.assert_allclose(float(grads[k]), fd, rtol=1e-6, atol=1e-9)
+        _assert_central_differences(nanocrystal_log_occupancy, args)
 
 
 #: compiled once for the net-charge tests (each eager call would trace the solve again)
@@ -278,14 +276,7 @@ def test_net_charge_gradients_match_finite_differences():
         g = jax.jit(lambda *a, out=out: nanocrystal_pair_log_occupancy(*a)[out])
         dg = jax.jit(jax.grad(g, argnums=tuple(range(6))))
         for args in points:
-            grads = dg(*args)
-            for k in range(6):
-                h = 1e-5 * max(1.0, abs(args[k]))
-                up, dn = list(args), list(args)
-                up[k] += h
-                dn[k] -= h
-                fd = (float(g(*up)) - float(g(*dn))) / (2 * h)
-                np.testing.assert_allclose(float(grads[k]), fd, rtol=1e-6, atol=1e-9)
+            _assert_central_differences(g, args, dg(*args))
 
 
 def test_charging_energy_of_a_cube_lies_between_its_spheres():
