@@ -487,14 +487,20 @@ def newton_solve(
 
             def ls_cond(c):
                 alpha, val, k = c
-                return (val > (1.0 - 1e-4 * alpha) * merit0) & (k < settings.line_search_steps)
+                insufficient = val > (1.0 - 1e-4 * alpha) * merit0
+                return (k < 0) | (insufficient & (k < settings.line_search_steps))
 
             def ls_body(c):
                 alpha, _, k = c
                 a2 = 0.5 * alpha
                 return a2, merit(a2), k + 1
 
-            alpha, val, _ = jax.lax.while_loop(ls_cond, ls_body, (1.0, merit(1.0), 0))
+            # the full step is the loop's first iteration (alpha 2 -> 1, k -1 -> 0), not
+            # a separate evaluation before it: the residual then appears once per line
+            # search in the compiled program, not twice (the sweep holds it at every
+            # Newton call site, and its size sets the compile time)
+            start = (2.0, jnp.inf, -1)
+            alpha, val, _ = jax.lax.while_loop(ls_cond, ls_body, start)
             return alpha * direction, val
 
         du_ls, merit_ls = line_search(du)
