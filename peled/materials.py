@@ -85,12 +85,12 @@ class Semiconductor(_Strict):
     acceptor_density_cm3: float = Field(default=0.0, ge=0, le=1e23)
     # trap-assisted (SRH) lifetimes of free carriers; omitted: no SRH loss is modelled in
     # the layer (an excitonic emitter counts its non-radiative loss through the PLQY)
-    # (plausible ranges: a lifetime beyond 1 s means no SRH loss, which omitting the key
-    # says; the most a bimolecular or Auger coefficient of a semiconductor reaches is
-    # ~1e-6 cm^3/s (Langevin, high mobility) and ~1e-26 cm^6/s, so the bounds sit decades
+    # (no upper bound: a very long lifetime is a legitimate way to switch SRH off. The
+    # most a bimolecular or Auger coefficient of a semiconductor reaches is ~1e-6 cm^3/s
+    # (Langevin, high mobility) and ~1e-26 cm^6/s, so their bounds below sit decades
     # above and catch values written in other units)
-    srh_lifetime_electron_s: float | None = Field(default=None, gt=0, le=1.0)
-    srh_lifetime_hole_s: float | None = Field(default=None, gt=0, le=1.0)
+    srh_lifetime_electron_s: float | None = Field(default=None, gt=0)
+    srh_lifetime_hole_s: float | None = Field(default=None, gt=0)
     trap_energy_eV: float = 0.0
     radiative_coefficient_cm3_s: float = Field(ge=0, le=1e-3)
     auger_coefficient_electron_cm6_s: float = Field(default=0.0, ge=0, le=1e-20)

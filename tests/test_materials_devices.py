@@ -59,7 +59,6 @@ BAD_MATERIALS = [
     ({"trap_energy_eV": 3.0}, "trap_energy_eV.*inside the gap"),
     ({"relative_permittivity": 0.5}, "relative_permittivity"),
     # implausible magnitudes (another unit): refused with the allowed range
-    ({"srh_lifetime_electron_s": 100.0}, "srh_lifetime_electron_s.*less than or equal to 1"),
     ({"radiative_coefficient_cm3_s": 0.5}, "radiative_coefficient_cm3_s.*less than or equal"),
     ({"auger_coefficient_hole_cm6_s": 1e-16}, "auger_coefficient_hole_cm6_s.*less than or equal"),
 ]
