@@ -60,8 +60,9 @@ from peled.model.fluxes.scharfetter_gummel import safe_exp, sg_electron_flux, sg
 from peled.model.interfaces.thermionic import thermionic_flux
 from peled.model.mobility import edge_mobility
 from peled.model.recombination.bulk import RecombinationOverNP, recombination_over_np
-from peled.model.statistics import StatisticsParams, corrections, runs
+from peled.model.statistics import StatisticsParams, corrections
 from peled.model.statistics.nanocrystal import confinement_unit_eV, ground_level_states_m3
+from peled.model.tags import evaluate_by_tag
 
 
 class Geometry(NamedTuple):
@@ -423,22 +424,17 @@ def edge_mobilities(st: NodeState, arrays: DeviceArrays, geo: Geometry, sc: Scal
     edge_layer = np.minimum(edge_layer, arrays.n_layers - 1)
     field = -jnp.diff(st.psi) / geo.h * (vt / sc.length_m)  # [V/m]
     occupancy = jnp.exp(0.5 * (a[:-1] + a[1:]) - ln_dos[edge_layer])
-    pieces = []
-    for start, stop, model in runs([models[int(k)] for k in edge_layer]):
-        k = edge_layer[start:stop]
-        pieces.append(
-            edge_mobility(
-                model,
-                mu0[k],
-                field[start:stop],
-                occupancy[start:stop],
-                sigma[k] / vt,
-                site_spacing_m(dos[k]),
-                gamma[k],
-                arrays.temperature_K,
-            )
-        )
-    mu = pieces[0] if len(pieces) == 1 else jnp.concatenate(pieces)
+    k = edge_layer
+    mu = evaluate_by_tag(
+        [models[int(j)] for j in edge_layer],
+        lambda model, *a: edge_mobility(model, *a, arrays.temperature_K),
+        mu0[k],
+        field,
+        occupancy,
+        sigma[k] / vt,
+        site_spacing_m(dos[k]),
+        gamma[k],
+    )
     return mu / sc.mobility_m2_Vs
 
 
@@ -713,23 +709,23 @@ def residual_and_scale(
         return f, m
 
     # equilibrium contact densities: the node's own psi with phi = phi_bc, through the
-    # layer's statistics (Boltzmann: a_eq = a +- (phi - phi_bc))
-    for idx, phi_bc, s_n, s_p in (
-        (0, cv.phi_anode, c.anode_electron_velocity_m_s, c.anode_hole_velocity_m_s),
-        (-1, cv.phi_cathode, c.cathode_electron_velocity_m_s, c.cathode_hole_velocity_m_s),
+    # layer's statistics (Boltzmann: a_eq = a +- (phi - phi_bc)); both contacts in one
+    # evaluation of the statistics terms
+    ends = np.asarray([0, arrays.n_nodes - 1])
+    phi_bcs = jnp.stack([cv.phi_anode, cv.phi_cathode])
+    a_n_eq = st.psi[ends] + off_n[ends] - phi_bcs
+    a_p_eq = phi_bcs - st.psi[ends] - off_p[ends]
+    if arrays.degenerate_statistics:
+        ln_nc, ln_nv = band_log_dos(arrays, sc)
+        c_n, c_p = filling_corrections(arrays, sc, a_n_eq - ln_nc[ends], a_p_eq - ln_nv[ends], ends)
+        a_n_eq = a_n_eq - c_n
+        a_p_eq = a_p_eq - c_p
+    for j, idx, phi_bc, s_n, s_p in (
+        (0, 0, cv.phi_anode, c.anode_electron_velocity_m_s, c.anode_hole_velocity_m_s),
+        (1, -1, cv.phi_cathode, c.cathode_electron_velocity_m_s, c.cathode_hole_velocity_m_s),
     ):
-        a_n_eq = st.psi[idx] + off_n[idx] - phi_bc
-        a_p_eq = phi_bc - st.psi[idx] - off_p[idx]
-        if arrays.degenerate_statistics:
-            ln_nc, ln_nv = band_log_dos(arrays, sc)
-            node = np.asarray([idx % arrays.n_nodes])
-            c_n, c_p = filling_corrections(
-                arrays, sc, (a_n_eq - ln_nc[idx])[None], (a_p_eq - ln_nv[idx])[None], node
-            )
-            a_n_eq = a_n_eq - c_n[0]
-            a_p_eq = a_p_eq - c_p[0]
-        f_n, m_n = contact_row(f_n, m_n, idx, st.phi_n[idx], phi_bc, st.a_n[idx], a_n_eq, s_n)
-        f_p, m_p = contact_row(f_p, m_p, idx, st.phi_p[idx], phi_bc, st.a_p[idx], a_p_eq, s_p)
+        f_n, m_n = contact_row(f_n, m_n, idx, st.phi_n[idx], phi_bc, st.a_n[idx], a_n_eq[j], s_n)
+        f_p, m_p = contact_row(f_p, m_p, idx, st.phi_p[idx], phi_bc, st.a_p[idx], a_p_eq[j], s_p)
     f = jnp.stack([f_psi, f_n, f_p], axis=-1)
     m = jnp.stack([m_psi, m_n, m_p], axis=-1)
     return f, m

@@ -43,7 +43,7 @@ D = mu (kT/q) g3, g3 = n / (dn/d eta) exactly.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import jax
@@ -58,6 +58,7 @@ from peled.model.statistics.nanocrystal import (
 )
 from peled.model.statistics.occupancy import STATISTICS_GAMMA
 from peled.model.statistics.occupancy import filling_correction as occupancy_correction
+from peled.model.tags import groups, place, take
 
 #: The statistics terms, by tag.
 STATISTICS_TAGS = ("occupancy", "gauss_fermi", "fermi_dirac", "nanocrystal")
@@ -115,17 +116,6 @@ def filling_correction(tag: str, eta, params: StatisticsParams):
     return _CORRECTIONS[tag](eta, params)
 
 
-def runs(tags_of_entries: Sequence[Hashable]) -> list[tuple[int, int, Hashable]]:
-    """Maximal runs [start, stop) of consecutive entries that share a tag (static)."""
-    runs: list[tuple[int, int, Hashable]] = []
-    for i, t in enumerate(tags_of_entries):
-        if runs and runs[-1][2] == t:
-            runs[-1] = (runs[-1][0], i + 1, t)
-        else:
-            runs.append((i, i + 1, t))
-    return runs
-
-
 def corrections(
     eta_n,
     eta_p,
@@ -137,35 +127,49 @@ def corrections(
 
     ``entry_layers`` (E,) is the static layer index of each entry (the node layers, or
     the boundary cells' or contacts' layers), ``tags`` the static tags per layer of
-    electrons and holes and ``params`` their traced numbers per layer. Each run of
-    consecutive entries with one pair of tags is evaluated by its terms on its slice
-    alone, so a Gaussian layer's integral is never evaluated on another layer's nodes. In
+    electrons and holes and ``params`` their traced numbers per layer. Each term is
+    evaluated once, on all the entries of both carriers that use it
+    (:func:`peled.model.tags.evaluate_by_tag`), so a Gaussian layer's integral is never
+    evaluated on another layer's nodes and the compiled program holds one copy of it. In
     a layer where both carriers are ``nanocrystal`` the two are solved together: the
     crystals' charging counts their net charge
     (:func:`peled.model.statistics.nanocrystal.nanocrystal_pair_log_occupancy`), so the
     electrons a film holds draw holes in and the other way round.
     """
-    entry_layers = np.asarray(entry_layers)
-    entry_tags = [(tags[0][int(k)], tags[1][int(k)]) for k in entry_layers]
-    pieces_n, pieces_p = [], []
-    for a, b, (t_n, t_p) in runs(entry_tags):
-        p_n, p_p = (StatisticsParams(*(f[entry_layers[a:b]] for f in p)) for p in params)
-        e_n, e_p = eta_n[a:b], eta_p[a:b]
-        if t_n == t_p == "nanocrystal":
-            x_n, x_p = nanocrystal_pair_log_occupancy(
-                e_n, e_p, p_n.confinement, p_p.confinement, p_n.size_dispersion, p_n.charging
-            )
-            pieces_n.append(e_n - x_n)
-            pieces_p.append(e_p - x_p)
-        else:
-            pieces_n.append(filling_correction(t_n, e_n, p_n))
-            pieces_p.append(filling_correction(t_p, e_p, p_p))
-    join = lambda pieces: pieces[0] if len(pieces) == 1 else jnp.concatenate(pieces)  # noqa: E731
-    return join(pieces_n), join(pieces_p)
+    entry_layers = np.asarray(entry_layers, dtype=np.int64)
+    n_entries = entry_layers.size
+    n_layers = len(tags[0])
+    tag_n = [tags[0][int(k)] for k in entry_layers]
+    tag_p = [tags[1][int(k)] for k in entry_layers]
+    paired = np.asarray([a == b == "nanocrystal" for a, b in zip(tag_n, tag_p, strict=True)])
+    # both carriers' entries in one vector (electrons first), each with its row in the
+    # stacked per-layer parameters (holes offset by the layer count)
+    eta = jnp.concatenate([jnp.asarray(eta_n), jnp.asarray(eta_p)])
+    rows = np.concatenate([entry_layers, entry_layers + n_layers])
+    stacked = StatisticsParams(*(jnp.concatenate([a, b]) for a, b in zip(*params, strict=True)))
+    keys = ["pair" if paired[i % n_entries] else t for i, t in enumerate(tag_n + tag_p)]
+    pair_idx = np.flatnonzero(paired)
+    pieces, index_groups = [], []
+    for key, idx in groups(keys):
+        if key == "pair":
+            continue
+        p = StatisticsParams(*(f[rows[idx]] for f in stacked))
+        pieces.append(filling_correction(key, take(eta, idx), p))
+        index_groups.append(idx)
+    if pair_idx.size:
+        layers = entry_layers[pair_idx]
+        p_n, p_p = (StatisticsParams(*(f[layers] for f in p)) for p in params)
+        e_n, e_p = take(eta, pair_idx), take(eta, pair_idx + n_entries)
+        x_n, x_p = nanocrystal_pair_log_occupancy(
+            e_n, e_p, p_n.confinement, p_p.confinement, p_n.size_dispersion, p_n.charging
+        )
+        pieces += [e_n - x_n, e_p - x_p]
+        index_groups += [pair_idx, pair_idx + n_entries]
+    c = place(pieces, index_groups)
+    return c[:n_entries], c[n_entries:]
 
 
 __all__ = [
-    "runs",
     "STATISTICS_GAMMA",
     "STATISTICS_TAGS",
     "StatisticsParams",

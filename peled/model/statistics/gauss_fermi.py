@@ -131,41 +131,29 @@ def _pole_correction(eta: jax.Array, s: jax.Array, scale: jax.Array) -> jax.Arra
     term_k = -(4 pi/s) exp(-(alpha^2 - beta_k^2)/2 - scale) rho_k
              * (sin(theta - alpha beta_k) + rho_k sin(alpha beta_k)) / |1 - rho_k e^(i theta)|^2.
     The grid is aligned so that a node sits on the Fermi level (alpha - c = m H), hence
-    theta = 2 pi m + delta with delta = 0 that only carries alpha's derivatives; the
-    angles alpha beta_k = (2k+1) gamma and rho_k = rho_0^(2k+1) follow by recurrences (two
-    trigonometric calls in all). Only poles with s > (2k+1) H (beta_k < pi/H, below the
-    Gaussian saddle) are used.
+    theta = 2 pi m + delta with delta = 0 that only carries alpha's derivatives. The poles
+    lie on a trailing axis of the arrays (one copy of the term in a compiled program).
+    Only poles with s > (2k+1) H (beta_k < pi/H, below the Gaussian saddle) are used.
     """
-    s_k = jnp.where(s > H, s, 1.0)
-    alpha = eta / s_k
+    s_k = jnp.where(s > H, s, 1.0)[..., None]
+    alpha = eta[..., None] / s_k
     delta = (2.0 * math.pi / H) * (alpha - jax.lax.stop_gradient(alpha))  # == 0
     sin_t = delta - delta**3 / 6.0  # sin(theta), exact in value and 4 derivatives
     cos_t = 1.0 - 0.5 * delta**2 + delta**4 / 24.0
-    gamma = math.pi * eta / (s_k * s_k)  # alpha * beta_0
-    sin_ab, cos_ab = jnp.sin(gamma), jnp.cos(gamma)
-    sin_2g = 2.0 * sin_ab * cos_ab
-    cos_2g = (cos_ab - sin_ab) * (cos_ab + sin_ab)
-    beta_0 = math.pi / s_k
-    rho = jnp.exp(-(2.0 * math.pi / H) * beta_0)
-    rho_0sq = rho * rho
-    base = -0.5 * alpha * alpha - scale
-    total = jnp.zeros_like(eta)
-    for k in range(POLES):
-        odd = 2 * k + 1
-        if k > 0:
-            sin_ab, cos_ab = (
-                sin_ab * cos_2g + cos_ab * sin_2g,
-                cos_ab * cos_2g - sin_ab * sin_2g,
-            )
-            rho = rho * rho_0sq
-        beta = odd * beta_0
-        log_amp = base + 0.5 * beta * beta - (2.0 * math.pi / H) * beta
-        amp = jnp.exp(jnp.minimum(log_amp, _EXP_CLAMP))
-        osc = (sin_t * cos_ab - cos_t * sin_ab) + rho * sin_ab
-        denom = 1.0 - 2.0 * rho * cos_t + rho * rho
-        term = -(4.0 * math.pi / s_k) * amp * osc / denom
-        total = total + jnp.where(s > odd * H, term, 0.0)
-    return total
+    # the poles on a trailing axis: one copy of the term in the compiled program
+    odd = jnp.asarray([2 * k + 1 for k in range(POLES)], eta.dtype)
+    odd = odd.reshape((1,) * eta.ndim + (POLES,))
+    angle = odd * (math.pi * eta[..., None] / (s_k * s_k))  # alpha * beta_k
+    sin_ab, cos_ab = jnp.sin(angle), jnp.cos(angle)
+    beta = odd * (math.pi / s_k)
+    rho = jnp.exp(-(2.0 * math.pi / H) * beta)
+    log_amp = -0.5 * alpha * alpha - scale[..., None] + 0.5 * beta * beta
+    log_amp = log_amp - (2.0 * math.pi / H) * beta
+    amp = jnp.exp(jnp.minimum(log_amp, _EXP_CLAMP))
+    osc = (sin_t * cos_ab - cos_t * sin_ab) + rho * sin_ab
+    denom = 1.0 - 2.0 * rho * cos_t + rho * rho
+    term = -(4.0 * math.pi / s_k) * amp * osc / denom
+    return jnp.sum(jnp.where(s[..., None] > odd * H, term, 0.0), axis=-1)
 
 
 def gauss_fermi_log_occupancy(eta: jax.typing.ArrayLike, s: jax.typing.ArrayLike) -> jax.Array:

@@ -176,19 +176,20 @@ def _charged_log_occupancies(sides, size_dispersion, charging_over_kT):
     disp_c, u_c = free(disp), free(u)
     etas_c, e1s_c = [free(e) for e in etas], [free(e) for e in e1s]
 
+    sign_col = jnp.asarray(signs, jnp.float64).reshape(-1, *([1] * u.ndim))
+    # the sides stacked on a leading axis, so that one copy of the ladder serves them all
+    e1_c = jnp.stack(e1s_c)
+    disp_stack_c = jnp.broadcast_to(disp_c, e1_c.shape)
+
     def ladders(s):
         """h(s) and h'(s) with each side's value and slope at s (no parameter gradients)."""
-        h, h_der = s, jnp.ones_like(s)
-        for eta, e1, sign in zip(etas_c, e1s_c, signs, strict=True):
-            val, der = jax.jvp(
-                lambda t, e1=e1: _free_log_occupancy(t, e1, disp_c),
-                (eta - sign * s,),
-                (jnp.ones_like(s),),
-            )
-            filled = 2.0 * u_c * jnp.exp(val)
-            h = h - sign * filled
-            h_der = h_der + filled * der
-        return h, h_der
+        val, der = jax.jvp(
+            lambda t: _free_log_occupancy(t, e1_c, disp_stack_c),
+            (jnp.stack(etas_c) - sign_col * s[None],),
+            (jnp.ones_like(e1_c),),
+        )
+        filled = 2.0 * u_c[None] * jnp.exp(val)
+        return s - jnp.sum(sign_col * filled, axis=0), 1.0 + jnp.sum(filled * der, axis=0)
 
     zero = jnp.zeros_like(u_c)
     hi = 2.0 * u_c * ORBITALS if 1.0 in signs else zero
@@ -230,18 +231,16 @@ def _charged_log_occupancies(sides, size_dispersion, charging_over_kT):
     # the implicit step, traced in every input: h(s; eta, e1, disp, u) at the converged s,
     # each ladder evaluated once with its slope, which is held fixed like h'
     s = free(s)
-    vals, ders = [], []
-    for eta, e1, sign in zip(etas, e1s, signs, strict=True):
-        val, der = jax.jvp(
-            lambda t, e1=e1: _free_log_occupancy(t, e1, disp), (eta - sign * s,), (zero + 1.0,)
-        )
-        vals.append(val)
-        ders.append(free(der))
-    h = s - 2.0 * u * sum(sign * jnp.exp(x) for x, sign in zip(vals, signs, strict=True))
-    ds = -h / free(h_der)
-    return tuple(
-        x - sign * der * ds for x, der, sign in zip(vals, ders, signs, strict=True)
+    e1_stack = jnp.stack(e1s)
+    val, der = jax.jvp(
+        lambda t: _free_log_occupancy(t, e1_stack, jnp.broadcast_to(disp, e1_stack.shape)),
+        (jnp.stack(etas) - sign_col * s[None],),
+        (jnp.ones_like(e1_stack),),
     )
+    der = free(der)
+    h = s - 2.0 * u * jnp.sum(sign_col * jnp.exp(val), axis=0)
+    ds = -h / free(h_der)
+    return tuple(val - sign_col * der * ds[None])
 
 
 def charging_energy_eV(edge_m, relative_permittivity):
