@@ -414,9 +414,11 @@ def newton_solve(
     ``dilute`` (bool, may be traced; None: as ``retry``): the absolute error control of
     dilute carriers (``settings.dilute_density_cm3``, :func:`dilute_weights`) is on.
 
-    ``poisson_only``: keep the quasi-Fermi potentials fixed and solve Poisson's equation
-    alone (the equilibrium problem, where the continuity rows hold identically).
+    ``poisson_only`` (bool, may be traced): keep the quasi-Fermi potentials fixed and
+    solve Poisson's equation alone (the equilibrium problem, where the continuity rows
+    hold identically); the dilute-carrier control is then off.
     """
+    poisson_only = jnp.asarray(poisson_only, bool)
 
     def cond(state):
         _, it, _, done, failed, _, _, _ = state
@@ -425,23 +427,24 @@ def newton_solve(
     def body(state):
         u, it, res_prev, _, _, _, deflated_before, _ = state
         f, m, jac = _fun_and_jacobian(u, arrays, voltage)
-        if poisson_only:
-            eye_rows = jnp.zeros((3, 3), u.dtype).at[1, 1].set(1.0).at[2, 2].set(1.0)
-            keep = jnp.zeros((3, 1), u.dtype).at[0, 0].set(1.0)
-            keep3 = keep[None]
-            jac = BlockTridiagonal(
-                jac.lower * keep3, jac.diag * keep3 + eye_rows[None], jac.upper * keep3
-            )
-            f = f.at[:, 1:].set(0.0)
-        else:
-            # switched-evolution-relaxation: the regularization shrinks with the residual
-            # (pseudo-transient continuation), so it steers far from the solution and
-            # leaves the quadratic convergence near it intact
-            d = jnp.diagonal(jac.diag, axis1=-2, axis2=-1)[:, 1:]
-            d = d * (1.0 + settings.continuity_regularization)
-            jac = jac._replace(diag=jac.diag.at[:, 1, 1].set(d[:, 0]).at[:, 2, 2].set(d[:, 1]))
-        dilute_on = retry if dilute is None else dilute
-        use_dilute = settings.dilute_density_cm3 > 0 and not poisson_only
+        # Poisson alone: the continuity rows become du_phi = 0 (identity, zero residual);
+        # otherwise switched-evolution-relaxation: the continuity diagonal grows with the
+        # residual (pseudo-transient continuation), so it steers far from the solution
+        # and leaves the quadratic convergence near it intact. Selected by value, so that
+        # a traced flag lets one compiled Newton serve both problems.
+        keep3 = jnp.zeros((1, 3, 1), u.dtype).at[0, 0, 0].set(1.0)
+        eye_rows = jnp.zeros((1, 3, 3), u.dtype).at[0, 1, 1].set(1.0).at[0, 2, 2].set(1.0)
+        d = jnp.diagonal(jac.diag, axis1=-2, axis2=-1)[:, 1:]
+        d = d * (1.0 + settings.continuity_regularization)
+        regularized = jac.diag.at[:, 1, 1].set(d[:, 0]).at[:, 2, 2].set(d[:, 1])
+        jac = BlockTridiagonal(
+            jnp.where(poisson_only, jac.lower * keep3, jac.lower),
+            jnp.where(poisson_only, jac.diag * keep3 + eye_rows, regularized),
+            jnp.where(poisson_only, jac.upper * keep3, jac.upper),
+        )
+        f = jnp.where(poisson_only, f.at[:, 1:].set(0.0), f)
+        dilute_on = (retry if dilute is None else dilute) & ~poisson_only
+        use_dilute = settings.dilute_density_cm3 > 0
         m_plain = m  # the row magnitudes of the strict test (before any dilute scaling)
         if use_dilute:
             row_factor, update_weight, psi_floor = dilute_weights(
@@ -765,7 +768,8 @@ def solve_equilibrium(arrays: DeviceArrays, settings: SolverSettings) -> NewtonR
     If the coupled solve fails it is repeated once as the sweep's last retry attempt does
     (deflated steps, dilute carriers judged on the absolute scale ``dilute_density_cm3``,
     Poisson rows within their round-off accepted, a current-continuity check on the
-    result). Both attempts run in one ``while_loop``, so the Newton loop is compiled once.
+    result). The three attempts run in one ``while_loop`` with the problem as a traced
+    flag, so the Newton loop is compiled once.
     On very fine meshes (first spacings ~1e-5 nm) the flat-band Poisson rows of some
     stacks stay at ~1e-4 relative residual, at the round-off of their field terms, and
     only that attempt converges them (ITO / poly-TPD / CsPbBr3-NC-DDAB / TPBi / Au on the
@@ -775,25 +779,41 @@ def solve_equilibrium(arrays: DeviceArrays, settings: SolverSettings) -> NewtonR
     coupled solve that ended the loop.
     """
     zero = jnp.asarray(0.0, jnp.float64)
-    eq0 = newton_solve(
-        arrays, zero, initial_guess(arrays), settings, poisson_only=True, retry=False
-    )
+    u_guess = initial_guess(arrays)
 
-    def attempt(k):
-        again = k > 0
-        return newton_solve(arrays, zero, eq0.u, settings, retry=again, dilute=again)
-
+    # attempt 0: Poisson alone from the flat-Fermi-level guess; 1: the coupled system from
+    # its state; 2 (only if 1 failed): the coupled system again from that state, as the
+    # sweep's last retry. One Newton in the compiled program serves all three.
     def cond(c):
-        k, r = c
-        return (k == 0) | ((k == 1) & ~r.converged)
+        k, r, _ = c
+        return (k < 2) | ((k == 2) & ~r.converged)
 
     def body(c):
-        k, _ = c
-        return k + 1, attempt(k)
+        k, _, u_poisson = c
+        again = k == 2
+        r = newton_solve(
+            arrays,
+            zero,
+            jnp.where(k == 0, u_guess, u_poisson),
+            settings,
+            poisson_only=k == 0,
+            retry=again,
+            dilute=again,
+        )
+        return k + 1, r, jnp.where(k == 0, r.u, u_poisson)
 
-    # eq0 only seeds the carry's structure (a NewtonResult like the coupled ones): the
-    # loop always runs attempt 0, so it is never returned
-    return jax.lax.while_loop(cond, body, (jnp.asarray(0), eq0))[1]
+    n = u_guess.shape[0]
+    z = jnp.zeros((n, 3, 3), u_guess.dtype)
+    seed = NewtonResult(
+        u_guess,
+        jnp.array(False),
+        jnp.array(0),
+        jnp.array(jnp.inf),
+        BlockTridiagonal(z, z, z),
+        jnp.asarray(ACCEPT_FAILED, ACCEPTANCE_DTYPE),
+    )
+    # the seed only gives the carry its structure: attempts 0 and 1 always run
+    return jax.lax.while_loop(cond, body, (jnp.asarray(0), seed, u_guess))[1]
 
 
 @partial(jax.jit, static_argnames=("settings", "report_progress"))
