@@ -506,7 +506,6 @@ def newton_solve(
             alpha, val, _ = jax.lax.while_loop(ls_cond, ls_body, start)
             return alpha * direction, val
 
-        du_ls, merit_ls = line_search(du)
         if settings.near_null_deflation:
             # When the line search had to cut the step below 1/16, the usual cause is a
             # near-null mode (the floating quasi-Fermi levels of carriers trapped behind
@@ -519,7 +518,7 @@ def newton_solve(
             # the physically irrelevant mode where it is and converges the rest (there, to
             # a relative residual of 8e-12 in two iterations). docs/numerics/newton.md,
             # "Near-null deflation".
-            def deflated():
+            def deflated_direction():
                 def unit(x):
                     return x / jnp.maximum(jnp.sqrt(jnp.sum(x**2)), 1e-300)
 
@@ -529,29 +528,47 @@ def newton_solve(
                 dp = du_newton - jnp.sum(v * du_newton) * v
                 dp = _cap_potential_step(dp, settings)
                 cap = settings.max_quasi_fermi_step
-                dp = dp.at[:, 1:].set(jnp.clip(dp[:, 1:], -cap, cap))
-                step, val = line_search(dp)
-                # taken only when it cuts the merit tenfold (at that TCTA stack's wall:
-                # 5.8e-10 -> 1.6e-20); a deflated step that merely beats the cut one bars the floor
-                # rules for nothing (the blue example took 100x the Newton iterations)
-                better = (val < merit_ls) & (val < 0.1 * merit0)
-                return jnp.where(better, step, du_ls), jnp.where(better, val, merit_ls), better
+                return dp.at[:, 1:].set(jnp.clip(dp[:, 1:], -cap, cap))
 
-            cut = (jnp.sum(jnp.abs(du_ls)) < 0.0625 * jnp.sum(jnp.abs(du))) & retry
+            # Both searches run in one loop of at most two phases (the Newton step, then
+            # the deflated one), so the compiled program holds one line search, i.e. one
+            # residual, per Newton loop. The deflated direction is computed inside a loop
+            # that runs at most once rather than under lax.cond: under vmap a cond with a
+            # batched predicate evaluates both branches for every device at every
+            # iteration, the loop only when some device needs it.
+            def phase_cond(c):
+                first, _, _, _, _, cut = c
+                return first | cut
 
-            # gated by a while loop that runs at most once rather than lax.cond: under
-            # vmap a cond with a batched predicate evaluates both branches for every
-            # device at every iteration, the loop only when some device needs it
-            def once(c):
-                return ~c[0] & cut
+            def phase(c):
+                first, direction, best_step, best_val, _, _ = c
+                step, val = line_search(direction)
+                cut = first & (jnp.sum(jnp.abs(step)) < 0.0625 * jnp.sum(jnp.abs(du))) & retry
+                _, direction = jax.lax.while_loop(
+                    lambda d: ~d[0] & cut,
+                    lambda d: (jnp.array(True), deflated_direction()),
+                    (jnp.array(False), direction),
+                )
+                # the deflated step is taken only when it cuts the merit tenfold (at that
+                # TCTA stack's wall: 5.8e-10 -> 1.6e-20); a deflated step that merely beats
+                # the cut one bars the floor rules for nothing (the blue example took 100x
+                # the Newton iterations)
+                better = ~first & (val < best_val) & (val < 0.1 * merit0)
+                take = first | better
+                return (
+                    jnp.array(False),
+                    direction,
+                    jnp.where(take, step, best_step),
+                    jnp.where(take, val, best_val),
+                    better,
+                    cut,
+                )
 
-            def run_deflated(c):
-                return (jnp.array(True), *deflated())
-
-            _, du_ls, merit_ls, deflated_now = jax.lax.while_loop(
-                once, run_deflated, (jnp.array(False), du_ls, merit_ls, jnp.array(False))
-            )
+            inf = jnp.asarray(jnp.inf, du.dtype)
+            start = (jnp.array(True), du, du, inf, jnp.array(False), jnp.array(False))
+            _, _, du_ls, merit_ls, deflated_now, _ = jax.lax.while_loop(phase_cond, phase, start)
         else:
+            du_ls, merit_ls = line_search(du)
             deflated_now = jnp.array(False)
         # a solve that took a deflated step may finish by the residual test alone: the
         # floor rules below judge the state against a floor read off the state itself,
