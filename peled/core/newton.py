@@ -522,9 +522,10 @@ def newton_solve(
                 def unit(x):
                     return x / jnp.maximum(jnp.sqrt(jnp.sum(x**2)), 1e-300)
 
-                v = unit(du_newton)
-                for _ in range(2):
-                    v = unit(solve_block_tridiagonal(jac, v))
+                # two steps of inverse iteration, rolled: one copy of the block solve
+                v = jax.lax.fori_loop(
+                    0, 2, lambda _, x: unit(solve_block_tridiagonal(jac, x)), unit(du_newton)
+                )
                 dp = du_newton - jnp.sum(v * du_newton) * v
                 dp = _cap_potential_step(dp, settings)
                 cap = settings.max_quasi_fermi_step
