@@ -178,29 +178,58 @@ def materials_show(name: str) -> None:
         click.echo(f"  {key:<36} {val!s:<12} source: {m.sources.get(key, '-')}")
 
 
-def _load(path: str):
+PHYSICS_OPTION = click.option(
+    "--physics",
+    type=click.Choice(["classic", "disorder_aware"]),
+    default=None,
+    help="description of the films, replacing the device file's 'physics' key: classic "
+    "(as the material files state) or disorder_aware (Gauss-Fermi/EGDM organics, "
+    "nanocrystal levels and excitonic emitter, image force; docs/model/index.md)",
+)
+
+
+def _load(path: str, physics: str | None = None):
     from peled.device import load_device
 
     try:
-        return load_device(path)
+        return load_device(path, physics=physics)
     except PeledInputError as err:
         _fail(err)
 
 
 @main.command()
 @click.argument("device_file", type=click.Path())
-def check(device_file: str) -> None:
-    """Validate a device and print its stack, energy levels and injection barriers."""
-    dev = _load(device_file)
-    click.echo(f"{dev.name}: valid; T = {dev.temperature_K} K, {len(dev.layers)} layers")
-    click.echo(f"  anode   {dev.anode.name:<14} WF {dev.anode.work_function_eV:.2f} eV")
+@PHYSICS_OPTION
+def check(device_file: str, physics: str | None) -> None:
+    """Validate a device and print its stack, energy levels, models and injection
+    barriers."""
+    dev = _load(device_file, physics)
+    click.echo(
+        f"{dev.name}: valid; T = {dev.temperature_K} K, {len(dev.layers)} layers, "
+        f"physics {dev.physics}"
+    )
+
+    def image(c) -> str:
+        return "image force" if c.image_force else "no image force"
+
+    click.echo(
+        f"  anode   {dev.anode.name:<14} WF {dev.anode.work_function_eV:.2f} eV, {image(dev.anode)}"
+    )
     for la in dev.layers:
         m = la.material
+        stats = {m.carrier_statistics(c) for c in ("electron", "hole")}
+        mobility = {m.electron_mobility_model, m.hole_mobility_model}
+        models = f"{'/'.join(sorted(stats))}, mobility {'/'.join(sorted(mobility))}"
+        if m.role == "emitter":
+            models += f", {m.emitter_model} emitter"
         click.echo(
             f"  {m.name:<22} {la.thickness_nm:7.1f} nm  EA {m.electron_affinity_eV:.2f}  "
-            f"IE {m.ionization_energy_eV:.2f} eV  ({m.role})"
+            f"IE {m.ionization_energy_eV:.2f} eV  ({m.role}; {models})"
         )
-    click.echo(f"  cathode {dev.cathode.name:<14} WF {dev.cathode.work_function_eV:.2f} eV")
+    click.echo(
+        f"  cathode {dev.cathode.name:<14} WF {dev.cathode.work_function_eV:.2f} eV, "
+        f"{image(dev.cathode)}"
+    )
     if not dev.emitter_indices:
         click.echo(
             f"warning: {device_file}: no layer emits (no material with role 'emitter'): "
@@ -319,6 +348,7 @@ def _slug(name: str) -> str:
     is_flag=True,
     help="validate the inputs and the output folder, print what would run; no solving",
 )
+@PHYSICS_OPTION
 def simulate(
     device_file,
     out,
@@ -331,6 +361,7 @@ def simulate(
     no_progress,
     profile_v,
     dry_run,
+    physics,
 ) -> None:
     """Simulate a device's J-V-L sweep and write jv.csv, summary.json, profiles.csv, plots.
 
@@ -346,7 +377,7 @@ def simulate(
     from peled.report import for_people, name_layers, provenance
 
     device_path = device_file or str(default_device_path())
-    dev = _load(device_path)
+    dev = _load(device_path, physics)
     volts = _voltages(dev, start_v, stop_v, step_v)
     out_dir = Path(out) if out else Path(_slug(dev.name))
     spec = None
@@ -395,8 +426,13 @@ def simulate(
             {
                 "mesh_nodes_per_layer": used.nodes_per_layer,
                 "mesh_grading": used.grading,
+                "physics": dev.physics,
                 "provenance": provenance(
-                    device_path, volts, used, settings, command="peled simulate"
+                    device_path,
+                    volts,
+                    used,
+                    settings,
+                    command="peled simulate" + (f" --physics {physics}" if physics else ""),
                 ),
             }
         )
@@ -640,8 +676,11 @@ def optics(device_file, out, wavelengths, positions, scan_layer, thicknesses) ->
                 _fail(PeledInputError(f"--thicknesses-nm {thicknesses}: allowed: 0-5000 nm"))
         else:
             key = scan[0]
-            d0 = dev.layers[key].thickness_nm if isinstance(key, int) else getattr(
-                dev, key).thickness_nm
+            d0 = (
+                dev.layers[key].thickness_nm
+                if isinstance(key, int)
+                else getattr(dev, key).thickness_nm
+            )
             th = list(np.linspace(0.25 * d0, 3.0 * d0, 24))
     elif thicknesses is not None:
         _fail(PeledInputError("--thicknesses-nm needs --scan-layer"))
@@ -687,8 +726,10 @@ def optics(device_file, out, wavelengths, positions, scan_layer, thicknesses) ->
         f"{dev.name}: emitter {st.emitter}, {dev.emission_side} emission, "
         f"{positions} positions; isotropic, averaged across the emitter:"
     )
-    click.echo(f"  {'lambda_nm':>9} {'F':>6} {'to_air':>7} {'substrate':>9} {'waveguide':>9} "
-               f"{'evanesc.':>8} {'absorbed':>8}")
+    click.echo(
+        f"  {'lambda_nm':>9} {'F':>6} {'to_air':>7} {'substrate':>9} {'waveguide':>9} "
+        f"{'evanesc.':>8} {'absorbed':>8}"
+    )
     for il, w in enumerate(st.wavelengths_nm):
         f = st.fractions
         click.echo(
@@ -746,7 +787,8 @@ def _reference_report_dir() -> Path:
     help="outcoupling model of every case device (default: as the case files say, ray "
     "optics); the stored reference uses the files' own",
 )
-def validate(out, cases, no_scenarios, keep_metrics, update_reference, optics) -> None:
+@PHYSICS_OPTION
+def validate(out, cases, no_scenarios, keep_metrics, update_reference, optics, physics) -> None:
     """Validate against the review's Table 2 and write the report (docs/validation/index.md).
 
     The report goes to ./peled-validation unless --out says otherwise. The repository's
@@ -779,8 +821,11 @@ def validate(out, cases, no_scenarios, keep_metrics, update_reference, optics) -
             scenarios_glob=None if (cases or no_scenarios) else DEFAULT_SCENARIOS_GLOB,
             run_scenario_checks=not no_scenarios,
             write_metrics=not keep_metrics,
-            command="peled validate" + (f" --optics {optics}" if optics else ""),
+            command="peled validate"
+            + (f" --optics {optics}" if optics else "")
+            + (f" --physics {physics}" if physics else ""),
             optics=optics,
+            physics=physics,
         )
     except PeledInputError as err:
         _fail(err)

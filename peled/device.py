@@ -39,6 +39,43 @@ from peled.model.statistics.nanocrystal import charging_energy_eV
 # says otherwise (contact key image_force)
 DEFAULT_IMAGE_FORCE = False
 
+#: The descriptions of the films a device can use (device key ``physics``):
+#:
+#: * ``classic``: every layer as its material file states it (by default Boltzmann
+#:   statistics, constant mobilities, the continuum emitter), electrodes without image force
+#:   unless the device asks: the drift-diffusion model of inorganic solar-cell codes;
+#: * ``disorder_aware``: the materials' disorder data become their model
+#:   (:func:`disorder_aware_keys`): Gauss-Fermi statistics and EGDM mobility in every layer
+#:   whose material gives a site density and both disorders, the confined levels of a
+#:   nanocrystal film and the excitonic emitter in every emitter whose material gives the
+#:   crystals' size, packing and Auger lifetimes, image-force lowering at both electrodes.
+#:
+#: A key that the material file or the layer's overrides set is never replaced, nor is a
+#: contact's explicit ``image_force``. docs/decisions/0014-physics-of-the-films-per-device.md.
+PHYSICS = ("classic", "disorder_aware")
+
+#: what ``disorder_aware`` sets, and the material keys each needs
+_GAUSSIAN_NEEDS = ("site_density_cm3", "electron_disorder_eV", "hole_disorder_eV")
+_GAUSSIAN_SETS = {
+    "statistics": "gauss_fermi",
+    "electron_mobility_model": "egdm",
+    "hole_mobility_model": "egdm",
+}
+_NANOCRYSTAL_NEEDS = (
+    "nanocrystal_size_nm",
+    "nanocrystal_size_dispersion",
+    "nanocrystal_packing_fraction",
+    "electron_effective_mass",
+    "hole_effective_mass",
+    "trion_auger_lifetime_ps",
+    "biexciton_auger_lifetime_ps",
+    "radiative_lifetime_ns",
+    "auger_reference_size_nm",
+    "photoluminescence_quantum_yield",
+)
+_NANOCRYSTAL_SETS = {"statistics": "nanocrystal", "emitter_model": "excitonic"}
+_MODEL_KEYS = ("statistics", "electron_statistics", "hole_statistics")
+
 CM3_TO_M3 = 1e6  # a density in cm^-3 times 1e6 is in m^-3
 CM2_TO_M2 = 1e-4
 
@@ -110,6 +147,8 @@ class DeviceFile(_Strict):
     # how the outcoupling is computed when 'outcoupling' (a constant) is not given:
     # "ray_optics" 1/(2 n^2) of the emitter, or "dipole" (peled.optics.coupling)
     optics: Literal["ray_optics", "dipole"] = "ray_optics"
+    # which description of the films the materials' data feed (PHYSICS, docs/model/index.md)
+    physics: Literal["classic", "disorder_aware"] = "classic"
 
 
 #: default optical thickness of an electrode [nm] (a device file sets thickness_nm):
@@ -189,6 +228,8 @@ class Device:
     emission_side: str = "bottom"
     substrate_side: str = "anode"
     optics: str = "ray_optics"
+    #: the description of the films (PHYSICS): "classic" or "disorder_aware"
+    physics: str = "classic"
     description: str = ""
     stack_source: str = ""
     source_file: str | None = field(default=None, compare=False)
@@ -518,8 +559,11 @@ def _resolve_material(material: str | dict[str, Any], db: MaterialDatabase, wher
         raise PeledInputError(f"{where}: {err}") from None
 
 
-def _contact(spec: ContactSpec, db: MaterialDatabase, where: str) -> Contact:
-    image = DEFAULT_IMAGE_FORCE if spec.image_force is None else spec.image_force
+def _contact(
+    spec: ContactSpec, db: MaterialDatabase, where: str, physics: str = "classic"
+) -> Contact:
+    default_image = DEFAULT_IMAGE_FORCE or physics == "disorder_aware"
+    image = default_image if spec.image_force is None else spec.image_force
     if spec.material is None:
         return Contact(
             "custom",
@@ -575,7 +619,29 @@ def _substrate(spec: SubstrateSpec | None, db: MaterialDatabase, where: str) -> 
     return SubstrateInfo(mat.name, _optical(mat, spec))
 
 
-def _layer(spec: LayerSpec, db: MaterialDatabase, where: str) -> Layer:
+def disorder_aware_keys(material: Semiconductor) -> dict[str, str]:
+    """The model keys that ``physics: disorder_aware`` gives ``material`` (:data:`PHYSICS`).
+
+    A material with a site density and both disorders gets Gauss-Fermi statistics and
+    EGDM mobilities; an emitter with the crystals' size, packing, effective masses,
+    Auger and radiative lifetimes and PLQY gets the nanocrystal levels and the excitonic
+    emitter. Keys that the material sets itself (its statistics of either carrier, a
+    mobility model, its emitter model) are left out, so a material file's own choice
+    stands; a material with neither set of data gets nothing.
+    """
+    given = material.model_fields_set
+    if given & set(_MODEL_KEYS):
+        return {}
+    if all(getattr(material, k, None) is not None for k in _NANOCRYSTAL_NEEDS):
+        sets = _NANOCRYSTAL_SETS
+    elif all(getattr(material, k, None) is not None for k in _GAUSSIAN_NEEDS):
+        sets = _GAUSSIAN_SETS
+    else:
+        return {}
+    return {k: v for k, v in sets.items() if k not in given}
+
+
+def _layer(spec: LayerSpec, db: MaterialDatabase, where: str, physics: str = "classic") -> Layer:
     base = _resolve_material(spec.material, db, where)
     if isinstance(base, Electrode):
         raise PeledInputError(
@@ -592,18 +658,29 @@ def _layer(spec: LayerSpec, db: MaterialDatabase, where: str) -> Layer:
                 f"{where}.overrides: unknown key {key!r} (value {spec.overrides[key]!r})"
                 + _did_you_mean(key, set(Semiconductor.model_fields) - {"name", "role"})
             )
-    if spec.overrides:
+    # the layer's own choice of statistics (an override) stands, with everything that
+    # depends on it, as a material file's does (disorder_aware_keys)
+    own_model = bool(set(spec.overrides) & set(_MODEL_KEYS))
+    preset = disorder_aware_keys(base) if physics == "disorder_aware" and not own_model else {}
+    preset = {k: v for k, v in preset.items() if k not in spec.overrides}
+    if spec.overrides or preset:
         data = base.model_dump(exclude_unset=True)
+        data.update(preset)
         data.update(spec.overrides)
         sources = dict(base.sources)
         if {"refractive_index", "extinction_coefficient"} & set(spec.overrides):
             # constant optical constants replace the material's n, k table
             data.pop("optical_constants", None)
             sources.pop("optical_constants", None)
+        for key in preset:
+            sources[key] = (
+                "physics: disorder_aware (device file): the material's disorder data as its "
+                "model (peled.device.disorder_aware_keys)"
+            )
         for key in spec.overrides:
             sources[key] = f"device override ({where})"
         data["sources"] = sources
-        base = parse_material(data, f"{where}.overrides")
+        base = parse_material(data, f"{where}.overrides" if spec.overrides else where)
     return Layer(base, float(spec.thickness_nm), tuple(sorted(spec.overrides.items())))
 
 
@@ -619,14 +696,17 @@ def device_from_mapping(
     except ValidationError as err:
         raise PeledInputError(format_input_error(err, where, DeviceFile)) from None
     _check_plausible(spec, where)
-    layers = tuple(_layer(s, db, f"{where}: layers[{i}]") for i, s in enumerate(spec.layers))
+    physics = spec.physics
+    layers = tuple(
+        _layer(s, db, f"{where}: layers[{i}]", physics) for i, s in enumerate(spec.layers)
+    )
     sweep = spec.sweep or SweepSpec()
     names = ("key 'sweep.start_V'", "key 'sweep.stop_V'", "key 'sweep.step_V'")
     bias_grid(sweep.start_V, sweep.stop_V, sweep.step_V, f"{where}: ", names)
     return Device(
         name=spec.name,
-        anode=_contact(spec.anode, db, f"{where}: anode"),
-        cathode=_contact(spec.cathode, db, f"{where}: cathode"),
+        anode=_contact(spec.anode, db, f"{where}: anode", physics),
+        cathode=_contact(spec.cathode, db, f"{where}: cathode", physics),
         layers=layers,
         temperature_K=spec.temperature_K,
         outcoupling=spec.outcoupling,
@@ -635,14 +715,18 @@ def device_from_mapping(
         emission_side=spec.emission_side,
         substrate_side=spec.substrate_side,
         optics=spec.optics,
+        physics=physics,
         description=spec.description,
         stack_source=spec.stack_source,
         source_file=where,
     )
 
 
-def load_device(path: str | os.PathLike[str], db: MaterialDatabase | None = None) -> Device:
-    """Load and validate a device YAML file."""
+def load_device(
+    path: str | os.PathLike[str], db: MaterialDatabase | None = None, physics: str | None = None
+) -> Device:
+    """Load and validate a device YAML file; ``physics`` (one of :data:`PHYSICS`) replaces
+    the file's ``physics`` key (None: as the file says)."""
     path = Path(path)
     if not path.is_file():
         raise PeledInputError(f"{path}: device file not found")
@@ -650,7 +734,16 @@ def load_device(path: str | os.PathLike[str], db: MaterialDatabase | None = None
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as err:
         raise PeledInputError(f"{path}: not valid YAML: {err}") from None
-    return device_from_mapping(data, str(path), db)
+    return device_from_mapping(with_physics(data, physics), str(path), db)
+
+
+def with_physics(data: Any, physics: str | None) -> Any:
+    """A device mapping with its ``physics`` key replaced (unchanged for None)."""
+    if physics is None or not isinstance(data, Mapping):
+        return data
+    if physics not in PHYSICS:
+        raise PeledInputError(f"physics {physics!r}: allowed {list(PHYSICS)}")
+    return {**data, "physics": physics}
 
 
 def device_to_mapping(device: Device) -> dict[str, Any]:
@@ -724,6 +817,7 @@ def device_to_mapping(device: Device) -> dict[str, Any]:
         "emission_side": device.emission_side,
         "substrate_side": device.substrate_side,
         "optics": device.optics,
+        "physics": device.physics,
     }
     if device.outcoupling is not None:
         out["outcoupling"] = device.outcoupling

@@ -38,6 +38,7 @@ def validate(
     progress: bool = True,
     command: str | None = None,
     optics: str | None = None,
+    physics: str | None = None,
 ) -> dict[str, Any]:
     """Run every case (and the scenario checks) and write the report into ``out_dir``.
 
@@ -49,7 +50,8 @@ def validate(
     exist. metrics.json records its provenance (peled's version, the reference table and
     the case files with their SHA-256, the bias grid, mesh and solver settings, the globs
     and ``command``, the command line that ran it, when given). ``optics`` ("ray_optics"
-    or "dipole") replaces every case device's ``optics`` key (None: as the files say).
+    or "dipole") replaces every case device's ``optics`` key, ``physics`` ("classic" or
+    "disorder_aware", peled.device.PHYSICS) its ``physics`` key (None: as the files say).
     """
     import glob
 
@@ -72,6 +74,8 @@ def validate(
         patterns = [scenarios_glob] if isinstance(scenarios_glob, str) else list(scenarios_glob)
         files = sorted({f for p in patterns for f in glob.glob(str(p))})
         extra = [load_case(f) for f in files]
+    if physics is not None:
+        cases, extra = ([_with_physics(c, physics) for c in group] for group in (cases, extra))
     if optics is not None:
         cases = [replace(c, device=replace(c.device, optics=optics)) for c in cases]
         extra = [replace(c, device=replace(c.device, optics=optics)) for c in extra]
@@ -92,6 +96,7 @@ def validate(
         ),
         "scenario_checks": run_scenario_checks,
         "optics": optics or "as in the case files",
+        "physics": physics or "as in the case files",
     }
     if command is not None:
         prov["command"] = command
@@ -111,6 +116,14 @@ def validate(
         "wall_time_s": wall,
         "rows": len(runs),
     }
+
+
+def _with_physics(case, physics: str):
+    """The case with its device rebuilt from the case file's mapping under ``physics``."""
+    from peled.device import device_from_mapping, with_physics
+
+    device = device_from_mapping(with_physics(case.device_mapping, physics), f"{case.path}: device")
+    return replace(case, device=device)
 
 
 __all__ = [
