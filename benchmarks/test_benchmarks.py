@@ -43,14 +43,29 @@ def test_pin_sweep_warm(benchmark, nodes):
     benchmark(lambda: solve_sweep(arr, v).u.block_until_ready())
 
 
-def test_green_example_warm(benchmark):
+def _green_arrays(physics):
     from peled.device import default_device_path, load_device
 
-    dev = load_device(default_device_path())
-    arr = dev.to_arrays()
+    return load_device(default_device_path(), physics=physics).to_arrays()
+
+
+@pytest.mark.parametrize("physics", ["classic", "disorder_aware"])
+def test_green_example_warm(benchmark, physics):
+    arr = _green_arrays(physics)
     v = jnp.linspace(0, 8, 161)
     solve_sweep(arr, v).u.block_until_ready()
     benchmark(lambda: solve_sweep(arr, v).u.block_until_ready())
+
+
+@pytest.mark.parametrize("physics", ["classic", "disorder_aware"])
+def test_green_example_compile(benchmark, physics):
+    """Tracing, lowering and compiling the green example's sweep (64 nodes per layer,
+    161 biases), without the persistent cache: what a first `peled simulate` waits."""
+    arr = _green_arrays(physics)
+    v = jnp.linspace(0, 8, 161)
+    benchmark.pedantic(
+        lambda: solve_sweep.trace(arr, v).lower().compile(), rounds=1, iterations=1
+    )
 
 
 def _batch(n):

@@ -400,9 +400,10 @@ def simulate(
             + (f" in steps of {volts[1] - volts[0]:.6g} V" if volts.size > 1 else "")
         )
         click.echo(f"  mesh    {used.nodes_per_layer} nodes per layer, {used.grading} grading")
+        click.echo(f"  physics {dev.physics}")
         click.echo(
             f"  output  {out_dir}/ ({'exists' if out_dir.is_dir() else 'would be created'}): "
-            "jv.csv, summary.json, profiles.csv" + ("" if no_plots else ", 4 PNG plots")
+            "jv.csv, summary.json, profiles.csv" + ("" if no_plots else ", 5 PNG plots")
         )
         return
     from peled.simulate import simulate as run

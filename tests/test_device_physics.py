@@ -167,3 +167,14 @@ def test_check_prints_the_physics_and_each_layers_models():
     assert out.output.count(", image force") == 2
     classic = CliRunner().invoke(main, ["check", str(GREEN)])
     assert "physics classic" in classic.output and "no image force" in classic.output
+
+
+def test_simulate_takes_the_physics_from_the_command_line(tmp_path):
+    out = tmp_path / "run"
+    args = ["simulate", str(GREEN), "--out", str(out), "--dry-run"]
+    res = CliRunner().invoke(main, [*args, "--physics", "disorder_aware"])
+    assert res.exit_code == 0, res.output
+    assert "physics disorder_aware" in res.output and not out.exists()
+    assert "physics classic" in CliRunner().invoke(main, args).output
+    bad = CliRunner().invoke(main, [*args, "--physics", "quantum"])
+    assert bad.exit_code != 0 and "classic" in bad.output and "disorder_aware" in bad.output
