@@ -267,6 +267,36 @@ def test_a_new_bias_count_reuses_the_compiled_sweep(led_result):
     np.testing.assert_array_equal(res.result_code[:n], led_result.result_code)
 
 
+def test_new_tolerances_reuse_the_compiled_sweep(led_result):
+    """Tolerances and iteration limits are traced numbers of SolverSettings (a pytree):
+    other values run on led_result's compiled sweep, and they take effect (two Newton
+    iterations per attempt fail most biases; tighter tolerances converge every one to the
+    same J). The switches that decide which passes exist are its static structure."""
+    import jax
+
+    from peled.core.newton import STRUCTURE_FIELDS, SolverSettings, solve_sweep
+
+    v = led_result.voltage_V
+    compiled = solve_sweep._cache_size()
+    tight = SolverSettings(residual_rtol=1e-11, max_iterations=80, floor_rtol=1e-7)
+    res = peled.simulate(small_led(), v, mesh=MeshSpec(24), settings=tight)
+    starved = peled.simulate(
+        small_led(), v, mesh=MeshSpec(24), settings=SolverSettings(max_iterations=2)
+    )
+    assert solve_sweep._cache_size() == compiled
+    assert res.converged.all()
+    ok = led_result.trusted & res.trusted
+    np.testing.assert_allclose(
+        res.current_density_mA_cm2[ok], led_result.current_density_mA_cm2[ok], rtol=1e-6
+    )
+    assert starved.converged.sum() < 0.5 * v.size
+    same = jax.tree_util.tree_structure(SolverSettings())
+    assert jax.tree_util.tree_structure(tight) == same
+    for name in STRUCTURE_FIELDS:
+        flipped = SolverSettings(**{name: not getattr(SolverSettings(), name)})
+        assert jax.tree_util.tree_structure(flipped) != same, name
+
+
 def test_cli_simulate_writes_files(tmp_path, led_result):
     dev = tmp_path / "led.yaml"
     from peled.device import device_to_mapping

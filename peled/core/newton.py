@@ -20,7 +20,7 @@ corresponding density is negligible.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import partial
 from typing import NamedTuple
 
@@ -43,7 +43,14 @@ from peled.core.scaling import scaling_for
 
 @dataclass(frozen=True)
 class SolverSettings:
-    """Newton and continuation settings (hashable: a static jit argument).
+    """Newton and continuation settings: a pytree whose numbers are traced.
+
+    The tolerances, step limits and iteration counts are the pytree's leaves, so a sweep
+    compiled once serves every value of them; the switches that decide which passes and
+    steps exist (``predictor``, ``predictor_retry``, ``near_null_deflation``,
+    ``alternate_order_pass``, ``backward_fill``, ``compress_potential_updates``) are its
+    static structure, and changing one compiles anew (:data:`STRUCTURE_FIELDS`). The
+    object is hashable as well, for the callers that key caches on it.
 
     A point is accepted by the strict test (``residual_rtol`` and the two update
     tolerances), by one of the floor rules (``floor_rtol`` ...), or on a revisiting pass
@@ -152,6 +159,22 @@ class SolverSettings:
     physical_rtol: float = 1e-6
     charge_rtol: float = 1e-5
 
+
+#: the SolverSettings fields that shape the compiled program (static); every other field is
+#: a traced number
+STRUCTURE_FIELDS = (
+    "predictor",
+    "predictor_retry",
+    "near_null_deflation",
+    "alternate_order_pass",
+    "backward_fill",
+    "compress_potential_updates",
+)
+jax.tree_util.register_dataclass(
+    SolverSettings,
+    data_fields=[f.name for f in fields(SolverSettings) if f.name not in STRUCTURE_FIELDS],
+    meta_fields=list(STRUCTURE_FIELDS),
+)
 
 # How a bias point was accepted: the rule that accepted the final Newton solve
 # (``NewtonResult.acceptance``) and the route of the sweep that produced it, combined
@@ -443,20 +466,22 @@ def newton_solve(
             jnp.where(poisson_only, jac.upper * keep3, jac.upper),
         )
         f = jnp.where(poisson_only, f.at[:, 1:].set(0.0), f)
-        dilute_on = (retry if dilute is None else dilute) & ~poisson_only
-        use_dilute = settings.dilute_density_cm3 > 0
+        # (a reference density of 0 switches the dilute-carrier control off; it is a
+        # traced number, so the code path is always compiled in)
+        dilute_on = (
+            (retry if dilute is None else dilute)
+            & ~poisson_only
+            & (settings.dilute_density_cm3 > 0)
+        )
         m_plain = m  # the row magnitudes of the strict test (before any dilute scaling)
-        if use_dilute:
-            row_factor, update_weight, psi_floor = dilute_weights(
-                u, arrays, settings, dilute_on, jac
-            )
-            m = m.at[:, 1:].multiply(row_factor)
-            # ...and a Poisson row whose residual is within the round-off of its terms
-            # counts as converged: near flat band the field terms that balance a dilute
-            # space charge are psi differences of a few ulps of psi (ITO / TCTA /
-            # CsPbBrI-NC / BPhen / Ag at its built-in voltage, 0.40 V: 100 Poisson rows at
-            # a relative residual of 1.0 while Newton asks psi to move by half an ulp)
-            m = m.at[:, 0].set(jnp.maximum(m[:, 0], psi_floor))
+        row_factor, update_weight, psi_floor = dilute_weights(u, arrays, settings, dilute_on, jac)
+        m = m.at[:, 1:].multiply(row_factor)
+        # ...and a Poisson row whose residual is within the round-off of its terms counts
+        # as converged: near flat band the field terms that balance a dilute space charge
+        # are psi differences of a few ulps of psi (ITO / TCTA / CsPbBrI-NC / BPhen / Ag at
+        # its built-in voltage, 0.40 V: 100 Poisson rows at a relative residual of 1.0
+        # while Newton asks psi to move by half an ulp)
+        m = m.at[:, 0].set(jnp.maximum(m[:, 0], psi_floor))
         res = relative_residual(f, m)
         du = solve_block_tridiagonal(jac, -f)
         du_newton = du
@@ -587,7 +612,7 @@ def newton_solve(
         hi = jnp.maximum(0.0, vt_v) + settings.quasi_fermi_margin
         du = du.at[:, 1:].set(jnp.clip(u[:, 1:] + du[:, 1:], lo, hi) - u[:, 1:])
         upd_psi = jnp.max(jnp.abs(du[:, 0]))
-        upd_phi = jnp.max(jnp.abs(du[:, 1:]) * (update_weight if use_dilute else 1.0))
+        upd_phi = jnp.max(jnp.abs(du[:, 1:]) * update_weight)
         u_new = u + du
         finite = jnp.all(jnp.isfinite(u_new)) & jnp.isfinite(res)
         done = (
@@ -606,32 +631,23 @@ def newton_solve(
             )
         )
         done = done | at_floor
-        if use_dilute:
-            # with dilute rows judged on an absolute scale, the state must also carry a
-            # continuous current: no point is accepted that the strict test would call
-            # wrong in the one quantity the dilute carriers could still spoil
-            done = done & jax.lax.cond(
-                done & dilute_on,
-                lambda: current_continuous(u_new, arrays, settings),
-                lambda: jnp.array(True),
-            )
-            # the strict test on the unscaled rows and unweighted updates (the same as
-            # above unless the dilute-carrier error control is on)
-            strict = (
-                (relative_residual(f, m_plain) < settings.residual_rtol)
-                & (upd_psi < settings.potential_update_atol)
-                & (jnp.max(jnp.abs(du[:, 1:])) < settings.quasi_fermi_update_atol)
-                & finite
-            )
-            dilute_active = jnp.asarray(dilute_on, bool)
-        else:
-            strict = (
-                (res < settings.residual_rtol)
-                & (upd_psi < settings.potential_update_atol)
-                & (upd_phi < settings.quasi_fermi_update_atol)
-                & finite
-            )
-            dilute_active = jnp.array(False)
+        # with dilute rows judged on an absolute scale, the state must also carry a
+        # continuous current: no point is accepted that the strict test would call wrong
+        # in the one quantity the dilute carriers could still spoil
+        done = done & jax.lax.cond(
+            done & dilute_on,
+            lambda: current_continuous(u_new, arrays, settings),
+            lambda: jnp.array(True),
+        )
+        # the strict test on the unscaled rows and unweighted updates (the same as above
+        # unless the dilute-carrier error control is on)
+        strict = (
+            (relative_residual(f, m_plain) < settings.residual_rtol)
+            & (upd_psi < settings.potential_update_atol)
+            & (jnp.max(jnp.abs(du[:, 1:])) < settings.quasi_fermi_update_atol)
+            & finite
+        )
+        dilute_active = jnp.asarray(dilute_on, bool)
         # which rule accepted this iterate (ACCEPTANCE_CODES; only read where done): the
         # strict test, after a deflated step or not; else the dilute-carrier control when
         # it is on; else one of the two floor rules (barred after a deflated step)
@@ -834,7 +850,7 @@ def solve_equilibrium(arrays: DeviceArrays, settings: SolverSettings) -> NewtonR
     return jax.lax.while_loop(cond, body, (jnp.asarray(0), seed, u_guess))[1]
 
 
-@partial(jax.jit, static_argnames=("settings", "report_progress"))
+@partial(jax.jit, static_argnames=("report_progress",))
 def solve_sweep(
     arrays: DeviceArrays,
     voltages_V: jax.Array,
