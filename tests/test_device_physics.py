@@ -178,3 +178,29 @@ def test_simulate_takes_the_physics_from_the_command_line(tmp_path):
     assert "physics classic" in CliRunner().invoke(main, args).output
     bad = CliRunner().invoke(main, [*args, "--physics", "quantum"])
     assert bad.exit_code != 0 and "classic" in bad.output and "disorder_aware" in bad.output
+
+
+@pytest.mark.slow  # two sweeps of the disorder-aware green device, 64 and 128 nodes
+def test_disorder_aware_green_device_is_mesh_converged():
+    """The disorder-aware green example: J and the luminance change < 1 % from 64 to 128
+    nodes per layer (sine mesh) at every bias of 0-8 V (0.25 V steps) where J is above its
+    round-off floor on both meshes and both converged; below it J is round-off by
+    definition (docs/numerics/accuracy.md, "The current floor")."""
+    from peled.simulate import simulate
+
+    v = np.round(np.arange(0.0, 8.0001, 0.25), 10)
+    dev = load_device(DISORDERED)
+    runs = [simulate(dev, v, mesh=MeshSpec(n)) for n in (64, 128)]
+    ok = np.ones(v.size, bool)
+    for r in runs:
+        ok &= np.asarray(r.converged, bool) & r.current_resolved
+    assert ok.sum() >= 0.6 * v.size, ok
+    j = [np.asarray(r.current_density_mA_cm2)[ok] for r in runs]
+    lum = [np.asarray(r.luminance_cd_m2)[ok] for r in runs]
+    dj = np.abs(j[1] / j[0] - 1.0)
+    dl = np.abs(lum[1] / lum[0] - 1.0)
+    print(
+        f"64 -> 128 nodes, {ok.sum()} biases from {v[ok][0]} V: max |dJ/J| {dj.max():.3g}, "
+        f"max |dL/L| {dl.max():.3g} (at {v[ok][np.argmax(dl)]} V)"
+    )
+    assert dj.max() < 0.01 and dl.max() < 0.01
