@@ -234,9 +234,36 @@ def test_run_case_ratios_and_photometric_identity(fixture_run):
     assert res.current_efficiency_cd_A[k] == pytest.approx(implied, rel=1e-9)
     # a row outside x1.5 gets reasons, each of a named kind
     if not (run.within("EQE_max", 1.5) and run.within("L_max", 1.5)):
-        kinds = ("suspect data", "unknown stack", "missing physics", "solver", "not identified")
+        kinds = (
+            "suspect data",
+            "unknown stack",
+            "missing physics",
+            "limiting step",
+            "solver",
+            "not identified",
+        )
         assert run.reasons and all(r.startswith(kinds) for r in run.reasons)
         assert any(r.startswith("unknown stack") for r in run.reasons)
+
+
+def test_reasons_name_what_the_devices_physics_lacks(fixture_run):
+    """A dark row behind a large barrier: under the classic physics the reason names the
+    missing physics (thermionic injection only, no Poole-Frenkel mobility); under the
+    disorder-aware physics, which has the Gaussian DOS, EGDM and electrode image force,
+    it names the barrier as the limiting step and what the model lacks there."""
+    from dataclasses import replace
+
+    from peled.validation.run import disagreement_reasons
+
+    case = fixture_run.case
+    # the fixture's anode lowered to 4.2 eV: a 0.9 eV hole barrier into PEDOT:PSS
+    device = replace(case.device, anode=replace(case.device.anode, work_function_eV=4.2))
+    classic = disagreement_reasons(replace(fixture_run, case=replace(case, device=device)))
+    aware_device = replace(device, physics="disorder_aware")
+    reasons = disagreement_reasons(replace(fixture_run, case=replace(case, device=aware_device)))
+    assert any(r.startswith("missing physics") for r in classic)
+    assert any(r.startswith("limiting step") and "heterointerfaces" in r for r in reasons)
+    assert not any("Poole-Frenkel" in r for r in reasons)
 
 
 def test_report_files(tmp_path, fixture_run, scenarios):

@@ -258,7 +258,18 @@ def disagreement_reasons(run: CaseRun) -> list[str]:
     )
     if low_light or (r_eqe is not None and r_eqe < 1.0 / BANDS[0]):
         for carrier, (height, where) in bar.items():
-            if height > LARGE_BARRIER_EV:
+            if height <= LARGE_BARRIER_EV:
+                continue
+            if case.device.physics == "disorder_aware":
+                # the Gaussian DOS, EGDM and image force at the electrodes are in; what the
+                # model does not have at a heterointerface is said
+                reasons.append(
+                    f"limiting step: {height:.2f} eV {carrier[:-1]} barrier at {where}, "
+                    "crossed by thermionic transfer between the layers' transport levels "
+                    "(no tunnelling or field lowering at heterointerfaces), starves the "
+                    f"emitter of {carrier} within the 0-8 V sweep"
+                )
+            else:
                 reasons.append(
                     f"missing physics: {height:.2f} eV {carrier[:-1]} barrier at {where} under "
                     "pure thermionic emission (no field-assisted or tunnelling injection, no "
