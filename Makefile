@@ -11,9 +11,18 @@ test-slow: .venv/bin/python
 
 # benchmarks/test_devsim.py needs `pip install -e ".[bench]"` and Debian's
 # libopenblas0-pthread + liblapack3 (devsim loads BLAS/LAPACK at run time); skipped otherwise
+# both write the medians to bench.json and the table of docs/numerics/performance.md from
+# it (benchmarks/perf_table.py); bench-table runs only the benchmarks of that table
 bench: .venv/bin/python
 	DEVSIM_MATH_LIBS=$${DEVSIM_MATH_LIBS:-libopenblas.so.0} \
-	$(PY) -m pytest benchmarks --benchmark-enable -p no:cacheprovider -o addopts=""
+	$(PY) -m pytest benchmarks --benchmark-enable -p no:cacheprovider -o addopts="" \
+	  --benchmark-json=bench.json
+	$(PY) benchmarks/perf_table.py bench.json
+
+bench-table: .venv/bin/python
+	$(PY) -m pytest benchmarks/test_benchmarks.py benchmarks/test_optics_bench.py \
+	  --benchmark-enable -p no:cacheprovider -o addopts="" --benchmark-json=bench.json
+	$(PY) benchmarks/perf_table.py bench.json
 
 sweep-tutorial: .venv/bin/python
 	.venv/bin/peled sweep examples/sweeps/green-htl-etl.yaml --out green-htl-etl-sweep --csv
@@ -51,7 +60,11 @@ optics-figures: .venv/bin/python
 model-figures: .venv/bin/python
 	$(PY) docs/figures/model_figures.py
 
+# figures of solved devices for docs/numerics/ (each mesh size compiles: ~3 min)
+numerics-figures: .venv/bin/python
+	$(PY) docs/figures/mesh_convergence.py
+
 lint: .venv/bin/python
 	$(PY) -m ruff check peled tests benchmarks
 
-.PHONY: test test-slow bench lint sweep-tutorial validate docs readme-figures model-figures optics-figures
+.PHONY: test test-slow bench bench-table lint sweep-tutorial validate docs readme-figures model-figures numerics-figures optics-figures
