@@ -2,8 +2,9 @@
 
 Markdown image links ``![alt](path)`` in docs/**/*.md and README.md are resolved relative
 to the file that holds them; web addresses are left out. The figures come from
-``make readme-figures`` (the default device) and ``make model-figures`` (the model and
-numerics figures, docs/figures/model_figures.py).
+``make readme-figures`` (the default device), ``make model-figures`` (the model and
+numerics figures, docs/figures/model_figures.py) and ``make numerics-figures`` (solved
+devices, docs/figures/mesh_convergence.py).
 """
 
 import re
