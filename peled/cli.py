@@ -243,14 +243,27 @@ def check(device_file: str, physics: str | None) -> None:
     electron_barrier = dev.cathode.work_function_eV - last.electron_affinity_eV
     click.echo(f"  holes, anode -> {first.name}: {hole_barrier:+.2f}")
     click.echo(f"  electrons, cathode -> {last.name}: {electron_barrier:+.2f}")
-    for a, b in zip(dev.layers[:-1], dev.layers[1:], strict=True):
+    images = dev.interface_images()
+    for a, b, tag in zip(dev.layers[:-1], dev.layers[1:], images, strict=True):
         ma, mb = a.material, b.material
         dh = mb.ionization_energy_eV - ma.ionization_energy_eV
         de = mb.electron_affinity_eV - ma.electron_affinity_eV
+        plane = {
+            1: f"; {ma.name} is the image plane of {mb.name}",
+            -1: f"; {mb.name} is the image plane of {ma.name}",
+        }.get(tag, "")
         click.echo(
             f"  {ma.name} | {mb.name}: holes {dh:+.2f} (towards cathode), "
-            f"electrons {de:+.2f} (towards anode)"
+            f"electrons {de:+.2f} (towards anode){plane}"
         )
+    click.echo(
+        "  interface image force "
+        + (
+            "on (a layer screening within its neighbour's site spacing)"
+            if dev.interface_image_force
+            else "off"
+        )
+    )
 
 
 @main.command()

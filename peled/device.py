@@ -30,7 +30,9 @@ from peled.materials import (
     default_database,
     parse_material,
 )
+from peled.model.contacts.image_force import DEFAULT_IMAGE_CUTOFF_M, site_spacing_m
 from peled.model.emitter.excitonic import langevin_coefficient_m3_s
+from peled.model.interfaces.image_plane import debye_length_m, screens_as_image_plane
 from peled.model.mobility import gamma_from_cm_V_sqrt
 from peled.model.statistics import STATISTICS_GAMMA
 from peled.model.statistics.nanocrystal import charging_energy_eV
@@ -149,6 +151,9 @@ class DeviceFile(_Strict):
     optics: Literal["ray_optics", "dipole"] = "ray_optics"
     # which description of the films the materials' data feed (PHYSICS, docs/model/index.md)
     physics: Literal["classic", "disorder_aware"] = "classic"
+    # whether a layer that screens like a metal is its neighbour's image plane at their
+    # interface (peled.model.interfaces.image_plane); None: on under disorder_aware
+    interface_image_force: bool | None = None
 
 
 #: default optical thickness of an electrode [nm] (a device file sets thickness_nm):
@@ -230,6 +235,9 @@ class Device:
     optics: str = "ray_optics"
     #: the description of the films (PHYSICS): "classic" or "disorder_aware"
     physics: str = "classic"
+    #: whether a layer that screens within its neighbour's site spacing is that
+    #: neighbour's image plane (:meth:`interface_images`)
+    interface_image_force: bool = False
     description: str = ""
     stack_source: str = ""
     source_file: str | None = field(default=None, compare=False)
@@ -281,7 +289,49 @@ class Device:
             temperature_K=self.temperature_K,
             mesh=mesh,
             image_force=(self.anode.image_force, self.cathode.image_force),
+            interface_image=self.interface_images(),
         )
+
+    def interface_images(self) -> tuple[int, ...]:
+        """Per interface (K-1,): +1 where the layer after it sees the layer before it as an
+        electrode's image plane, -1 the other way round, 0 for none
+        (peled.model.interfaces.image_plane): a doped layer whose Debye length at its
+        dopant density is no longer than the neighbour's site spacing (N0^(-1/3) of a
+        Gaussian layer, 1 nm otherwise) screens like a metal. All 0 unless
+        ``interface_image_force``. Decided from the materials' values when the arrays are
+        built (static structure of the compiled sweep)."""
+        k = len(self.layers)
+        if not self.interface_image_force:
+            return (0,) * (k - 1)
+
+        def screens(conductor: Semiconductor, receiver: Semiconductor) -> bool:
+            doping = max(conductor.acceptor_density_cm3, conductor.donor_density_cm3)
+            if doping <= 0.0:
+                return False
+            length = debye_length_m(
+                conductor.relative_permittivity, doping * CM3_TO_M3, self.temperature_K
+            )
+            return screens_as_image_plane(length, _site_spacing_m(receiver))
+
+        out = []
+        for left, right in zip(self.layers[:-1], self.layers[1:], strict=True):
+            a, b = left.material, right.material
+            if screens(a, b) and not screens(b, a):
+                out.append(1)
+            elif screens(b, a) and not screens(a, b):
+                out.append(-1)
+            else:
+                out.append(0)
+        return tuple(out)
+
+
+def _site_spacing_m(m: Semiconductor) -> float:
+    """The distance [m] of a layer's first sites from a neighbouring image plane: N0^(-1/3)
+    of its Gaussian DOS (holes first, as peled.core.residual.interface_image_gaps_m), the
+    assumed 1 nm (DEFAULT_IMAGE_CUTOFF_M) otherwise."""
+    if "gauss_fermi" in (m.carrier_statistics("hole"), m.carrier_statistics("electron")):
+        return float(site_spacing_m(m.site_density_cm3 * CM3_TO_M3))
+    return DEFAULT_IMAGE_CUTOFF_M
 
 
 # SRH lifetime [s] of a layer whose material gives none: no trap-assisted loss. A finite
@@ -716,6 +766,11 @@ def device_from_mapping(
         substrate_side=spec.substrate_side,
         optics=spec.optics,
         physics=physics,
+        interface_image_force=(
+            physics == "disorder_aware"
+            if spec.interface_image_force is None
+            else spec.interface_image_force
+        ),
         description=spec.description,
         stack_source=spec.stack_source,
         source_file=where,
@@ -818,6 +873,7 @@ def device_to_mapping(device: Device) -> dict[str, Any]:
         "substrate_side": device.substrate_side,
         "optics": device.optics,
         "physics": device.physics,
+        "interface_image_force": device.interface_image_force,
     }
     if device.outcoupling is not None:
         out["outcoupling"] = device.outcoupling

@@ -70,6 +70,7 @@ def build_arrays(
     contact_velocities_m_s: Mapping[str, float] | None = None,
     interface_velocities_m_s: Sequence[Mapping[str, float]] | None = None,
     image_force: tuple[bool, bool] = (False, False),
+    interface_image: Sequence[int] | None = None,
 ) -> DeviceArrays:
     """DeviceArrays of a stack given per-layer SI values (keys = LayerParams fields).
 
@@ -85,7 +86,9 @@ def build_arrays(
     ``electron``, ``hole`` (thermionic transfer velocity, default Richardson velocity of
     the free-electron mass) and ``recombination`` (default 0) for interface k.
     ``image_force`` (anode, cathode): image-force lowering of the transport levels next to
-    each electrode (peled.model.contacts.image_force).
+    each electrode (peled.model.contacts.image_force). ``interface_image[k]`` (K-1
+    entries, default none): +1 where layer k+1 sees layer k as an electrode's image plane,
+    -1 where layer k sees layer k+1, 0 for no image (peled.model.interfaces.image_plane).
     """
     mesh = mesh or MeshSpec()
     k = len(layers)
@@ -142,6 +145,9 @@ def build_arrays(
             [d.get("recombination", 0.0) for d in iv], jnp.float64
         ),
     )
+    images = tuple(int(t) for t in (interface_image or (0,) * (k - 1)))
+    if len(images) != k - 1 or any(t not in (-1, 0, 1) for t in images):
+        raise ValueError(f"interface_image: expected {k - 1} entries of -1, 0 or 1, got {images}")
     node_layer, frac = reference_mesh(k, mesh)
     return DeviceArrays(
         layers=lp,
@@ -158,4 +164,5 @@ def build_arrays(
         electron_mobility_model=tuple(models["electron_mobility_model"]),
         hole_mobility_model=tuple(models["hole_mobility_model"]),
         image_force=(bool(image_force[0]), bool(image_force[1])),
+        interface_image=images if any(images) else (),
     )

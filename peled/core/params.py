@@ -130,6 +130,10 @@ class DeviceArrays:
     hole_mobility_model: tuple[str, ...] = field(default=(), metadata={"static": True})
     # static: image-force lowering at the (anode, cathode) (peled.model.contacts.image_force)
     image_force: tuple[bool, bool] = field(default=(False, False), metadata={"static": True})
+    # static, one per interface (K-1,): +1 where the layer right of it sees the left layer
+    # as an electrode's image plane, -1 where the left layer sees the right one, 0 for no
+    # image (peled.model.interfaces.image_plane); empty = 0 everywhere
+    interface_image: tuple[int, ...] = field(default=(), metadata={"static": True})
 
     @property
     def n_nodes(self) -> int:
@@ -148,6 +152,10 @@ class DeviceArrays:
         """The static mobility model of each layer for ``carrier`` ("electron"/"hole")."""
         tags = self.electron_mobility_model if carrier == "electron" else self.hole_mobility_model
         return tags or ("constant",) * self.n_layers
+
+    def interface_images(self) -> tuple[int, ...]:
+        """The static image-plane tag of each interface (+1, -1 or 0; ``interface_image``)."""
+        return self.interface_image or (0,) * max(self.n_layers - 1, 0)
 
     @property
     def nodes_per_layer(self) -> int:

@@ -49,7 +49,7 @@ from peled.core.fitting import (
     sinh_ratio,
     tanh_ratio,
 )
-from peled.core.params import DeviceArrays, node_positions_m
+from peled.core.params import DeviceArrays, layer_boundaries_m, node_positions_m
 from peled.core.scaling import ME_KG, Q_C, Scaling, scaling_for
 from peled.model.contacts.image_force import (
     DEFAULT_IMAGE_CUTOFF_M,
@@ -135,7 +135,7 @@ def geometry(arrays: DeviceArrays, sc: Scaling) -> Geometry:
     # series combination of the two dielectric pieces of an edge (exact for a step in eps)
     left_piece = (face - x[:-1]) / eps[:-1]
     right_piece = (x[1:] - face) / eps[1:]
-    eps_edge = h / (left_piece + right_piece)
+    eps_edge = h / (left_piece + right_piece + interface_gap_pieces(arrays, sc, is_int))
     interface_index = jnp.clip(lay[:-1], 0, max(arrays.n_layers - 2, 0))
     return Geometry(
         x,
@@ -200,7 +200,7 @@ def band_offsets(arrays: DeviceArrays, sc: Scaling):
     off_n = chi + ln_nc
     off_p = chi + eg - ln_nv
     ln_ni = 0.5 * (ln_nc + ln_nv) - 0.5 * eg
-    if any(arrays.image_force):
+    if any(arrays.image_force) or any(arrays.interface_images()):
         # both carriers are drawn to their image charges: LUMO lowered, HOMO raised
         low_n, low_p = image_lowering(arrays, sc)
         off_n = off_n + low_n
@@ -214,25 +214,71 @@ def image_lowering(arrays: DeviceArrays, sc: Scaling):
     In the layer next to each electrode that has ``image_force`` on
     (:func:`peled.model.contacts.image_force.image_potential_V`), with the layer's
     permittivity and, as the cut-off, the site spacing N^(-1/3) of a Gaussian layer's
-    carrier (1 nm otherwise). Zero elsewhere.
+    carrier (1 nm otherwise), and in the layer that sees a screening neighbour as its image
+    plane (``interface_image``, peled.model.interfaces.image_plane), U(d + a) at distance
+    d from that interface. Zero elsewhere. Both carriers get the same lowering.
     """
     lp = arrays.layers
     m, k = arrays.nodes_per_layer, arrays.n_layers
     x = node_positions_m(arrays)
-    total = jnp.sum(lp.thickness_m)
+    bounds = layer_boundaries_m(arrays)
     anode, cathode = image_gaps_m(arrays)
-    out = []
-    for low in (jnp.zeros_like(x), jnp.zeros_like(x)):
-        for on, layer, nodes, distance, gap in (
-            (arrays.image_force[0], 0, slice(0, m), x[:m], anode),
-            (arrays.image_force[1], k - 1, slice((k - 1) * m, k * m), total - x[-m:], cathode),
-        ):
-            if not on:
-                continue
+    planes = [
+        (arrays.image_force[0], 0, x[:m], anode),
+        (arrays.image_force[1], k - 1, bounds[-1] - x[-m:], cathode),
+    ]
+    gaps = interface_image_gaps_m(arrays)
+    for i, tag in enumerate(arrays.interface_images()):
+        if tag:
+            layer = i + 1 if tag > 0 else i
+            nodes = x[layer * m : (layer + 1) * m]
+            distance = nodes - bounds[i + 1] if tag > 0 else bounds[i + 1] - nodes
+            planes.append((True, layer, distance, gaps[i]))
+    low = jnp.zeros_like(x)
+    for on, layer, distance, gap in planes:
+        if on:
             u = image_potential_V(distance, lp.relative_permittivity[layer], gap)
-            low = low.at[nodes].add(u / sc.thermal_voltage_V)
-        out.append(low)
-    return out[0], out[1]
+            low = low.at[layer * m : (layer + 1) * m].add(u / sc.thermal_voltage_V)
+    return low, low
+
+
+def interface_image_gaps_m(arrays: DeviceArrays):
+    """(K-1,) the charge-free gap a [m] at each interface between a screening layer's
+    surface and the first sites of the layer that sees it as an image plane
+    (``interface_image``): that layer's site spacing N0^(-1/3) where its holes, else its
+    electrons, have Gauss-Fermi statistics, DEFAULT_IMAGE_CUTOFF_M otherwise; the same
+    value (unused) where the interface has no image."""
+    k = arrays.n_layers
+    dos_n, dos_p = layer_states_m3(arrays)
+    holes, electrons = arrays.statistics_tags("hole"), arrays.statistics_tags("electron")
+    gaps = []
+    for i, tag in enumerate(arrays.interface_images()):
+        layer = i + 1 if tag > 0 else i
+        if holes[layer] == "gauss_fermi":
+            gaps.append(site_spacing_m(dos_p[layer]))
+        elif electrons[layer] == "gauss_fermi":
+            gaps.append(site_spacing_m(dos_n[layer]))
+        else:
+            gaps.append(jnp.asarray(DEFAULT_IMAGE_CUTOFF_M))
+    return jnp.stack(gaps) if gaps else jnp.zeros((max(k - 1, 0),))
+
+
+def interface_gap_pieces(arrays: DeviceArrays, sc: Scaling, is_int):
+    """(N-1,) a / eps_r (scaled length) of the charge-free gap on each interface edge whose
+    receiving layer sees its neighbour as an image plane (the gap lies on the receiving
+    side: its permittivity), 0 on every other edge."""
+    tags = arrays.interface_images()
+    zero = jnp.zeros(is_int.shape, arrays.layers.thickness_m.dtype)
+    if not any(tags):
+        return zero
+    m = arrays.nodes_per_layer
+    gaps = interface_image_gaps_m(arrays) / sc.length_m
+    eps = arrays.layers.relative_permittivity
+    for i, tag in enumerate(tags):
+        if tag:
+            layer = i + 1 if tag > 0 else i
+            zero = zero.at[(i + 1) * m - 1].set(gaps[i] / eps[layer])
+    return zero
 
 
 def image_gaps_m(arrays: DeviceArrays):
