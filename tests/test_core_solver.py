@@ -49,9 +49,9 @@ def test_bernoulli_accurate_and_finite():
 def test_block_solver_matches_dense():
     """Sizes cover odd and even counts at every cyclic-reduction level (128, a power of
     two as the meshes use, pads one identity row at every level; 7 = 2^3 - 1 pads none;
-    100 and 129 mix both). Each size compiles twice, so the list is kept short."""
+    100 mixes both). Each size compiles twice, so the list is kept short."""
     rng = np.random.default_rng(1)
-    for n in (1, 2, 4, 7, 100, 128, 129):
+    for n in (1, 2, 7, 100, 128):
         a = rng.normal(size=(n, 3, 3))
         c = rng.normal(size=(n, 3, 3))
         b = rng.normal(size=(n, 3, 3)) + 8 * np.eye(3)
@@ -94,7 +94,10 @@ def test_jacobian_equals_autodiff():
     st = solve_sweep(arr, jnp.array([0.0, 0.6]))
     u = st.u[1]
     _, _, jac = _fun_and_jacobian(u, arr, jnp.asarray(0.6))
-    dense = jax.jacfwd(lambda v: residual(v.reshape(u.shape), arr, 0.6).ravel())(u.ravel())
+    # jitted: eager jacfwd dispatches every op of the residual (~3x slower)
+    dense = jax.jit(jax.jacfwd(lambda v, a: residual(v.reshape(u.shape), a, 0.6).ravel()))(
+        u.ravel(), arr
+    )
     scale = np.max(np.abs(np.asarray(dense)))
     np.testing.assert_allclose(np.asarray(jac.dense()), np.asarray(dense), atol=1e-10 * scale)
 
@@ -403,13 +406,14 @@ def test_near_null_mode_is_deflated_from_a_cut_step():
 def test_dilute_weights_follow_their_definition():
     """Row factors 1 + n_ref / max(c_{i-1}, c_i, c_{i+1}) and update weights c / (c + n_ref)
     for each carrier, one at the contact rows, all ones when inactive."""
-    from peled.core.newton import SolverSettings, dilute_weights
+    from peled.core.newton import SolverSettings, dilute_weights, initial_guess
     from peled.core.residual import node_state
     from peled.core.scaling import scaling_for
 
     arr = pin(nodes=8)
-    st = solve_sweep(arr, jnp.array([0.0, 0.6]))
-    u = st.u[-1]
+    # the definition holds at any state: the charge-neutral starting state (no solve,
+    # whose compile took a minute of the suite)
+    u = initial_guess(arr)
     settings = SolverSettings(dilute_density_cm3=1e12)
     factor, weight, _ = dilute_weights(u, arr, settings, jnp.array(True))
     sc = scaling_for(arr.temperature_K)
