@@ -10,12 +10,12 @@ import pytest
 from devices import database_stack, electron_only, layer, mirror, pin
 from scipy import constants
 
-from peled.core.linalg import BlockTridiagonal, solve_block_tridiagonal, solve_small
 from peled.core.newton import _fun_and_jacobian, solve_sweep
 from peled.core.observables import sweep_observables
 from peled.core.params import MeshSpec
 from peled.core.residual import residual
 from peled.model.fluxes.scharfetter_gummel import bernoulli
+from peled.solve.linalg import BlockTridiagonal, solve_block_tridiagonal, solve_small
 
 # The regression states in tests/data are stored on a 64-node-per-layer mesh with sine
 # clustering 0.9 (the default is 0.99); the tests that start from them pin it.

@@ -16,6 +16,7 @@ import peled
 from peled.cli import main
 from peled.core.newton import RESULT_CODES
 from peled.core.params import MeshSpec
+from peled.solve.continuation import solve_sweep as compiled_sweep
 
 SRC = {"sources": {}}
 
@@ -239,9 +240,9 @@ def test_a_new_bias_count_reuses_the_compiled_sweep(led_result):
     assert padded_biases(np.zeros(3)).size == 16 and padded_biases(np.zeros(17)).size == 32
     np.testing.assert_array_equal(padded_biases(np.arange(20.0))[19:], 19.0)
     v = np.concatenate([led_result.voltage_V, [4.25, 4.5]])
-    compiled = solve_sweep._cache_size()
+    compiled = compiled_sweep._cache_size()
     res = peled.simulate(small_led(), v, mesh=MeshSpec(24))
-    assert solve_sweep._cache_size() == compiled
+    assert compiled_sweep._cache_size() == compiled
     assert res.voltage_V.size == 19 and res.current_density_mA_cm2.size == 19
     # the padding is never attempted: no iterations, recorded as failed
     import jax
@@ -258,7 +259,7 @@ def test_a_new_bias_count_reuses_the_compiled_sweep(led_result):
             report_progress=False,
             n_biases=jnp.asarray(19),
         )
-    assert solve_sweep._cache_size() == compiled
+    assert compiled_sweep._cache_size() == compiled
     assert np.all(np.asarray(st.iterations)[19:] == 0)
     assert not np.any(np.asarray(st.converged)[19:])
     np.testing.assert_array_equal(np.asarray(st.converged)[:19], res.converged)
@@ -274,16 +275,16 @@ def test_new_tolerances_reuse_the_compiled_sweep(led_result):
     same J). The switches that decide which passes exist are its static structure."""
     import jax
 
-    from peled.core.newton import STRUCTURE_FIELDS, SolverSettings, solve_sweep
+    from peled.core.newton import STRUCTURE_FIELDS, SolverSettings
 
     v = led_result.voltage_V
-    compiled = solve_sweep._cache_size()
+    compiled = compiled_sweep._cache_size()
     tight = SolverSettings(residual_rtol=1e-11, max_iterations=80, floor_rtol=1e-7)
     res = peled.simulate(small_led(), v, mesh=MeshSpec(24), settings=tight)
     starved = peled.simulate(
         small_led(), v, mesh=MeshSpec(24), settings=SolverSettings(max_iterations=2)
     )
-    assert solve_sweep._cache_size() == compiled
+    assert compiled_sweep._cache_size() == compiled
     assert res.converged.all()
     ok = led_result.trusted & res.trusted
     np.testing.assert_allclose(
@@ -577,7 +578,7 @@ def test_compiled_code_is_released_near_the_memory_map_limit(monkeypatch, tmp_pa
     threshold it keeps the compiled sweep, above it it clears JAX's caches (the next
     solve recompiles instead of XLA aborting the process at the limit)."""
     from peled import runtime
-    from peled.core.newton import solve_sweep
+    from peled.solve.continuation import solve_sweep as compiled_sweep
 
     usage = runtime.memory_map_usage()
     if usage is None:
@@ -585,11 +586,11 @@ def test_compiled_code_is_released_near_the_memory_map_limit(monkeypatch, tmp_pa
     used, limit = usage
     assert 0 < used < limit
     peled.simulate(small_led(), np.linspace(0, 0.5, 3), mesh=MeshSpec(8))
-    assert solve_sweep._cache_size() >= 1
+    assert compiled_sweep._cache_size() >= 1
     assert not runtime.release_compiled_code_if_near_limit(fraction=1.0)
-    assert solve_sweep._cache_size() >= 1
+    assert compiled_sweep._cache_size() >= 1
     assert runtime.release_compiled_code_if_near_limit(fraction=0.0)
-    assert solve_sweep._cache_size() == 0
+    assert compiled_sweep._cache_size() == 0
     # where /proc cannot be read, nothing is cleared
     monkeypatch.setattr(runtime, "MAPS", tmp_path / "missing")
     assert runtime.memory_map_usage() is None

@@ -25,9 +25,9 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from peled.core.linalg import block_jacobian, solve_block_tridiagonal
 from peled.core.params import DeviceArrays
 from peled.core.residual import residual
+from peled.solve.linalg import block_jacobian, solve_block_tridiagonal
 
 
 def _f_of_u(arrays: DeviceArrays, voltage_V):
