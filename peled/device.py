@@ -327,7 +327,7 @@ class Device:
 
 def _site_spacing_m(m: Semiconductor) -> float:
     """The distance [m] of a layer's first sites from a neighbouring image plane: N0^(-1/3)
-    of its Gaussian DOS (holes first, as peled.core.residual.interface_image_gaps_m), the
+    of its Gaussian DOS (holes first, as peled.core.levels.interface_image_gaps_m), the
     assumed 1 nm (DEFAULT_IMAGE_CUTOFF_M) otherwise."""
     if "gauss_fermi" in (m.carrier_statistics("hole"), m.carrier_statistics("electron")):
         return float(site_spacing_m(m.site_density_cm3 * CM3_TO_M3))

@@ -13,9 +13,9 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from peled.core.levels import band_offsets
 from peled.core.params import DeviceArrays, node_positions_m
 from peled.core.residual import (
-    band_offsets,
     cell_recombination,
     contact_values,
     edge_fluxes,

@@ -49,19 +49,23 @@ from peled.core.fitting import (
     sinh_ratio,
     tanh_ratio,
 )
-from peled.core.params import DeviceArrays, layer_boundaries_m, node_positions_m
-from peled.core.scaling import ME_KG, Q_C, Scaling, scaling_for
-from peled.model.contacts.image_force import (
-    DEFAULT_IMAGE_CUTOFF_M,
-    image_potential_V,
-    site_spacing_m,
+from peled.core.levels import (  # noqa: F401  (image_lowering, image_gaps_m re-exported)
+    band_log_dos,
+    band_offsets,
+    image_gaps_m,
+    image_lowering,
+    interface_gap_pieces,
+    layer_states_m3,
 )
+from peled.core.params import DeviceArrays, node_positions_m
+from peled.core.scaling import ME_KG, Q_C, Scaling, scaling_for
+from peled.model.contacts.image_force import site_spacing_m
 from peled.model.fluxes.scharfetter_gummel import safe_exp, sg_electron_flux, sg_hole_flux
 from peled.model.interfaces.thermionic import thermionic_flux
 from peled.model.mobility import edge_mobility
 from peled.model.recombination.bulk import RecombinationOverNP, recombination_over_np
 from peled.model.statistics import StatisticsParams, corrections
-from peled.model.statistics.nanocrystal import confinement_unit_eV, ground_level_states_m3
+from peled.model.statistics.nanocrystal import confinement_unit_eV
 from peled.model.tags import evaluate_by_tag
 
 
@@ -187,143 +191,6 @@ def contact_values(arrays: DeviceArrays, voltage_V, sc: Scaling) -> ContactValue
         phi_anode=voltage_V / vt,
         phi_cathode=jnp.zeros_like(voltage_V / vt),
     )
-
-
-def band_offsets(arrays: DeviceArrays, sc: Scaling):
-    """Per-node constant parts of theta_n and theta_p (scaled), and ln(ni/N0)."""
-    lp = arrays.layers
-    lay = arrays.node_layer
-    vt = sc.thermal_voltage_V
-    chi = lp.electron_affinity_eV[lay] / vt
-    eg = lp.band_gap_eV[lay] / vt
-    ln_nc, ln_nv = band_log_dos(arrays, sc)
-    off_n = chi + ln_nc
-    off_p = chi + eg - ln_nv
-    ln_ni = 0.5 * (ln_nc + ln_nv) - 0.5 * eg
-    if any(arrays.image_force) or any(arrays.interface_images()):
-        # both carriers are drawn to their image charges: LUMO lowered, HOMO raised
-        low_n, low_p = image_lowering(arrays, sc)
-        off_n = off_n + low_n
-        off_p = off_p - low_p
-    return off_n, off_p, ln_ni
-
-
-def image_lowering(arrays: DeviceArrays, sc: Scaling):
-    """Image-force lowering of the electron and hole transport levels per node [V_t].
-
-    In the layer next to each electrode that has ``image_force`` on
-    (:func:`peled.model.contacts.image_force.image_potential_V`), with the layer's
-    permittivity and, as the cut-off, the site spacing N^(-1/3) of a Gaussian layer's
-    carrier (1 nm otherwise), and in the layer that sees a screening neighbour as its image
-    plane (``interface_image``, peled.model.interfaces.image_plane), U(d + a) at distance
-    d from that interface. Zero elsewhere. Both carriers get the same lowering.
-    """
-    lp = arrays.layers
-    m, k = arrays.nodes_per_layer, arrays.n_layers
-    x = node_positions_m(arrays)
-    bounds = layer_boundaries_m(arrays)
-    anode, cathode = image_gaps_m(arrays)
-    planes = [
-        (arrays.image_force[0], 0, x[:m], anode),
-        (arrays.image_force[1], k - 1, bounds[-1] - x[-m:], cathode),
-    ]
-    gaps = interface_image_gaps_m(arrays)
-    for i, tag in enumerate(arrays.interface_images()):
-        if tag:
-            layer = i + 1 if tag > 0 else i
-            nodes = x[layer * m : (layer + 1) * m]
-            distance = nodes - bounds[i + 1] if tag > 0 else bounds[i + 1] - nodes
-            planes.append((True, layer, distance, gaps[i]))
-    low = jnp.zeros_like(x)
-    for on, layer, distance, gap in planes:
-        if on:
-            u = image_potential_V(distance, lp.relative_permittivity[layer], gap)
-            low = low.at[layer * m : (layer + 1) * m].add(u / sc.thermal_voltage_V)
-    return low, low
-
-
-def interface_image_gaps_m(arrays: DeviceArrays):
-    """(K-1,) the charge-free gap a [m] at each interface between a screening layer's
-    surface and the first sites of the layer that sees it as an image plane
-    (``interface_image``): that layer's site spacing N0^(-1/3) where its holes, else its
-    electrons, have Gauss-Fermi statistics, DEFAULT_IMAGE_CUTOFF_M otherwise; the same
-    value (unused) where the interface has no image."""
-    k = arrays.n_layers
-    dos_n, dos_p = layer_states_m3(arrays)
-    holes, electrons = arrays.statistics_tags("hole"), arrays.statistics_tags("electron")
-    gaps = []
-    for i, tag in enumerate(arrays.interface_images()):
-        layer = i + 1 if tag > 0 else i
-        if holes[layer] == "gauss_fermi":
-            gaps.append(site_spacing_m(dos_p[layer]))
-        elif electrons[layer] == "gauss_fermi":
-            gaps.append(site_spacing_m(dos_n[layer]))
-        else:
-            gaps.append(jnp.asarray(DEFAULT_IMAGE_CUTOFF_M))
-    return jnp.stack(gaps) if gaps else jnp.zeros((max(k - 1, 0),))
-
-
-def interface_gap_pieces(arrays: DeviceArrays, sc: Scaling, is_int):
-    """(N-1,) a / eps_r (scaled length) of the charge-free gap on each interface edge whose
-    receiving layer sees its neighbour as an image plane (the gap lies on the receiving
-    side: its permittivity), 0 on every other edge."""
-    tags = arrays.interface_images()
-    zero = jnp.zeros(is_int.shape, arrays.layers.thickness_m.dtype)
-    if not any(tags):
-        return zero
-    m = arrays.nodes_per_layer
-    gaps = interface_image_gaps_m(arrays) / sc.length_m
-    eps = arrays.layers.relative_permittivity
-    for i, tag in enumerate(tags):
-        if tag:
-            layer = i + 1 if tag > 0 else i
-            zero = zero.at[(i + 1) * m - 1].set(gaps[i] / eps[layer])
-    return zero
-
-
-def image_gaps_m(arrays: DeviceArrays):
-    """The charge-free gap a [m] between each electrode's surface (its image plane and
-    the plane where its potential holds) and the contact node, (anode, cathode): the
-    site spacing N0^(-1/3) of a Gaussian layer for the carrier the electrode injects
-    (holes at the anode, electrons at the cathode), DEFAULT_IMAGE_CUTOFF_M otherwise.
-    Used only where ``image_force`` is on (peled.model.contacts.image_force)."""
-    k = arrays.n_layers
-    dos_n, dos_p = layer_states_m3(arrays)
-    gaps = []
-    for carrier, dos, layer in (("hole", dos_p, 0), ("electron", dos_n, k - 1)):
-        gaps.append(
-            site_spacing_m(dos[layer])
-            if arrays.statistics_tags(carrier)[layer] == "gauss_fermi"
-            else jnp.asarray(DEFAULT_IMAGE_CUTOFF_M)
-        )
-    return gaps[0], gaps[1]
-
-
-def layer_states_m3(arrays: DeviceArrays):
-    """Per-layer states of electrons and holes [m^-3], each (K,): the band DOS (the site
-    density under Gauss-Fermi), and for a nanocrystal film the ground level's 2 phi / L^3
-    (peled.model.statistics.nanocrystal), so that it follows the crystal size."""
-    lp = arrays.layers
-    out = []
-    for carrier, dos in (
-        ("electron", lp.conduction_band_dos_m3),
-        ("hole", lp.valence_band_dos_m3),
-    ):
-        nc = np.asarray([t == "nanocrystal" for t in arrays.statistics_tags(carrier)])
-        if nc.any():
-            film = ground_level_states_m3(lp.nanocrystal_size_m, lp.nanocrystal_packing_fraction)
-            dos = jnp.where(nc, film, dos)
-        out.append(dos)
-    return out[0], out[1]
-
-
-def band_log_dos(arrays: DeviceArrays, sc: Scaling):
-    """Per-node ln(N_c/N0) and ln(N_v/N0) [-]."""
-    lay = arrays.node_layer
-    nc, nv = layer_states_m3(arrays)
-    ln_nc = jnp.log(nc[lay] / sc.density_m3)
-    ln_nv = jnp.log(nv[lay] / sc.density_m3)
-    return ln_nc, ln_nv
 
 
 def statistics_params(arrays: DeviceArrays, sc: Scaling, carrier: str) -> StatisticsParams:
