@@ -12,13 +12,35 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import ValidationError
 
-from peled.core.discretize import build_arrays
 from peled.core.params import DeviceArrays, MeshSpec
+from peled.device_arrays import (  # noqa: F401  (re-exported)
+    CM2_TO_M2,
+    CM3_TO_M3,
+    GAUSSIAN_ONSET_WIDTHS,
+    NO_SRH_LIFETIME_S,
+    _gaussian_centres,
+    device_arrays,
+    interface_images,
+    nanocrystal_charging_eV,
+)
+from peled.device_file import (  # noqa: F401  (the file format, re-exported)
+    TEMPERATURE_RANGE_K,
+    THICKNESS_RANGE_NM,
+    ContactSpec,
+    DeviceFile,
+    LayerSpec,
+    SubstrateSpec,
+    SweepSpec,
+    _check_plausible,
+    _did_you_mean,
+    bias_grid,
+    format_input_error,
+)
 from peled.errors import PeledInputError
 from peled.materials import (
     Electrode,
@@ -26,16 +48,9 @@ from peled.materials import (
     OpticalTable,
     Semiconductor,
     Substrate,
-    _format_validation_error,
     default_database,
     parse_material,
 )
-from peled.model.contacts.image_force import DEFAULT_IMAGE_CUTOFF_M, site_spacing_m
-from peled.model.emitter.excitonic import langevin_coefficient_m3_s
-from peled.model.interfaces.image_plane import debye_length_m, screens_as_image_plane
-from peled.model.mobility import gamma_from_cm_V_sqrt
-from peled.model.statistics import STATISTICS_GAMMA
-from peled.model.statistics.nanocrystal import charging_energy_eV
 
 # whether an electrode's image force lowers its injection barriers unless the device file
 # says otherwise (contact key image_force)
@@ -77,83 +92,6 @@ _NANOCRYSTAL_NEEDS = (
 )
 _NANOCRYSTAL_SETS = {"statistics": "nanocrystal", "emitter_model": "excitonic"}
 _MODEL_KEYS = ("statistics", "electron_statistics", "hole_statistics")
-
-CM3_TO_M3 = 1e6  # a density in cm^-3 times 1e6 is in m^-3
-CM2_TO_M2 = 1e-4
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ContactSpec(_Strict):
-    # a database name, or an inline electrode mapping (as layers allow), so that a device
-    # written out by device_to_mapping reloads without the database it was built from
-    material: str | dict[str, Any] | None = None
-    work_function_eV: float | None = Field(default=None, ge=1.5, le=7.0)
-    # image-force lowering of the injection barriers at this electrode
-    # (peled.model.contacts.image_force); None = DEFAULT_IMAGE_FORCE
-    image_force: bool | None = None
-    # the electrode as an optical layer (peled.optics): its thickness (default
-    # ELECTRODE_THICKNESS_NM) and constant optical constants replacing the material's
-    thickness_nm: float | None = Field(default=None, gt=0, le=5000)
-    refractive_index: float | None = Field(default=None, gt=0, le=10)
-    extinction_coefficient: float | None = Field(default=None, ge=0, le=20)
-
-    @model_validator(mode="after")
-    def _one(self) -> ContactSpec:
-        # material alone; work_function_eV alone (a bare metal of that work function); or
-        # both: the material with its work function overridden (e.g. a treated ITO)
-        if self.material is None and self.work_function_eV is None:
-            raise ValueError("give 'material' and/or 'work_function_eV' (1.5-7 eV)")
-        return self
-
-
-class LayerSpec(_Strict):
-    material: str | dict[str, Any]
-    thickness_nm: float = Field(gt=0)  # plausible range: _check_plausible
-    overrides: dict[str, Any] = Field(default_factory=dict)
-
-
-class SweepSpec(_Strict):
-    start_V: float = 0.0
-    stop_V: float = Field(default=8.0, ge=-50, le=50)
-    step_V: float = Field(default=0.1, gt=0, le=10)
-
-
-class SubstrateSpec(_Strict):
-    # a database substrate (role: substrate) or an inline mapping; a constant index
-    # replaces the material's optical constants
-    material: str | dict[str, Any] = "glass"
-    refractive_index: float | None = Field(default=None, ge=1, le=5)
-    extinction_coefficient: float | None = Field(default=None, ge=0, le=1)
-
-
-class DeviceFile(_Strict):
-    name: str = Field(min_length=1)
-    description: str = ""
-    stack_source: str = ""
-    temperature_K: float = 300.0  # plausible range: _check_plausible
-    anode: ContactSpec
-    cathode: ContactSpec
-    layers: list[LayerSpec] = Field(min_length=1)
-    outcoupling: float | None = Field(default=None, gt=0, le=1)
-    sweep: SweepSpec | None = None
-    # the thin-film optics: the thick incoherent substrate under the anode, and whether
-    # light leaves through it ("bottom") or through the cathode side ("top")
-    substrate: SubstrateSpec | None = None
-    emission_side: Literal["bottom", "top"] = "bottom"
-    # which electrode lies on the substrate: the anode (conventional stacks) or the
-    # cathode (inverted stacks, e.g. glass/ITO/ZnO/.../MoO3/Al)
-    substrate_side: Literal["anode", "cathode"] = "anode"
-    # how the outcoupling is computed when 'outcoupling' (a constant) is not given:
-    # "ray_optics" 1/(2 n^2) of the emitter, or "dipole" (peled.optics.coupling)
-    optics: Literal["ray_optics", "dipole"] = "ray_optics"
-    # which description of the films the materials' data feed (PHYSICS, docs/model/index.md)
-    physics: Literal["classic", "disorder_aware"] = "classic"
-    # whether a layer that screens like a metal is its neighbour's image plane at their
-    # interface (peled.model.interfaces.image_plane); None: on under disorder_aware
-    interface_image_force: bool | None = None
 
 
 #: default optical thickness of an electrode [nm] (a device file sets thickness_nm):
@@ -257,346 +195,14 @@ class Device:
         return bias_grid(a, b, s, where=f"{self.source_file or self.name}: sweep: ")
 
     def to_arrays(self, mesh: MeshSpec | None = None) -> DeviceArrays:
-        """The SI arrays the numerical core consumes (cm-based units converted here)."""
-        layers = []
-        for la in self.layers:
-            m = la.material
-            layers.append(
-                {
-                    "thickness_m": la.thickness_nm * 1e-9,
-                    "electron_affinity_eV": m.electron_affinity_eV,
-                    "band_gap_eV": m.band_gap_eV,
-                    "relative_permittivity": m.relative_permittivity,
-                    "electron_mobility_m2_Vs": m.electron_mobility_cm2_Vs * CM2_TO_M2,
-                    "hole_mobility_m2_Vs": m.hole_mobility_cm2_Vs * CM2_TO_M2,
-                    "donor_density_m3": m.donor_density_cm3 * CM3_TO_M3,
-                    "acceptor_density_m3": m.acceptor_density_cm3 * CM3_TO_M3,
-                    "srh_lifetime_electron_s": _srh_lifetime(m.srh_lifetime_electron_s),
-                    "srh_lifetime_hole_s": _srh_lifetime(m.srh_lifetime_hole_s),
-                    "trap_energy_eV": m.trap_energy_eV,
-                    "radiative_coefficient_m3_s": m.radiative_coefficient_cm3_s / CM3_TO_M3,
-                    "auger_coefficient_electron_m6_s": m.auger_coefficient_electron_cm6_s
-                    / CM3_TO_M3**2,
-                    "auger_coefficient_hole_m6_s": m.auger_coefficient_hole_cm6_s / CM3_TO_M3**2,
-                    # last: an excitonic emitter replaces the recombination entries above
-                    **_statistics_entries(m),
-                }
-            )
-        return build_arrays(
-            layers,
-            self.anode.work_function_eV,
-            self.cathode.work_function_eV,
-            temperature_K=self.temperature_K,
-            mesh=mesh,
-            image_force=(self.anode.image_force, self.cathode.image_force),
-            interface_image=self.interface_images(),
-        )
+        """The SI arrays the numerical core consumes (:func:`peled.device_arrays.device_arrays`)."""
+        return device_arrays(self, mesh)
 
     def interface_images(self) -> tuple[int, ...]:
         """Per interface (K-1,): +1 where the layer after it sees the layer before it as an
         electrode's image plane, -1 the other way round, 0 for none
-        (peled.model.interfaces.image_plane): a doped layer whose Debye length at its
-        dopant density is no longer than the neighbour's site spacing (N0^(-1/3) of a
-        Gaussian layer, 1 nm otherwise) screens like a metal. All 0 unless
-        ``interface_image_force``. Decided from the materials' values when the arrays are
-        built (static structure of the compiled sweep)."""
-        k = len(self.layers)
-        if not self.interface_image_force:
-            return (0,) * (k - 1)
-
-        def screens(conductor: Semiconductor, receiver: Semiconductor) -> bool:
-            doping = max(conductor.acceptor_density_cm3, conductor.donor_density_cm3)
-            if doping <= 0.0:
-                return False
-            length = debye_length_m(
-                conductor.relative_permittivity, doping * CM3_TO_M3, self.temperature_K
-            )
-            return screens_as_image_plane(length, _site_spacing_m(receiver))
-
-        out = []
-        for left, right in zip(self.layers[:-1], self.layers[1:], strict=True):
-            a, b = left.material, right.material
-            if screens(a, b) and not screens(b, a):
-                out.append(1)
-            elif screens(b, a) and not screens(a, b):
-                out.append(-1)
-            else:
-                out.append(0)
-        return tuple(out)
-
-
-def _site_spacing_m(m: Semiconductor) -> float:
-    """The distance [m] of a layer's first sites from a neighbouring image plane: N0^(-1/3)
-    of its Gaussian DOS (holes first, as peled.core.levels.interface_image_gaps_m), the
-    assumed 1 nm (DEFAULT_IMAGE_CUTOFF_M) otherwise."""
-    if "gauss_fermi" in (m.carrier_statistics("hole"), m.carrier_statistics("electron")):
-        return float(site_spacing_m(m.site_density_cm3 * CM3_TO_M3))
-    return DEFAULT_IMAGE_CUTOFF_M
-
-
-# SRH lifetime [s] of a layer whose material gives none: no trap-assisted loss. A finite
-# stand-in (rates ~1e-12 of a nanosecond lifetime's) keeps the SRH term and its
-# derivatives finite where inf would give inf/inf in the Jacobian.
-NO_SRH_LIFETIME_S = 1e3
-
-
-def _srh_lifetime(value: float | None) -> float:
-    return NO_SRH_LIFETIME_S if value is None else value
-
-
-# A measured ionization energy or electron affinity is an onset: the tangent at the
-# steepest slope of the spectrum's leading edge extrapolated to the baseline (S. Krause
-# et al., New J. Phys. 10, 085001 (2008)). For a Gaussian DOS of width sigma that tangent
-# (at the inflection point E0 -/+ sigma) meets zero at E0 -/+ 2 sigma, so the centre lies
-# 2 sigma inside the measured level (the relation the Nanoscope simulations of
-# Nanomatch GmbH report between their computed UPS/IPES onsets and DOS means).
-GAUSSIAN_ONSET_WIDTHS = 2.0
-
-
-def _gaussian_centres(m: Semiconductor) -> dict[str, float]:
-    """Electron affinity and band gap [eV] of the Gaussian transport levels' centres when
-    the material's levels are onsets (``energy_level_reference: onset``): the LUMO centre
-    lies 2 sigma_n closer to the vacuum level than the measured EA, the HOMO centre
-    2 sigma_p deeper than the measured IE. Carriers without Gauss-Fermi statistics keep
-    their level."""
-    shift = {"electron": 0.0, "hole": 0.0}
-    if m.energy_level_reference == "onset":
-        for carrier in shift:
-            if m.carrier_statistics(carrier) == "gauss_fermi":
-                shift[carrier] = GAUSSIAN_ONSET_WIDTHS * getattr(m, f"{carrier}_disorder_eV")
-    return {
-        "electron_affinity_eV": m.electron_affinity_eV - shift["electron"],
-        "band_gap_eV": m.band_gap_eV + shift["electron"] + shift["hole"],
-    }
-
-
-def _statistics_entries(m: Semiconductor) -> dict[str, Any]:
-    """A layer's statistics and mobility models as core entries: the transport levels
-    (the Gaussian centres of Gauss-Fermi carriers, :func:`_gaussian_centres`), each
-    carrier's statistics tag, its states [m^-3] (the band DOS, the site density under
-    gauss_fermi, 2 phi / L^3 for a nanocrystal film), gamma, disorder [eV], the film's
-    crystal numbers, and the mobility model with its Poole-Frenkel coefficient
-    [(m/V)^0.5]."""
-    out: dict[str, Any] = {"statistics_gamma": 0.0, **_gaussian_centres(m)}
-    if m.nanocrystal_size_nm is not None and m.nanocrystal_packing_fraction is not None:
-        out["nanocrystal_size_m"] = m.nanocrystal_size_nm * 1e-9
-        out["nanocrystal_packing_fraction"] = m.nanocrystal_packing_fraction
-    if m.emitter_model == "excitonic":
-        out.update(_excitonic_entries(m))
-    for carrier in ("electron", "hole"):
-        model = getattr(m, f"{carrier}_mobility_model")
-        out[f"{carrier}_mobility_model"] = model
-        gamma = getattr(m, f"{carrier}_poole_frenkel_gamma_cm_V_sqrt")
-        if model == "poole_frenkel":
-            out[f"{carrier}_poole_frenkel_gamma"] = gamma_from_cm_V_sqrt(gamma)
-    for carrier, dos_key, dos_field in (
-        ("electron", "conduction_band_dos_m3", "conduction_band_dos_cm3"),
-        ("hole", "valence_band_dos_m3", "valence_band_dos_cm3"),
-    ):
-        stat = m.carrier_statistics(carrier)
-        if stat in STATISTICS_GAMMA:
-            out[f"{carrier}_statistics"] = "occupancy"
-            out["statistics_gamma"] = STATISTICS_GAMMA[stat]
-        else:
-            out[f"{carrier}_statistics"] = stat
-        if stat == "gauss_fermi":
-            out[dos_key] = m.site_density_cm3 * CM3_TO_M3
-            out[f"{carrier}_disorder_eV"] = getattr(m, f"{carrier}_disorder_eV")
-        elif stat == "nanocrystal":
-            size_m = m.nanocrystal_size_nm * 1e-9
-            # the core derives the states from size and packing; kept here for reports
-            out[dos_key] = 2.0 * m.nanocrystal_packing_fraction / size_m**3
-            out["nanocrystal_size_m"] = size_m
-            out["nanocrystal_size_dispersion"] = m.nanocrystal_size_dispersion
-            out["nanocrystal_packing_fraction"] = m.nanocrystal_packing_fraction
-            out["nanocrystal_charging_energy_eV"] = nanocrystal_charging_eV(m)
-            out[f"{carrier}_effective_mass"] = getattr(m, f"{carrier}_effective_mass")
-        else:
-            out[dos_key] = getattr(m, dos_field) * CM3_TO_M3
-    return out
-
-
-def nanocrystal_charging_eV(m: Semiconductor) -> float:
-    """U [eV], the rise of a film's crystal levels per carrier a crystal holds: the
-    material's ``nanocrystal_charging_energy_eV`` if given, else e^2/C of a cube of edge
-    ``nanocrystal_size_nm`` in the film's ``relative_permittivity``
-    (peled.model.statistics.nanocrystal.charging_energy_eV)."""
-    if m.nanocrystal_charging_energy_eV is not None:
-        return m.nanocrystal_charging_energy_eV
-    return float(charging_energy_eV(m.nanocrystal_size_nm * 1e-9, m.relative_permittivity))
-
-
-def _excitonic_entries(m: Semiconductor) -> dict[str, Any]:
-    """The excitonic emitter's core entries (peled.model.emitter.excitonic): Langevin
-    capture gamma_L = q (mu_n + mu_p)/(eps0 eps_r) as the radiative (capture) coefficient
-    [m^3/s], no free-carrier SRH or continuum Auger, exciton lifetime PLQY tau_r [s] and
-    the per-crystal Auger lifetimes [s] at their reference edge [m]."""
-    capture = langevin_coefficient_m3_s(
-        m.electron_mobility_cm2_Vs * CM2_TO_M2,
-        m.hole_mobility_cm2_Vs * CM2_TO_M2,
-        m.relative_permittivity,
-    )
-    return {
-        "radiative_coefficient_m3_s": float(capture),
-        "srh_lifetime_electron_s": NO_SRH_LIFETIME_S,
-        "srh_lifetime_hole_s": NO_SRH_LIFETIME_S,
-        "auger_coefficient_electron_m6_s": 0.0,
-        "auger_coefficient_hole_m6_s": 0.0,
-        # tau_X = 1 / (k_r + k_nr) = PLQY tau_r
-        "exciton_lifetime_s": m.photoluminescence_quantum_yield * m.radiative_lifetime_ns * 1e-9,
-        "trion_auger_lifetime_s": m.trion_auger_lifetime_ps * 1e-12,
-        "biexciton_auger_lifetime_s": m.biexciton_auger_lifetime_ps * 1e-12,
-        "auger_reference_size_m": m.auger_reference_size_nm * 1e-9,
-    }
-
-
-# plausible physical inputs of a device file (refused outside, with a unit hint): a layer
-# of a thin-film LED is between a sub-monolayer interlayer and a few micrometres thick
-# (peled.design uses the same thickness limits); the drift-diffusion model with its
-# material data is meant for cryostat to hot-operation temperatures
-THICKNESS_RANGE_NM = (0.5, 1e4)
-TEMPERATURE_RANGE_K = (50.0, 600.0)
-# slack of "stop is a whole number of steps from start", in steps
-_GRID_SLACK = 1e-6
-
-
-def bias_grid(
-    start_V: float,
-    stop_V: float,
-    step_V: float,
-    where: str = "",
-    names: tuple[str, str, str] = ("start_V", "stop_V", "step_V"),
-):
-    """The biases start, start + step, ..., stop [V]: the last bias is exactly ``stop_V``.
-
-    A step that does not fit the span in whole steps is refused (PeledInputError naming
-    ``names``, the values, and the steps and stops that would fit), as are stop <= start
-    and step <= 0: the grid never goes past stop, and never silently ends short of it.
-    Biases are rounded to 1e-12 V, so 0.1 V steps give 1.9, not 1.9000000000000001.
-    """
-    import math
-
-    import numpy as np
-
-    a_name, b_name, s_name = names
-    for name, val in zip(names, (start_V, stop_V, step_V), strict=True):
-        if not math.isfinite(val):
-            raise PeledInputError(f"{where}{name} = {val!r}: must be a finite number of volts")
-    if step_V <= 0:
-        raise PeledInputError(f"{where}{s_name} = {step_V:g}: the bias step must be > 0 V")
-    if stop_V <= start_V:
-        raise PeledInputError(
-            f"{where}{b_name} = {stop_V:g} must exceed {a_name} = {start_V:g} (biases in V)"
-        )
-    span = stop_V - start_V
-    steps = span / step_V
-    k = round(steps)
-    if k < 1 or abs(steps - k) > _GRID_SLACK * max(1.0, steps):
-        if steps < 1:
-            why = f"is larger than the {span:g} V span of the sweep ({start_V:g} to {stop_V:g} V)"
-            fits = f"a step of at most {span:g} V that divides it, e.g. {span / 2:.4g}"
-        else:
-            lo, hi = math.floor(steps), math.ceil(steps)
-            why = (
-                f"does not reach {b_name} = {stop_V:g} in whole steps from {start_V:g} V "
-                f"({steps:.4g} steps; the grid would end at {start_V + lo * step_V:.6g} or "
-                f"overshoot to {start_V + hi * step_V:.6g} V)"
-            )
-            fits = (
-                f"a step that divides the {span:g} V span, e.g. {span / hi:.4g} or "
-                f"{span / lo:.4g}, or {b_name} = {start_V + lo * step_V:.6g} or "
-                f"{start_V + hi * step_V:.6g}"
-            )
-        raise PeledInputError(f"{where}{s_name} = {step_V:g} {why}; allowed: {fits}")
-    grid = np.round(start_V + step_V * np.arange(k + 1, dtype=np.float64), 12)
-    grid[-1] = stop_V
-    return grid
-
-
-def _unit_hint_thickness(t: float) -> str:
-    """Why a thickness outside the plausible range may be in the wrong unit."""
-    lo, hi = THICKNESS_RANGE_NM
-    if 0 < t < 1e-3 and lo <= t * 1e9 <= hi:
-        return f"; {t:g} looks like metres: thickness_nm is in nanometres ({t * 1e9:.4g} nm)"
-    if 0 < t < lo and lo <= t * 1e3 <= hi:
-        return f"; {t:g} looks like micrometres: thickness_nm is in nanometres ({t * 1e3:.4g} nm)"
-    if t > hi and lo <= t / 10 <= hi:
-        return f"; {t:g} nm is {t / 1e3:.4g} um: if it is in angstrom, write {t / 10:.4g} nm"
-    if t > hi:
-        return f"; {t:g} nm is {t / 1e3:.4g} um"
-    return ""
-
-
-def _check_plausible(spec: DeviceFile, where: str) -> None:
-    """Refuse implausible or mis-scaled physical inputs of a device file (key, value,
-    allowed range and, where a unit mix-up is likely, what the value looks like)."""
-    lo, hi = THICKNESS_RANGE_NM
-    for i, la in enumerate(spec.layers):
-        t = la.thickness_nm
-        if not lo <= t <= hi:
-            raise PeledInputError(
-                f"{where}: key 'layers[{i}].thickness_nm' = {t!r}: allowed {lo:g} to {hi:g} nm "
-                f"(a layer of a thin-film LED){_unit_hint_thickness(t)}"
-            )
-    tlo, thi = TEMPERATURE_RANGE_K
-    if not tlo <= spec.temperature_K <= thi:
-        t = spec.temperature_K
-        hint = (
-            f"; {t:g} looks like degrees Celsius: temperature_K is in kelvin ({t + 273.15:g} K)"
-            if t < tlo
-            else ""
-        )
-        raise PeledInputError(
-            f"{where}: key 'temperature_K' = {t!r}: allowed {tlo:g} to {thi:g} K{hint}"
-        )
-
-
-def _did_you_mean(key: str, allowed) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(key, list(allowed), n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else f"; allowed keys: {sorted(allowed)}"
-
-
-def _model_at(model: type[BaseModel], path) -> type[BaseModel] | None:
-    """The pydantic model that holds the last key of ``path`` (field names and list
-    indices from ``model`` down), or None where the path leaves the models."""
-    import typing
-
-    for part in path:
-        if isinstance(part, int):
-            continue
-        field = model.model_fields.get(str(part))
-        if field is None:
-            return None
-        stack, found = [field.annotation], None
-        while stack:
-            t = stack.pop()
-            if isinstance(t, type) and issubclass(t, BaseModel):
-                found = t
-                break
-            stack.extend(typing.get_args(t))
-        if found is None:
-            return None
-        model = found
-    return model
-
-
-def format_input_error(err: ValidationError, where: str, model: type[BaseModel]) -> str:
-    """The pydantic error of a file validated by ``model`` as lines naming file, key and
-    value; an unknown key gets the closest allowed key of its section ("did you mean")."""
-    lines = _format_validation_error(err, where).split("\n")
-    for j, e in enumerate(err.errors()):
-        if e["type"] != "extra_forbidden" or j >= len(lines):
-            continue
-        loc = e["loc"]
-        holder = _model_at(model, loc[:-1])
-        if holder is None:
-            continue
-        lines[j] = lines[j].replace("; check the spelling", "") + _did_you_mean(
-            str(loc[-1]), holder.model_fields
-        )
-    return "\n".join(lines)
+        (:func:`peled.device_arrays.interface_images`)."""
+        return interface_images(self)
 
 
 def _resolve_material(material: str | dict[str, Any], db: MaterialDatabase, where: str):
