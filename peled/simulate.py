@@ -42,6 +42,7 @@ from peled.core.newton import (
     SolverSettings,
     result_code_names,
     solve_sweep,
+    solve_sweep_in_chunks,
     strictly_converged,
 )
 from peled.core.observables import (
@@ -372,22 +373,29 @@ def simulate(
     with jax.enable_x64(True):
         arrays = device.to_arrays(mesh)
         if progress:
+            # the bar moves between compiled chunks of the continuation: no host callback
+            # in the program, so it enters the persistent compilation cache
             bar = SweepBar(v.size, device.name)
-            ctx = progress_hook(bar.solved, on_retry=bar.revisited)
+            try:
+                states = solve_sweep_in_chunks(
+                    arrays,
+                    jnp.asarray(padded_biases(v)),
+                    settings,
+                    n_biases=v.size,
+                    on_forward=bar.solved,
+                    on_retry=bar.revisited,
+                )
+            finally:
+                bar.close()
         else:
-            bar, ctx = None, contextlib.nullcontext()
-        with ctx:
             states = solve_sweep(
                 arrays,
                 jnp.asarray(padded_biases(v)),
                 settings,
-                report_progress=progress,
                 n_biases=jnp.asarray(v.size),
             )
-            jax.block_until_ready(states.u)
+        jax.block_until_ready(states.u)
         states = type(states)(*(field[: v.size] for field in states))
-        if bar is not None:
-            bar.close()
     return result_from_states(device, arrays, v, states)
 
 

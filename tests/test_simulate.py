@@ -4,6 +4,8 @@ import json
 import math
 from pathlib import Path
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 import pytest
@@ -619,6 +621,31 @@ def test_progress_bar_says_compiling_then_counts_then_names_revisits():
     bar.bar.refresh()
     assert "revisits a bias that failed: 1.5 V (2 revisits so far)" in out.getvalue()
     bar.close()
+
+
+def test_sweep_in_chunks_gives_the_compiled_sweep_states_and_moves_the_bar(led_result):
+    """With the progress bar on, peled.simulate runs the continuation in compiled chunks
+    without host callbacks (cacheable) and reports between them: the same task sequence
+    as the one compiled sweep, so the result equals led_result's bit for bit, and every
+    forward bias is reported once, in order."""
+    from peled.core.newton import solve_sweep_in_chunks
+    from peled.simulate import padded_biases
+
+    v = led_result.voltage_V
+    res = peled.simulate(small_led(), v, mesh=MeshSpec(24), progress=True)
+    np.testing.assert_array_equal(res.current_density_mA_cm2, led_result.current_density_mA_cm2)
+    np.testing.assert_array_equal(res.luminance_cd_m2, led_result.luminance_cd_m2)
+    np.testing.assert_array_equal(res.result_code, led_result.result_code)
+    np.testing.assert_array_equal(res.iterations, led_result.iterations)
+    seen = []
+    arrays = small_led().to_arrays(MeshSpec(24))
+    with jax.enable_x64(True):
+        # the padded bucket the simulate call above compiled for
+        st = solve_sweep_in_chunks(
+            arrays, jnp.asarray(padded_biases(v)), n_biases=v.size, on_forward=seen.append
+        )
+    assert seen == [float(x) for x in v]
+    assert bool(np.all(np.asarray(st.converged)[: v.size]))
 
 
 def test_simulate_with_dipole_optics(led_result):

@@ -193,3 +193,26 @@ def solve_sweep(
         report_progress=report_progress,
         n_biases=n_biases,
     )
+
+
+def solve_sweep_in_chunks(
+    arrays: DeviceArrays,
+    voltages_V: jax.Array,
+    settings: SolverSettings | None = None,
+    n_biases: int | None = None,
+    on_forward=None,
+    on_retry=None,
+) -> SweepStates:
+    """:func:`solve_sweep`'s states with progress reported between compiled chunks of the
+    continuation (:func:`peled.solve.continuation.solve_sweep_in_chunks`): the compiled
+    programs carry no host callback and enter the persistent compilation cache."""
+    v = jnp.asarray(voltages_V, jnp.float64)
+    return _cont.solve_sweep_in_chunks(
+        DEVICE_PROBLEM,
+        arrays,
+        v,
+        SolverSettings() if settings is None else settings,
+        v.shape[0] if n_biases is None else int(n_biases),
+        on_forward=on_forward,
+        on_retry=on_retry,
+    )

@@ -168,35 +168,23 @@ def solve_equilibrium(problem: Problem, params, settings: SolverSettings) -> New
     return jax.lax.while_loop(cond, body, (jnp.asarray(0), seed, u_guess))[1]
 
 
-@partial(jax.jit, static_argnames=("problem", "report_progress"))
-def solve_sweep(
-    problem: Problem,
-    params,
-    voltages_V: jax.Array,
-    settings: SolverSettings = SolverSettings(),  # noqa: B008 (frozen: immutable)
-    report_progress: bool = False,
-    n_biases: jax.Array | int | None = None,
-) -> SweepStates:
-    """Solve the steady state at each bias of ``voltages_V`` [V] in order.
-
-    ``n_biases`` (traced int, default all): only the first ``n_biases`` targets are
-    solved; the rest are padding (``peled.simulate.padded_biases``), never attempted by
-    any pass, and come back failed with zero states.
-
-    Equilibrium (V = 0) is solved first from the problem's ``initial_state``; every target bias is
-    then reached by continuation from the previous converged one.
-
-    ``report_progress`` (static): compile in a host callback after each continuation task
-    that calls the hooks registered with ``peled.simulate.progress_hook``. Off by
-    default: JAX does not write programs with host callbacks to its persistent
-    compilation cache, so only the sweeps that show a progress bar pay for it
-    (docs/numerics/performance.md, "Compilation cache").
-    """
-    voltages_V = jnp.asarray(voltages_V, jnp.float64)
+def _equilibrium_start(problem: Problem, params, settings: SolverSettings):
+    """(u, V = 0, tangent, converged, acceptance) of the equilibrium: the first
+    continuation start of every sweep."""
     zero = jnp.asarray(0.0, jnp.float64)
     eq = solve_equilibrium(problem, params, settings)
     t0 = jnp.where(eq.converged, _tangent(problem, params, zero, eq.u, eq.jacobian), 0.0)
+    return (eq.u, zero, t0, eq.converged, eq.acceptance)
 
+
+def _task_loop(problem: Problem, params, voltages_V, settings, report_progress, n_biases, eq_start):
+    """(cond, body, initial state) of the sweep's loop of continuation tasks from the
+    equilibrium start ``eq_start``: one task per step of the forward pass, the alternate
+    -order pass or the backward fill (below). The state's fields: forward index i, the
+    alternate pass's index and attempt, the fill pointer, the two passes' carries, the
+    per-bias records (u, reached, iterations, residual, sub-steps, V, result code), the
+    tangents, and the bias of the last task [V]."""
+    zero = jnp.asarray(0.0, jnp.float64)
     with_tangent = settings.predictor or settings.predictor_retry
 
     def to_target(carry, target, first, deflate, dilute):
@@ -279,12 +267,11 @@ def solve_sweep(
     # With no failed point passes 2 and 3 do no work, and under vmap they run only as
     # long as the batch's neediest member.
     m_bias = voltages_V.shape[0]
-    n_node = eq.u.shape[0]
+    n_node = eq_start[0].shape[0]
     index = jnp.arange(m_bias)
     # the targets that are solved: padding beyond them costs no pass any work
     n_live = jnp.asarray(m_bias if n_biases is None else n_biases)
     live = index < n_live
-    eq_start = (eq.u, zero, t0, eq.converged, eq.acceptance)
     pick = lambda c, a, b: jax.tree_util.tree_map(lambda x, y: jnp.where(c, x, y), a, b)  # noqa: E731
 
     def fill_candidates(conv, k):
@@ -302,7 +289,7 @@ def solve_sweep(
         )
 
     def task_cond(s):
-        i, i2, rnd, k, _, _, outs, _ = s
+        i, i2, rnd, k, _, _, outs, _, _ = s
         conv = outs[1]
         return (i < n_live) | alternate_pending(conv, i2, rnd) | jnp.any(fill_candidates(conv, k))
 
@@ -315,7 +302,7 @@ def solve_sweep(
         return pick(j < 0, eq_start, rec)
 
     def task_body(s):
-        i, i2, rnd, k, carry, carry2, outs, tans = s
+        i, i2, rnd, k, carry, carry2, outs, tans, _ = s
         u_o, conv_o, its_o, res_o, subs_o, v_o, code_o = outs
         fwd = i < n_live
         alt = ~fwd & alternate_pending(conv_o, i2, rnd)
@@ -373,15 +360,16 @@ def solve_sweep(
             pick(alt, new_carry, carry2),
             outs,
             tans,
+            voltages_V[at],
         )
 
     outs0 = (
-        jnp.zeros((m_bias, n_node, eq.u.shape[1]), eq.u.dtype),
+        jnp.zeros((m_bias, n_node, eq_start[0].shape[1]), eq_start[0].dtype),
         jnp.zeros((m_bias,), bool),
         jnp.zeros((m_bias,), jnp.array(0).dtype),
-        jnp.zeros((m_bias,), eq.u.dtype),
+        jnp.zeros((m_bias,), eq_start[0].dtype),
         jnp.zeros((m_bias,), jnp.array(0).dtype),
-        jnp.zeros((m_bias,), eq.u.dtype),
+        jnp.zeros((m_bias,), eq_start[0].dtype),
         jnp.full((m_bias,), RESULT_FAILED, ACCEPTANCE_DTYPE),
     )
     init = (
@@ -392,9 +380,112 @@ def solve_sweep(
         eq_start,
         eq_start,
         outs0,
-        jnp.zeros((m_bias, n_node, eq.u.shape[1]), eq.u.dtype),
+        jnp.zeros((m_bias, n_node, eq_start[0].shape[1]), eq_start[0].dtype),
+        zero,
     )
-    _, _, _, _, _, _, (u, conv, its, res, subs, v, code), _ = jax.lax.while_loop(
-        task_cond, task_body, init
+    return task_cond, task_body, init
+
+
+@partial(jax.jit, static_argnames=("problem", "report_progress"))
+def solve_sweep(
+    problem: Problem,
+    params,
+    voltages_V: jax.Array,
+    settings: SolverSettings = SolverSettings(),  # noqa: B008 (frozen: immutable)
+    report_progress: bool = False,
+    n_biases: jax.Array | int | None = None,
+) -> SweepStates:
+    """Solve the steady state at each bias of ``voltages_V`` [V] in order.
+
+    ``n_biases`` (traced int, default all): only the first ``n_biases`` targets are
+    solved; the rest are padding (``peled.simulate.padded_biases``), never attempted by
+    any pass, and come back failed with zero states.
+
+    Equilibrium (V = 0) is solved first from the problem's ``initial_state``; every target
+    bias is then reached by continuation from the previous converged one.
+
+    ``report_progress`` (static): compile in a host callback after each continuation task
+    that calls the hooks registered with ``peled.simulate.progress_hook`` (also under
+    vmap). JAX does not write programs with host callbacks to its persistent compilation
+    cache; :func:`solve_sweep_in_chunks` gives the same states with progress reported
+    between compiled chunks, and stays cacheable (docs/numerics/performance.md).
+    """
+    voltages_V = jnp.asarray(voltages_V, jnp.float64)
+    eq_start = _equilibrium_start(problem, params, settings)
+    cond, body, init = _task_loop(
+        problem, params, voltages_V, settings, report_progress, n_biases, eq_start
     )
+    return _states(jax.lax.while_loop(cond, body, init))
+
+
+def _states(s) -> SweepStates:
+    u, conv, its, res, subs, v, code = s[6]
     return SweepStates(u, conv, its, res, subs, v, code)
+
+
+@partial(jax.jit, static_argnames=("problem",))
+def _chunk_start(problem: Problem, params, voltages_V, settings, n_biases):
+    """The equilibrium start and the task loop's initial state (first compiled piece of
+    :func:`solve_sweep_in_chunks`)."""
+    eq_start = _equilibrium_start(problem, params, settings)
+    _, _, init = _task_loop(problem, params, voltages_V, settings, False, n_biases, eq_start)
+    return eq_start, init
+
+
+@partial(jax.jit, static_argnames=("problem",))
+def _chunk_advance(problem: Problem, params, voltages_V, settings, n_biases, eq_start, s, tasks):
+    """At most ``tasks`` further tasks of the loop from state ``s``: (state, whether tasks
+    remain, tasks of the forward pass run, tasks of the retry passes run)."""
+    cond, body, _ = _task_loop(problem, params, voltages_V, settings, False, n_biases, eq_start)
+
+    def chunk_cond(c):
+        done, _, _, st = c
+        return (done < tasks) & cond(st)
+
+    def chunk_body(c):
+        done, fwd, retry, st = c
+        forward = st[0] < jnp.asarray(n_biases)
+        return done + 1, fwd + forward, retry + ~forward, body(st)
+
+    zero = jnp.asarray(0)
+    _, fwd, retry, s = jax.lax.while_loop(chunk_cond, chunk_body, (zero, zero, zero, s))
+    return s, cond(s), fwd, retry
+
+
+def solve_sweep_in_chunks(
+    problem: Problem,
+    params,
+    voltages_V,
+    settings: SolverSettings,
+    n_biases: int,
+    on_forward=None,
+    on_retry=None,
+    tasks_per_chunk: int = 4,
+) -> SweepStates:
+    """:func:`solve_sweep`'s states, computed as the same sequence of continuation tasks
+    run ``tasks_per_chunk`` at a time by a compiled program without host callbacks (so it
+    enters JAX's persistent compilation cache), reporting between chunks:
+    ``on_forward(V)`` for each bias the forward pass has finished, ``on_retry(V)`` with
+    the bias of the last task of the retry passes in a chunk (once per such task).
+    ``n_biases`` (int): the biases that are solved (the rest of ``voltages_V`` is
+    padding). Not for vmap (the loop over chunks runs on the host)."""
+    voltages_V = jnp.asarray(voltages_V, jnp.float64)
+    live = jnp.asarray(n_biases)
+    eq_start, s = _chunk_start(problem, params, voltages_V, settings, live)
+    tasks = jnp.asarray(tasks_per_chunk)
+    volts = np.asarray(voltages_V)
+    done = 0
+    more = True
+    while more:
+        s, more, fwd, retry = _chunk_advance(
+            problem, params, voltages_V, settings, live, eq_start, s, tasks
+        )
+        more, fwd, retry = bool(more), int(fwd), int(retry)
+        if on_forward is not None:
+            for j in range(done, done + fwd):
+                on_forward(float(volts[j]))
+        done += fwd
+        if on_retry is not None:
+            for _ in range(retry):
+                on_retry(float(s[8]))
+    return _states(s)
