@@ -630,9 +630,14 @@ def test_sweep_in_chunks_gives_the_compiled_sweep_states_and_moves_the_bar(led_r
     forward bias is reported once, in order."""
     from peled.core.newton import solve_sweep_in_chunks
     from peled.simulate import padded_biases
+    from peled.solve.continuation import _chunk_advance
 
     v = led_result.voltage_V
+    before = _chunk_advance._cache_size()
     res = peled.simulate(small_led(), v, mesh=MeshSpec(24), progress=True)
+    # one chunk program for the shape: every chunk runs on it (a start state typed
+    # differently from the loop's output compiled a second one)
+    assert _chunk_advance._cache_size() == before + 1
     np.testing.assert_array_equal(res.current_density_mA_cm2, led_result.current_density_mA_cm2)
     np.testing.assert_array_equal(res.luminance_cd_m2, led_result.luminance_cd_m2)
     np.testing.assert_array_equal(res.result_code, led_result.result_code)

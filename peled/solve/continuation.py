@@ -429,7 +429,9 @@ def _chunk_start(problem: Problem, params, voltages_V, settings, n_biases):
     :func:`solve_sweep_in_chunks`)."""
     eq_start = _equilibrium_start(problem, params, settings)
     _, _, init = _task_loop(problem, params, voltages_V, settings, False, n_biases, eq_start)
-    return eq_start, init
+    # strong types: the loop returns its counters strongly typed, and a weakly typed
+    # start would give the chunk program a second signature (a second compile)
+    return eq_start, jax.tree_util.tree_map(lambda x: jnp.asarray(x).astype(x.dtype), init)
 
 
 @partial(jax.jit, static_argnames=("problem",))
