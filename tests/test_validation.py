@@ -260,10 +260,39 @@ def test_reasons_name_what_the_devices_physics_lacks(fixture_run):
     device = replace(case.device, anode=replace(case.device.anode, work_function_eV=4.2))
     classic = disagreement_reasons(replace(fixture_run, case=replace(case, device=device)))
     aware_device = replace(device, physics="disorder_aware")
-    reasons = disagreement_reasons(replace(fixture_run, case=replace(case, device=aware_device)))
+    # without a solution to read the drops off, the barrier is named
+    reasons = disagreement_reasons(
+        replace(fixture_run, case=replace(case, device=aware_device), result=None)
+    )
     assert any(r.startswith("missing physics") for r in classic)
     assert any(r.startswith("limiting step") and "heterointerfaces" in r for r in reasons)
     assert not any("Poole-Frenkel" in r for r in reasons)
+
+
+def test_quasi_fermi_drops_name_where_each_carrier_loses_its_drive():
+    """On the T2-02 stack (PEDOT:PSS/PVK/emitter/TPBi), profiles with the hole
+    quasi-Fermi level falling 4.5 V across PVK and 0.1 V at PEDOT:PSS|PVK, and the
+    electron one falling 0.8 V at emitter|TPBi: the largest drop on each path is named
+    with its kind; the emitter's own nodes are on neither path."""
+    import yaml
+
+    from peled.device import device_from_mapping
+    from peled.validation.run import quasi_fermi_drops
+
+    data = yaml.safe_load((REPO_ROOT / "validation" / "devices" / "T2-02.yaml").read_text())
+    dev = device_from_mapping(data["device"])
+    lay = np.repeat(np.arange(4), 5)
+    hole = np.concatenate(
+        [np.full(5, -8.0), np.linspace(-7.9, -3.4, 5), np.full(5, -3.0), np.full(5, -2.0)]
+    )
+    electron = np.concatenate(
+        [np.full(5, -9.0), np.full(5, -9.0), np.full(5, -1.0), np.linspace(-0.2, 0.0, 5)]
+    )
+    drops = quasi_fermi_drops(dev, lay, hole, electron)
+    assert drops["holes"][1:] == ("PVK", "layer")
+    assert drops["holes"][0] == pytest.approx(4.5)
+    assert drops["electrons"][1:] == ("CsPbBr3-NC|TPBi", "interface")
+    assert drops["electrons"][0] == pytest.approx(0.8)
 
 
 def test_report_files(tmp_path, fixture_run, scenarios):

@@ -209,6 +209,47 @@ def largest_barriers(device: Device) -> dict[str, tuple[float, str]]:
     return {"holes": max(holes), "electrons": max(electrons)}
 
 
+def quasi_fermi_drops(
+    device: Device, node_layer, hole_quasi_fermi_eV, electron_quasi_fermi_eV
+) -> dict[str, tuple[float, str, str]]:
+    """Where each carrier's quasi-Fermi level falls on its way to the emitter, at one bias:
+    per carrier the largest drop [V], where it lies and whether that is a "layer" (first
+    to last node of a transport layer) or an "interface" (between the last node of one
+    layer and the first of the next). Holes: the layers from the anode to the first
+    emitter and their interfaces; electrons: from the last emitter to the cathode. The
+    quasi-Fermi levels [eV] are per node (SimulationResult.profiles at one bias)."""
+    names = [la.material.name for la in device.layers]
+    lay = np.asarray(node_layer)
+    idx = device.emitter_indices
+    first = idx[0] if idx else len(names) - 1
+    last = idx[-1] if idx else 0
+    ends = [np.nonzero(lay == i)[0][[0, -1]] for i in range(len(names))]
+    out = {}
+    for carrier, phi, layers, faces in (
+        ("holes", np.asarray(hole_quasi_fermi_eV), range(first), range(first)),
+        (
+            "electrons",
+            np.asarray(electron_quasi_fermi_eV),
+            range(last + 1, len(names)),
+            range(last, len(names) - 1),
+        ),
+    ):
+        items = [
+            (abs(float(phi[ends[i][1]] - phi[ends[i][0]])), names[i], "layer") for i in layers
+        ]
+        items += [
+            (
+                abs(float(phi[ends[i + 1][0]] - phi[ends[i][1]])),
+                f"{names[i]}|{names[i + 1]}",
+                "interface",
+            )
+            for i in faces
+        ]
+        if items:
+            out[carrier] = max(items)
+    return out
+
+
 def disagreement_reasons(run: CaseRun) -> list[str]:
     """Reasons (suspect data / unknown stack / missing physics / solver) a row misses x1.5."""
     case, sim, reasons = run.case, run.simulated, []
@@ -256,7 +297,31 @@ def disagreement_reasons(run: CaseRun) -> list[str]:
     low_light = (r_l is None and case.reported.luminance_max_cd_m2 is not None) or (
         r_l is not None and r_l < 1.0 / BANDS[0]
     )
-    if low_light or (r_eqe is not None and r_eqe < 1.0 / BANDS[0]):
+    dim = low_light or (r_eqe is not None and r_eqe < 1.0 / BANDS[0])
+    measured = {}
+    if dim and case.device.physics == "disorder_aware" and run.result is not None:
+        # what holds the current back, read off the solution at the highest converged
+        # bias: the largest quasi-Fermi drop on each carrier's path to the emitter
+        res = run.result
+        conv = np.nonzero(np.asarray(res.converged, bool))[0]
+        if conv.size:
+            k = int(conv[-1])
+            measured = quasi_fermi_drops(
+                case.device,
+                res.node_layer,
+                res.profiles["hole_quasi_fermi_eV"][k],
+                res.profiles["electron_quasi_fermi_eV"][k],
+            )
+            for carrier, (drop, where, kind) in measured.items():
+                if drop < 0.5 * float(res.voltage_V[k]):
+                    continue
+                reasons.append(
+                    f"limiting {'step' if kind == 'interface' else 'transport'}: at "
+                    f"{res.voltage_V[k]:.1f} V the {carrier[:-1]} quasi-Fermi level drops "
+                    f"{drop:.2f} V {'at' if kind == 'interface' else 'across'} {where}, "
+                    f"the largest drop on the {carrier}' path to the emitter"
+                )
+    if dim and not measured:
         for carrier, (height, where) in bar.items():
             if height <= LARGE_BARRIER_EV:
                 continue
