@@ -7,21 +7,19 @@ built as a temporary folder beside it and then swapped in (:func:`replace_folder
 the folder holds exactly the files of one run: no half-written report after a failure,
 and no figure left over from an earlier run.
 
-Plots use :class:`matplotlib.figure.Figure` on an Agg canvas (peled.plotting helpers),
-never pyplot's global state.
+The blocks and their two renderings are in :mod:`peled.validation.render`, the figures
+in :mod:`peled.validation.figures`; this module holds the report's content (tables,
+statistics, assumptions), metrics.json and the writing of the folder.
 """
 
 from __future__ import annotations
 
-import base64
-import html
 import json
 import math
 import os
 import shutil
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +27,17 @@ import numpy as np
 
 from peled.errors import PeledInputError
 from peled.io import write_text
-from peled.plotting import _figure, _save
 from peled.report import file_sha256, for_people, provenance
 from peled.validation import screen as screen_mod
+from peled.validation.figures import (  # noqa: F401  (re-exported)
+    _g,
+    colour_class,
+    plot_parity,
+    plot_rolloff,
+    plot_scenario,
+    plot_zones,
+)
+from peled.validation.render import Block, render_html, render_markdown  # noqa: F401
 from peled.validation.run import (
     BANDS,
     DARK_LUMINANCE_RATIO,
@@ -66,106 +72,12 @@ REGRESSION_KEYS = (
 # --------------------------------------------------------------------------------------
 # Blocks and rendering
 # --------------------------------------------------------------------------------------
-@dataclass
-class Block:
-    kind: str  # "h1" | "h2" | "h3" | "p" | "list" | "table" | "figure"
-    text: str = ""
-    items: Sequence[str] = ()
-    header: Sequence[str] = ()
-    rows: Sequence[Sequence[str]] = ()
-    path: str = ""  # figure file name under figures/
-
-
-def _md_cell(s: str) -> str:
-    return str(s).replace("|", "\\|").replace("\n", " ")
-
-
-def render_markdown(blocks: Sequence[Block]) -> str:
-    out: list[str] = []
-    for b in blocks:
-        if b.kind in ("h1", "h2", "h3"):
-            out.append("#" * int(b.kind[1]) + " " + b.text)
-        elif b.kind == "p":
-            out.append(b.text)
-        elif b.kind == "list":
-            out.append("\n".join(f"- {it}" for it in b.items))
-        elif b.kind == "table":
-            out.append("| " + " | ".join(_md_cell(h) for h in b.header) + " |")
-            out[-1] += "\n|" + "---|" * len(b.header)
-            for row in b.rows:
-                out[-1] += "\n| " + " | ".join(_md_cell(c) for c in row) + " |"
-        elif b.kind == "figure":
-            out.append(f"![{b.text}](figures/{b.path})\n\n*{b.text}*")
-        out.append("")
-    return "\n".join(out)
-
-
-_CSS = (
-    "body{font-family:sans-serif;max-width:1200px;margin:2em auto;line-height:1.4}"
-    "table{border-collapse:collapse;font-size:0.85em;margin:1em 0}"
-    "td,th{border:1px solid #bbb;padding:3px 6px;text-align:right}"
-    "th{background:#eee}td:first-child,th:first-child{text-align:left}"
-    "img{max-width:100%}figure{margin:1em 0}figcaption{font-style:italic}"
-)
-
-
-def render_html(blocks: Sequence[Block], figures_dir: Path, title: str) -> str:
-    esc = html.escape
-    out = [
-        "<!DOCTYPE html>",
-        f'<html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>',
-        f"<style>{_CSS}</style></head><body>",
-    ]
-    for b in blocks:
-        if b.kind in ("h1", "h2", "h3"):
-            out.append(f"<{b.kind}>{esc(b.text)}</{b.kind}>")
-        elif b.kind == "p":
-            out.append(f"<p>{esc(b.text)}</p>")
-        elif b.kind == "list":
-            out.append("<ul>" + "".join(f"<li>{esc(it)}</li>" for it in b.items) + "</ul>")
-        elif b.kind == "table":
-            head = "".join(f"<th>{esc(str(h))}</th>" for h in b.header)
-            body = "".join(
-                "<tr>" + "".join(f"<td>{esc(str(c))}</td>" for c in row) + "</tr>" for row in b.rows
-            )
-            out.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
-        elif b.kind == "figure":
-            data = base64.b64encode((figures_dir / b.path).read_bytes()).decode("ascii")
-            out.append(
-                f'<figure><img alt="{esc(b.text)}" src="data:image/png;base64,{data}">'
-                f"<figcaption>{esc(b.text)}</figcaption></figure>"
-            )
-    out.append("</body></html>")
-    return "\n".join(out)
-
-
-# --------------------------------------------------------------------------------------
-# Formatting helpers
-# --------------------------------------------------------------------------------------
-def _g(x: Any, digits: int = 3) -> str:
-    if x is None:
-        return "-"
-    if isinstance(x, float) and not math.isfinite(x):
-        return "-"
-    return f"{float(x):.{digits}g}"
-
-
 def _ratio_text(r: float | None) -> str:
     if r is None:
         return "n/r"
     if r <= 0:
         return "no value"
     return f"{r:.3g}"
-
-
-def colour_class(peak_nm: float | None) -> str:
-    """'blue' (< 490 nm), 'green' (490-570 nm), 'red' (>= 570 nm) or 'unknown'."""
-    if peak_nm is None:
-        return "unknown"
-    return "blue" if peak_nm < 490 else ("green" if peak_nm < 570 else "red")
-
-
-_COLOURS = {"blue": "tab:blue", "green": "tab:green", "red": "tab:red", "unknown": "grey"}
 
 
 def _relative(path: str) -> str:
@@ -197,136 +109,6 @@ def _clean(obj: Any) -> Any:
 
 # --------------------------------------------------------------------------------------
 # Figures
-# --------------------------------------------------------------------------------------
-def plot_parity(runs: Sequence[CaseRun], label: str, rep_key: str, unit: str, path: Path) -> Path:
-    """Log-log parity plot (reported vs simulated) with x1.5 and x3 bands.
-
-    The axes span the reported values +- 3 decades; simulated values outside that range
-    (or missing) are drawn on the axis edge as triangles and listed in a note.
-    """
-    fig = _figure(figsize=(5.4, 5.2))
-    ax = fig.add_subplot()
-    pts = [(r, getattr(r.case.reported, rep_key), r.ratios.get(label)) for r in runs]
-    pts = [(r, rep, ratio) for r, rep, ratio in pts if rep is not None and ratio is not None]
-    reps = [rep for _, rep, _ in pts] or [1.0]
-    lo = 10 ** (math.floor(math.log10(min(reps))) - 3)
-    hi = 10 ** (math.ceil(math.log10(max(reps))) + 3)
-    grid = np.array([lo, hi])
-    for band, alpha in ((BANDS[1], 0.12), (BANDS[0], 0.22)):
-        ax.fill_between(grid, grid / band, grid * band, color="tab:gray", alpha=alpha, lw=0)
-    ax.plot(grid, grid, "k-", lw=0.8)
-    outside = []
-    for r, rep, ratio in pts:
-        c = _COLOURS[colour_class(r.case.reported.el_peak_nm)]
-        sim = rep * ratio
-        if sim < lo or sim > hi:
-            y, marker = (lo, "v") if sim < lo else (hi, "^")
-            outside.append(f"{r.case_id} ({_g(sim, 2) if sim > 0 else 'none'})")
-        else:
-            y, marker = sim, "o"
-            ax.annotate(r.case_id, (rep, y), fontsize=6, xytext=(3, 2), textcoords="offset points")
-        ax.plot(
-            [rep], [y], marker=marker, ms=6, mfc="none" if r.screen.flagged else c, mec=c, ls="none"
-        )
-    if outside:
-        text = "on the axis edge (simulated value):\n" + "\n".join(
-            ", ".join(outside[i : i + 3]) for i in range(0, len(outside), 3)
-        )
-        ax.text(0.02, 0.98, text, transform=ax.transAxes, fontsize=5.5, va="top")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlim(lo, hi)
-    ax.set_ylim(lo, hi)
-    ax.set_xlabel(f"reported {label} ({unit})")
-    ax.set_ylabel(f"simulated {label} ({unit})")
-    ax.set_title(
-        f"{label}: bands x{BANDS[0]:g}, x{BANDS[1]:g}; open = data flag; colour = emission",
-        fontsize=8,
-    )
-    return _save(fig, path)
-
-
-def plot_rolloff(runs: Sequence[CaseRun], colour: str, path: Path) -> Path:
-    """Simulated EQE vs current density of every case of one colour class."""
-    fig = _figure(figsize=(6.0, 4.2))
-    ax = fig.add_subplot()
-    for r in runs:
-        res = r.result
-        if res is None:
-            continue
-        j, eqe = res.current_density_mA_cm2, res.eqe_percent
-        ok = np.isfinite(j) & np.isfinite(eqe) & (j > 0)
-        if np.any(ok):
-            ax.plot(j[ok], eqe[ok], lw=1.2, label=r.case_id)
-    ax.set_xscale("log")
-    ax.set_xlabel("current density (mA/cm2)")
-    ax.set_ylabel("EQE (%)")
-    ax.set_title(f"{colour} cases: simulated EQE roll-off, 0-8 V", fontsize=9)
-    if ax.lines:
-        ax.legend(fontsize=6, ncol=2)
-    return _save(fig, path)
-
-
-def plot_zones(runs: Sequence[CaseRun], colour: str, path: Path) -> Path:
-    """Normalized radiative rate across the emitter at each case's EQE-max bias."""
-    fig = _figure(figsize=(6.0, 4.2))
-    ax = fig.add_subplot()
-    for r in runs:
-        res, v = r.result, r.simulated.get("voltage_at_eqe_max_V")
-        if res is None or v is None or not res.device.emitter_indices:
-            continue
-        k = int(np.argmin(np.abs(res.voltage_V - v)))
-        e = res.device.emitter_indices[0]
-        start = float(sum(la.thickness_nm for la in res.device.layers[:e]))
-        rate = np.nan_to_num(res.profiles["radiative_rate_cm3_s"][k])
-        inside = res.node_layer == e
-        if rate[inside].max() <= 0:
-            continue
-        ax.plot(
-            res.position_nm[inside] - start,
-            rate[inside] / rate[inside].max(),
-            lw=1.2,
-            label=f"{r.case_id} @ {v:.1f} V",
-        )
-    ax.set_xlabel("position in the emitter from its anode (HTL) side (nm)")
-    ax.set_ylabel("radiative rate / max")
-    ax.set_title(f"{colour} cases: recombination zone at the EQE maximum", fontsize=9)
-    if ax.lines:
-        ax.legend(fontsize=6, ncol=2)
-    return _save(fig, path)
-
-
-def plot_scenario(outcome: ScenarioOutcome, path: Path) -> Path:
-    """Zone profiles (a, b) or EQE roll-off (c) of a scenario's variants."""
-    fig = _figure(figsize=(6.0, 4.0))
-    ax = fig.add_subplot()
-    bias = outcome.numbers.get("bias_V")
-    for tag, res in outcome.runs.items():
-        if tag.endswith("_no_quenching"):
-            continue  # same transport as its quenching twin
-        if outcome.key == "c":
-            ok = np.isfinite(res.eqe_percent) & (res.current_density_mA_cm2 > 0)
-            ax.plot(res.current_density_mA_cm2[ok], res.eqe_percent[ok], label=tag)
-            ax.set_xscale("log")
-            ax.set_xlabel("current density (mA/cm2)")
-            ax.set_ylabel("EQE (%)")
-        else:
-            k = int(np.argmin(np.abs(res.voltage_V - bias)))
-            rate = np.nan_to_num(res.profiles["radiative_rate_cm3_s"][k])
-            ax.plot(res.position_nm, np.maximum(rate, 1e-8 * rate.max()), label=tag)
-            ax.set_yscale("log")
-            ax.set_xlabel("position from the anode (nm)")
-            ax.set_ylabel(f"radiative rate at {bias:g} V (cm-3 s-1)")
-            edges = np.cumsum([la.thickness_nm for la in res.device.layers])[:-1]
-            for x in edges:
-                ax.axvline(x, color="k", lw=0.4, ls=":")
-    ax.set_title(f"scenario ({outcome.key})", fontsize=9)
-    ax.legend(fontsize=7)
-    return _save(fig, path)
-
-
-# --------------------------------------------------------------------------------------
-# Report content
 # --------------------------------------------------------------------------------------
 def _file_entry(path: str | Path) -> dict[str, Any]:
     """A file as metrics.json records it: its path (repository-relative where inside the
