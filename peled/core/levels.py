@@ -60,7 +60,7 @@ def image_lowering(arrays: DeviceArrays, sc: Scaling):
     gaps = interface_image_gaps_m(arrays)
     for i, tag in enumerate(arrays.interface_images()):
         if tag:
-            layer = i + 1 if tag > 0 else i
+            layer = _receiving_layer(i, tag)
             nodes = x[layer * m : (layer + 1) * m]
             distance = nodes - bounds[i + 1] if tag > 0 else bounds[i + 1] - nodes
             planes.append((True, layer, distance, gaps[i]))
@@ -72,25 +72,33 @@ def image_lowering(arrays: DeviceArrays, sc: Scaling):
     return low, low
 
 
+def _receiving_layer(interface: int, tag: int) -> int:
+    """The layer that sees its neighbour across ``interface`` as an image plane."""
+    return interface + 1 if tag > 0 else interface
+
+
+def _first_site_m(arrays: DeviceArrays, layer: int, carriers: tuple[str, ...]):
+    """Distance [m] of ``layer``'s first sites from an image plane: the site spacing
+    N0^(-1/3) of the first of ``carriers`` with Gauss-Fermi statistics there,
+    DEFAULT_IMAGE_CUTOFF_M if none has."""
+    dos_n, dos_p = layer_states_m3(arrays)
+    for carrier in carriers:
+        if arrays.statistics_tags(carrier)[layer] == "gauss_fermi":
+            return site_spacing_m((dos_p if carrier == "hole" else dos_n)[layer])
+    return jnp.asarray(DEFAULT_IMAGE_CUTOFF_M)
+
+
 def interface_image_gaps_m(arrays: DeviceArrays):
     """(K-1,) the charge-free gap a [m] at each interface between a screening layer's
     surface and the first sites of the layer that sees it as an image plane
     (``interface_image``): that layer's site spacing N0^(-1/3) where its holes, else its
     electrons, have Gauss-Fermi statistics, DEFAULT_IMAGE_CUTOFF_M otherwise; the same
     value (unused) where the interface has no image."""
-    k = arrays.n_layers
-    dos_n, dos_p = layer_states_m3(arrays)
-    holes, electrons = arrays.statistics_tags("hole"), arrays.statistics_tags("electron")
-    gaps = []
-    for i, tag in enumerate(arrays.interface_images()):
-        layer = i + 1 if tag > 0 else i
-        if holes[layer] == "gauss_fermi":
-            gaps.append(site_spacing_m(dos_p[layer]))
-        elif electrons[layer] == "gauss_fermi":
-            gaps.append(site_spacing_m(dos_n[layer]))
-        else:
-            gaps.append(jnp.asarray(DEFAULT_IMAGE_CUTOFF_M))
-    return jnp.stack(gaps) if gaps else jnp.zeros((max(k - 1, 0),))
+    gaps = [
+        _first_site_m(arrays, _receiving_layer(i, tag), ("hole", "electron"))
+        for i, tag in enumerate(arrays.interface_images())
+    ]
+    return jnp.stack(gaps) if gaps else jnp.zeros((0,))
 
 
 def interface_gap_pieces(arrays: DeviceArrays, sc: Scaling, is_int):
@@ -106,8 +114,8 @@ def interface_gap_pieces(arrays: DeviceArrays, sc: Scaling, is_int):
     eps = arrays.layers.relative_permittivity
     for i, tag in enumerate(tags):
         if tag:
-            layer = i + 1 if tag > 0 else i
-            zero = zero.at[(i + 1) * m - 1].set(gaps[i] / eps[layer])
+            edge = (i + 1) * m - 1  # between the last node of layer i and the first of i + 1
+            zero = zero.at[edge].set(gaps[i] / eps[_receiving_layer(i, tag)])
     return zero
 
 
@@ -117,16 +125,10 @@ def image_gaps_m(arrays: DeviceArrays):
     site spacing N0^(-1/3) of a Gaussian layer for the carrier the electrode injects
     (holes at the anode, electrons at the cathode), DEFAULT_IMAGE_CUTOFF_M otherwise.
     Used only where ``image_force`` is on (peled.model.contacts.image_force)."""
-    k = arrays.n_layers
-    dos_n, dos_p = layer_states_m3(arrays)
-    gaps = []
-    for carrier, dos, layer in (("hole", dos_p, 0), ("electron", dos_n, k - 1)):
-        gaps.append(
-            site_spacing_m(dos[layer])
-            if arrays.statistics_tags(carrier)[layer] == "gauss_fermi"
-            else jnp.asarray(DEFAULT_IMAGE_CUTOFF_M)
-        )
-    return gaps[0], gaps[1]
+    return (
+        _first_site_m(arrays, 0, ("hole",)),
+        _first_site_m(arrays, arrays.n_layers - 1, ("electron",)),
+    )
 
 
 def layer_states_m3(arrays: DeviceArrays):

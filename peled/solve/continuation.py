@@ -482,7 +482,8 @@ def solve_sweep_in_chunks(
         s, more, fwd, retry = _chunk_advance(
             problem, params, voltages_V, settings, live, eq_start, s, tasks
         )
-        more, fwd, retry = bool(more), int(fwd), int(retry)
+        # one transfer of the three counters per chunk
+        more, fwd, retry = (int(x) for x in jax.device_get((more, fwd, retry)))
         if on_forward is not None:
             for j in range(done, done + fwd):
                 on_forward(float(volts[j]))
