@@ -71,6 +71,9 @@ DEFAULT_IMAGE_FORCE = False
 #: contact's explicit ``image_force``. docs/decisions/0014-physics-of-the-films-per-device.md.
 PHYSICS = ("classic", "disorder_aware")
 
+#: The description of the films a device file gets without a ``physics`` key (decision 0014).
+DEFAULT_PHYSICS = "disorder_aware"
+
 #: what ``disorder_aware`` sets, and the material keys each needs
 _GAUSSIAN_NEEDS = ("site_density_cm3", "electron_disorder_eV", "hole_disorder_eV")
 _GAUSSIAN_SETS = {
@@ -171,7 +174,9 @@ class Device:
     emission_side: str = "bottom"
     substrate_side: str = "anode"
     optics: str = "ray_optics"
-    #: the description of the films (PHYSICS): "classic" or "disorder_aware"
+    #: the description of the films (PHYSICS) that built the layers. A Device constructed
+    #: directly from Layer objects carries each material as it stands (its own models:
+    #: "classic" for the database's files); device files default to DEFAULT_PHYSICS
     physics: str = "classic"
     #: whether a layer that screens within its neighbour's site spacing is that
     #: neighbour's image plane (:meth:`interface_images`)

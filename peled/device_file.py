@@ -80,8 +80,9 @@ class DeviceFile(_Strict):
     # how the outcoupling is computed when 'outcoupling' (a constant) is not given:
     # "ray_optics" 1/(2 n^2) of the emitter, or "dipole" (peled.optics.coupling)
     optics: Literal["ray_optics", "dipole"] = "ray_optics"
-    # which description of the films the materials' data feed (PHYSICS, docs/model/index.md)
-    physics: Literal["classic", "disorder_aware"] = "classic"
+    # which description of the films the materials' data feed (PHYSICS, docs/model/index.md;
+    # peled.device.DEFAULT_PHYSICS, decision 0014)
+    physics: Literal["classic", "disorder_aware"] = "disorder_aware"
     # whether a layer that screens like a metal is its neighbour's image plane at their
     # interface (peled.model.interfaces.image_plane); None: on under disorder_aware
     interface_image_force: bool | None = None

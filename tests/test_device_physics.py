@@ -19,6 +19,7 @@ from click.testing import CliRunner
 from peled.cli import main
 from peled.core.params import MeshSpec
 from peled.device import (
+    DEFAULT_PHYSICS,
     PHYSICS,
     default_device_path,
     device_from_mapping,
@@ -26,11 +27,12 @@ from peled.device import (
     disorder_aware_keys,
     load_device,
 )
+from peled.device_file import DeviceFile
 from peled.errors import PeledInputError
 from peled.materials import default_database
 
 GREEN = default_device_path()
-DISORDERED = GREEN.parent / "physics" / "green-cspbbr3-disordered.yaml"
+CLASSIC = GREEN.parent / "physics" / "green-cspbbr3-classic.yaml"
 
 
 def _green_mapping() -> dict:
@@ -51,8 +53,17 @@ def _models(device):
     ]
 
 
-def test_classic_is_the_default_and_keeps_the_material_files_models():
-    dev = load_device(GREEN)
+def test_disorder_aware_is_the_default_of_a_device_file():
+    assert DEFAULT_PHYSICS == "disorder_aware"
+    assert DeviceFile.model_fields["physics"].default == DEFAULT_PHYSICS
+    data = _green_mapping()
+    assert "physics" not in data
+    assert load_device(GREEN).physics == DEFAULT_PHYSICS
+    assert _models(load_device(GREEN)) == _models(load_device(GREEN, physics=DEFAULT_PHYSICS))
+
+
+def test_classic_keeps_the_material_files_models():
+    dev = load_device(CLASSIC)
     assert dev.physics == "classic"
     assert not dev.anode.image_force and not dev.cathode.image_force
     for _, stat_n, stat_p, mob_n, mob_p, emitter in _models(dev):
@@ -104,9 +115,9 @@ def test_every_database_film_with_disorder_data_gets_a_disorder_model():
     assert len(organic) >= 10 and len(emitters) >= 5
 
 
-def test_the_disordered_example_is_the_green_device_under_disorder_aware_physics():
-    a = load_device(DISORDERED).to_arrays(MeshSpec(8))
-    b = load_device(GREEN, physics="disorder_aware").to_arrays(MeshSpec(8))
+def test_the_classic_example_is_the_green_device_under_classic_physics():
+    a = load_device(CLASSIC).to_arrays(MeshSpec(8))
+    b = load_device(GREEN, physics="classic").to_arrays(MeshSpec(8))
     leaves_a, tree_a = jax.tree_util.tree_flatten(a)
     leaves_b, tree_b = jax.tree_util.tree_flatten(b)
     assert tree_a == tree_b
@@ -165,31 +176,34 @@ def test_check_prints_the_physics_and_each_layers_models():
     assert "TFB" in out.output and "gauss_fermi, mobility egdm" in out.output
     assert "nanocrystal, mobility constant, excitonic emitter" in out.output
     assert out.output.count(", image force") == 2
-    classic = CliRunner().invoke(main, ["check", str(GREEN)])
+    classic = CliRunner().invoke(main, ["check", str(GREEN), "--physics", "classic"])
     assert "physics classic" in classic.output and "no image force" in classic.output
+    assert "physics disorder_aware" in CliRunner().invoke(main, ["check", str(GREEN)]).output
 
 
 def test_simulate_takes_the_physics_from_the_command_line(tmp_path):
     out = tmp_path / "run"
     args = ["simulate", str(GREEN), "--out", str(out), "--dry-run"]
-    res = CliRunner().invoke(main, [*args, "--physics", "disorder_aware"])
+    res = CliRunner().invoke(main, [*args, "--physics", "classic"])
     assert res.exit_code == 0, res.output
-    assert "physics disorder_aware" in res.output and not out.exists()
-    assert "physics classic" in CliRunner().invoke(main, args).output
+    assert "physics classic" in res.output and not out.exists()
+    assert "physics disorder_aware" in CliRunner().invoke(main, args).output
     bad = CliRunner().invoke(main, [*args, "--physics", "quantum"])
     assert bad.exit_code != 0 and "classic" in bad.output and "disorder_aware" in bad.output
 
 
-@pytest.mark.slow  # two sweeps of the disorder-aware green device, 64 and 128 nodes
-def test_disorder_aware_green_device_is_mesh_converged():
-    """The disorder-aware green example: J and the luminance change < 1 % from 64 to 128
-    nodes per layer (sine mesh) at every bias of 0-8 V (0.25 V steps) where J is above its
-    round-off floor on both meshes and both converged; below it J is round-off by
-    definition (docs/numerics/accuracy.md, "The current floor")."""
+@pytest.mark.slow  # two sweeps per example, 64 and 128 nodes per layer: ~5 min each
+@pytest.mark.parametrize("name", sorted(p.name for p in GREEN.parent.glob("*.yaml")))
+def test_examples_are_mesh_converged(name):
+    """Every example under its own (default: disorder-aware) physics: J and the luminance
+    change < 1 % from 64 to 128 nodes per layer (sine mesh) at every bias of 0-8 V
+    (0.25 V steps) where J is above its round-off floor on both meshes and both
+    converged; below it J is round-off by definition (docs/numerics/accuracy.md, "The
+    current floor")."""
     from peled.simulate import simulate
 
     v = np.round(np.arange(0.0, 8.0001, 0.25), 10)
-    dev = load_device(DISORDERED)
+    dev = load_device(GREEN.parent / name)
     runs = [simulate(dev, v, mesh=MeshSpec(n)) for n in (64, 128)]
     ok = np.ones(v.size, bool)
     for r in runs:
@@ -200,7 +214,7 @@ def test_disorder_aware_green_device_is_mesh_converged():
     dj = np.abs(j[1] / j[0] - 1.0)
     dl = np.abs(lum[1] / lum[0] - 1.0)
     print(
-        f"64 -> 128 nodes, {ok.sum()} biases from {v[ok][0]} V: max |dJ/J| {dj.max():.3g}, "
+        f"{name}: 64 -> 128 nodes, {ok.sum()} biases from {v[ok][0]} V: max |dJ/J| {dj.max():.3g}, "
         f"max |dL/L| {dl.max():.3g} (at {v[ok][np.argmax(dl)]} V)"
     )
     assert dj.max() < 0.01 and dl.max() < 0.01

@@ -16,9 +16,11 @@ from peled.simulate import radiative_weight
 
 
 def _green(emitter_overrides, image_force=False):
+    # the classic physics: each layer as its material file and overrides say
     return device_from_mapping(
         {
             "name": "t",
+            "physics": "classic",
             "anode": {"material": "ITO", "image_force": image_force},
             "cathode": {"material": "LiF/Al", "image_force": image_force},
             "layers": [

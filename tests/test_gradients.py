@@ -29,8 +29,8 @@ MESH = peled.MeshSpec(nodes_per_layer=16)
 VOLTS = np.linspace(0.0, 4.0, 17)
 
 # 11 parameters of 10 kinds (electron and hole mobility counted as one kind), on the red
-# example (ITO / PEDOT:PSS / poly-TPD / CsPbI3 NCs / TPBi / LiF-Al); bounds bracket the
-# database values
+# example (ITO / PEDOT:PSS / poly-TPD / CsPbI3 NCs / TPBi / LiF-Al) under the classic
+# physics; bounds bracket the database values
 VARY = {
     "poly-TPD.thickness_nm": (10.0, 60.0),
     "TPBi.electron_affinity_eV": (2.5, 3.0),
@@ -57,6 +57,9 @@ def red():
         data = yaml.safe_load(fh)
     data["layers"][1]["overrides"] = {"exciton_quenching_efficiency": 0.5}
     data["layers"][2]["overrides"] = {"exciton_quenching_length_nm": 5.0}
+    # the classic physics, whose continuum emitter the parameters above include; the
+    # disorder-aware terms' gradients: tests/test_gradients_disorder.py
+    data["physics"] = "classic"
     return peled.device_from_mapping(data, "red example with quenching")
 
 

@@ -375,7 +375,7 @@ def test_cli_simulate_writes_files(tmp_path, led_result):
         assert key in summ
     assert summ["turn_on_below_sweep_start"] is False
     assert (summ["mesh_nodes_per_layer"], summ["mesh_grading"]) == (24, "sine")
-    assert summ["physics"] == "classic"
+    assert summ["physics"] == "disorder_aware"
     _check_zones(summ)
     assert [z["voltage_V"] for z in summ["recombination_zones"]] == [2.5, 3.0]
     prof_header = (out / "profiles.csv").read_text().splitlines()[0].split(",")

@@ -26,15 +26,52 @@ def _mixed_stack(nodes=12):
     """HTL (Gauss-Fermi both carriers) / emitter (single level) / oxide-like ETL
     (Fermi-Dirac electrons, Boltzmann holes) / organic ETL (Gauss-Fermi electrons,
     Blakemore holes): every statistics and every pairing at an interface."""
-    htl = layer(30, 2.3, 3.0, 1e-7, 1e-3, nc_cm3=1e21, electron_statistics="gauss_fermi",
-                hole_statistics="gauss_fermi", electron_disorder_eV=0.08, hole_disorder_eV=0.1,
-                acceptor_density_m3=1e22)
-    em = layer(30, 3.4, 2.4, 1e-4, 5e-5, eps=10, nc_cm3=3e18, statistics_gamma=1.0,
-               radiative_coefficient_m3_s=1e-16)
-    fd = layer(20, 3.6, 3.2, 1e-2, 1e-6, eps=9, nc_cm3=2e18, electron_statistics="fermi_dirac",
-               donor_density_m3=1e24)
-    org = layer(20, 2.9, 3.5, 1e-4, 1e-8, nc_cm3=1e21, electron_statistics="gauss_fermi",
-                electron_disorder_eV=0.12, statistics_gamma=0.27)
+    htl = layer(
+        30,
+        2.3,
+        3.0,
+        1e-7,
+        1e-3,
+        nc_cm3=1e21,
+        electron_statistics="gauss_fermi",
+        hole_statistics="gauss_fermi",
+        electron_disorder_eV=0.08,
+        hole_disorder_eV=0.1,
+        acceptor_density_m3=1e22,
+    )
+    em = layer(
+        30,
+        3.4,
+        2.4,
+        1e-4,
+        5e-5,
+        eps=10,
+        nc_cm3=3e18,
+        statistics_gamma=1.0,
+        radiative_coefficient_m3_s=1e-16,
+    )
+    fd = layer(
+        20,
+        3.6,
+        3.2,
+        1e-2,
+        1e-6,
+        eps=9,
+        nc_cm3=2e18,
+        electron_statistics="fermi_dirac",
+        donor_density_m3=1e24,
+    )
+    org = layer(
+        20,
+        2.9,
+        3.5,
+        1e-4,
+        1e-8,
+        nc_cm3=1e21,
+        electron_statistics="gauss_fermi",
+        electron_disorder_eV=0.12,
+        statistics_gamma=0.27,
+    )
     return build_arrays([htl, em, fd, org], 5.2, 3.0, mesh=MeshSpec(nodes))
 
 
@@ -75,8 +112,8 @@ def test_a_nanocrystal_film_counts_its_net_charge():
 
     from peled.device import load_device
 
-    example = Path(__file__).parents[1] / "examples/physics/green-cspbbr3-disordered.yaml"
-    arr = load_device(example).to_arrays(MeshSpec(8))
+    example = Path(__file__).parents[1] / "examples/green-cspbbr3.yaml"
+    arr = load_device(example, physics="disorder_aware").to_arrays(MeshSpec(8))
     assert arr.statistics_tags("electron")[2] == arr.statistics_tags("hole")[2] == "nanocrystal"
     sc = scaling_for(arr.temperature_K)
     geo = geometry(arr, sc)
@@ -116,8 +153,18 @@ def test_gauss_fermi_low_density_limit_is_a_shifted_boltzmann_band():
     n = N0 exp((E_F - E0)/kT + sigma^2/(2 kT^2)): a Boltzmann band of N0 states whose
     edge lies sigma^2/(2kT) deeper in the gap. Compared on random dilute states."""
     s_n, s_p = 0.09, 0.12
-    gf = layer(40, 2.5, 3.0, 1e-4, 1e-4, nc_cm3=1e21, electron_statistics="gauss_fermi",
-               hole_statistics="gauss_fermi", electron_disorder_eV=s_n, hole_disorder_eV=s_p)
+    gf = layer(
+        40,
+        2.5,
+        3.0,
+        1e-4,
+        1e-4,
+        nc_cm3=1e21,
+        electron_statistics="gauss_fermi",
+        hole_statistics="gauss_fermi",
+        electron_disorder_eV=s_n,
+        hole_disorder_eV=s_p,
+    )
     shift_n, shift_p = s_n**2 / (2 * VT), s_p**2 / (2 * VT)
     bz = layer(40, 2.5 + shift_n, 3.0 - shift_n - shift_p, 1e-4, 1e-4, nc_cm3=1e21)
     a_gf = build_arrays([gf], 4.0, 4.0, mesh=MeshSpec(8))
@@ -138,8 +185,16 @@ def test_gauss_fermi_low_density_limit_is_a_shifted_boltzmann_band():
 
 
 def test_gauss_fermi_occupancy_never_exceeds_the_sites():
-    gf = layer(40, 2.5, 3.0, 1e-4, 1e-4, nc_cm3=1e21, electron_statistics="gauss_fermi",
-               electron_disorder_eV=0.1)
+    gf = layer(
+        40,
+        2.5,
+        3.0,
+        1e-4,
+        1e-4,
+        nc_cm3=1e21,
+        electron_statistics="gauss_fermi",
+        electron_disorder_eV=0.1,
+    )
     arr = build_arrays([gf], 4.0, 4.0, mesh=MeshSpec(8))
     sc = scaling_for(arr.temperature_K)
     psi = jnp.full(8, -4.0 / VT)

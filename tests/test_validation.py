@@ -218,7 +218,17 @@ def test_run_case_ratios_and_photometric_identity(fixture_run):
     sim = run.simulated
     assert run.error is None and sim["total_points"] == VALIDATION_VOLTAGES_V.size
     assert sim["converged_points"] + len(sim["failed_voltages_V"]) == sim["total_points"]
-    assert run.ratios["EQE_max"] == pytest.approx(sim["eqe_max_percent"] / 7.3, rel=1e-12)
+    # the efficiencies compared are the maxima over the trusted biases
+    res = run.result
+    trusted = res.trusted & np.isfinite(res.eqe_percent)
+    assert trusted.any()
+    assert sim["eqe_max_resolved_percent"] == pytest.approx(
+        np.max(res.eqe_percent[trusted]), rel=1e-12
+    )
+    assert sim["current_efficiency_max_resolved_cd_A"] == pytest.approx(
+        np.max(res.current_efficiency_cd_A[trusted]), rel=1e-12
+    )
+    assert run.ratios["EQE_max"] == pytest.approx(sim["eqe_max_resolved_percent"] / 7.3, rel=1e-12)
     assert run.ratios["L_max"] == pytest.approx(sim["luminance_max_cd_m2"] / 972, rel=1e-12)
     # the colour distance is kept apart from the ratios
     assert set(run.ratios) == {"EQE_max", "L_max", "CE_max"}
@@ -253,16 +263,24 @@ def test_reasons_name_what_the_devices_physics_lacks(fixture_run):
     it names the barrier as the limiting step and what the model lacks there."""
     from dataclasses import replace
 
+    from peled.validation import _with_physics
     from peled.validation.run import disagreement_reasons
 
-    case = fixture_run.case
-    # the fixture's anode lowered to 4.2 eV: a 0.9 eV hole barrier into PEDOT:PSS
-    device = replace(case.device, anode=replace(case.device.anode, work_function_eV=4.2))
-    classic = disagreement_reasons(replace(fixture_run, case=replace(case, device=device)))
-    aware_device = replace(device, physics="disorder_aware")
+    def lowered_anode(physics):
+        # the fixture's anode lowered to 4.2 eV: a 0.9 eV hole barrier into PEDOT:PSS
+        case = _with_physics(fixture_run.case, physics)
+        anode = replace(case.device.anode, work_function_eV=4.2)
+        return case, replace(case.device, anode=anode)
+
+    # a dark row: 1e-6 of the reported luminance
+    dark = replace(fixture_run, ratios={**fixture_run.ratios, "L_max": 1e-6})
+    case, device = lowered_anode("classic")
+    classic = disagreement_reasons(replace(dark, case=replace(case, device=device)))
+    case, aware_device = lowered_anode("disorder_aware")
+    assert aware_device.physics == "disorder_aware" == fixture_run.case.device.physics
     # without a solution to read the drops off, the barrier is named
     reasons = disagreement_reasons(
-        replace(fixture_run, case=replace(case, device=aware_device), result=None)
+        replace(dark, case=replace(case, device=aware_device), result=None)
     )
     assert any(r.startswith("missing physics") for r in classic)
     assert any(r.startswith("limiting step") and "heterointerfaces" in r for r in reasons)
@@ -402,17 +420,24 @@ def test_cli_validate(tmp_path, fixture_run):
 # Scenario checks (review physics statements)
 # --------------------------------------------------------------------------------------
 def test_scenario_a_slow_htl_crowds_zone_at_htl_interface(scenarios):
+    """The slow HTL moves the zone towards the HTL side, the slow ETL away from it. Under
+    the disorder-aware physics the zone is spread over the film (the crystals' charge
+    draws the other carrier in), so neither sits at an interface: the centroid moves
+    from ~0.7 to ~0.45 of the film from the HTL side, not to a sheet."""
     n = scenarios["a"].numbers
     assert scenarios["a"].reproduced
-    assert n["slow_htl_centroid_fraction_from_htl"] < 0.2
-    assert n["slow_etl_centroid_fraction_from_htl"] > 0.8
-    assert n["slow_htl_fraction_within_5nm_of_htl"] > 0.5 > n["slow_etl_fraction_within_5nm_of_htl"]
+    assert n["slow_htl_centroid_fraction_from_htl"] < n["slow_etl_centroid_fraction_from_htl"]
+    assert n["slow_htl_fraction_within_5nm_of_htl"] > n["slow_etl_fraction_within_5nm_of_htl"]
+    # a spread zone: both centroids inside the film, well away from either interface
+    for key in ("slow_htl_centroid_fraction_from_htl", "slow_etl_centroid_fraction_from_htl"):
+        assert 0.2 < n[key] < 0.8, (key, n[key])
 
 
 def test_scenario_b_barrier_interlayer(scenarios):
     """peled's answer to the barrier statement: the interlayer keeps the quenching HTL away
-    from the zone, but the zone itself stays at the emitter's anode-side edge (holes still
-    arrive through one interface), so the statement is judged not reproduced."""
+    from the zone and removes its quenching loss, but it does not move the zone into the
+    film (the zone is already spread over it), so the statement is judged not
+    reproduced."""
     n = scenarios["b"].numbers
     shift = n["zone_shift_fraction_of_emitter"]
     assert shift == pytest.approx(
@@ -420,26 +445,30 @@ def test_scenario_b_barrier_interlayer(scenarios):
         - n["no_barrier_centroid_fraction_from_emitter_edge"]
     )
     assert scenarios["b"].reproduced == (shift >= 0.05)
-    assert n["no_barrier_centroid_fraction_from_emitter_edge"] < 0.1
-    assert n["barrier_centroid_fraction_from_emitter_edge"] < 0.1
     assert not scenarios["b"].reproduced
-    # the HTL is moved away by the 3 nm interlayer
-    gap = n["barrier_centroid_distance_from_htl_nm"] - n["no_barrier_centroid_distance_from_htl_nm"]
-    assert gap >= 2.5
-    # a zone crowded at a quenching HTL loses a large share of its excitons; a non-quenching
-    # spacer removes that loss (by construction of the nearest-interface model)
+    # the zone is spread over the film with and without the interlayer
+    assert n["no_barrier_centroid_fraction_from_emitter_edge"] > 0.2
+    assert n["barrier_centroid_fraction_from_emitter_edge"] > 0.2
+    # a zone near a quenching HTL loses a share of its excitons; a non-quenching spacer
+    # removes that loss (by construction of the nearest-interface model) and raises the EQE
     assert n["no_barrier_quenching_loss_fraction"] > 0.1
     assert n["barrier_quenching_loss_fraction"] == pytest.approx(0.0, abs=1e-9)
+    assert n["barrier_eqe_percent"] > n["no_barrier_eqe_percent"]
 
 
 def test_scenario_c_short_ligands(scenarios):
-    """What peled reproduces of the DDAB statement (docs/validation/index.md): the DDAB film's
-    EQE_max is higher, by its PLQY more than by its mobility; the review's x16 is not."""
+    """What peled reproduces of the DDAB statement (docs/validation/index.md): the DDAB
+    film's trusted EQE_max is higher, but by far less than the review's x16. At the
+    trusted maximum per-crystal Auger takes most excitons, so the film's transport (its
+    10-20x mobility spreads the carriers over more crystals) raises EQE_max and its
+    higher PLQY adds little: the transport change alone gives most of the ratio."""
     n = scenarios["c"].numbers
-    assert n["eqe_ratio_ddab_over_oa"] > 1.5
-    assert n["eqe_ratio_ddab_over_oa"] < n["review_eqe_ratio"]
-    # transport alone changes EQE_max by far less than the PLQY does
-    assert abs(math.log10(n["eqe_ratio_transport_only"])) < math.log10(n["eqe_ratio_ddab_over_oa"])
+    assert 1.0 < n["eqe_ratio_ddab_over_oa"] < n["review_eqe_ratio"]
+    assert not scenarios["c"].reproduced  # not severalfold (>= x3)
+    assert n["eqe_ratio_transport_only"] > 1.0
+    film = n["eqe_ratio_ddab_over_oa"] / n["eqe_ratio_transport_only"]
+    assert film >= 1.0  # the higher PLQY never lowers the EQE
+    assert math.log10(n["eqe_ratio_transport_only"]) > math.log10(film)
     assert n["luminance_ratio_ddab_over_oa"] > 1.0
 
 

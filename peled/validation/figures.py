@@ -108,11 +108,12 @@ def plot_rolloff(runs: Sequence[CaseRun], colour: str, path: Path) -> Path:
 
 
 def plot_zones(runs: Sequence[CaseRun], colour: str, path: Path) -> Path:
-    """Normalized radiative rate across the emitter at each case's EQE-max bias."""
+    """Normalized radiative rate across the emitter at each case's trusted EQE-max bias
+    (the compared EQE maximum)."""
     fig = _figure(figsize=(6.0, 4.2))
     ax = fig.add_subplot()
     for r in runs:
-        res, v = r.result, r.simulated.get("voltage_at_eqe_max_V")
+        res, v = r.result, r.simulated.get("voltage_at_eqe_max_resolved_V")
         if res is None or v is None or not res.device.emitter_indices:
             continue
         k = int(np.argmin(np.abs(res.voltage_V - v)))
