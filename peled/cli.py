@@ -493,8 +493,8 @@ def simulate(
         "turn_on_voltage_V",
         "eqe_max_percent",
         "voltage_at_eqe_max_V",
-        "eqe_max_resolved_percent",
-        "voltage_at_eqe_max_resolved_V",
+        "current_density_at_eqe_max_mA_cm2",
+        "eqe_max_all_biases_percent",
         "luminance_max_cd_m2",
         "current_density_at_half_eqe_mA_cm2",
         "charge_balance_factor_at_eqe_max",
@@ -504,21 +504,19 @@ def simulate(
     ):
         val = summ[key]
         text = "-" if val is None else f"{val:.4g}"
-        if (
-            key == "eqe_max_percent"
-            and val is not None
-            and not (summ["eqe_max_current_resolved"] and summ["eqe_max_result"] == "strict")
-        ):
-            # the headline is eqe_max_resolved_percent (resolved, strictly converged)
-            text += (
-                " (not trusted: "
-                + (
-                    "|J| below its round-off floor"
-                    if not summ["eqe_max_current_resolved"]
-                    else f"accepted as {summ['eqe_max_result']}"
-                )
-                + ")"
+        if key == "eqe_max_percent" and val is None:
+            text = "- (no bias is trusted: resolved current and strict result)"
+        if key == "eqe_max_all_biases_percent":
+            if val is None or val == summ["eqe_max_percent"]:
+                continue  # the headline already is the maximum over all biases
+            # shown only to say what the headline leaves out, and why it may not be quoted
+            why = (
+                "|J| below its round-off floor"
+                if not summ["eqe_max_all_biases_current_resolved"]
+                else f"accepted as {summ['eqe_max_all_biases_result']}"
             )
+            at = summ["current_density_at_eqe_max_all_biases_mA_cm2"]
+            text += f" (not trusted: {why}, at {at:.3g} mA/cm2)"
         if key == "turn_on_voltage_V" and summ["turn_on_below_sweep_start"]:
             first = float(res.voltage_V[res.converged][0])
             text = f"not determined: L >= 1 cd/m2 already at {first:.4g} V (below the sweep)"

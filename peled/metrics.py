@@ -97,6 +97,13 @@ def profile_bias_indices(
 def summary_core(res: SimulationResult) -> dict[str, Any]:
     """Figures of the J-V-L curve alone (turn-on, EQE_max, roll-off, colour).
 
+    ``eqe_max_percent`` [%], its voltage [V] and current density [mA/cm^2], the roll-off
+    current ``current_density_at_half_eqe_mA_cm2`` and the EQE at 100 and 1000 mA/cm^2
+    come from the trusted biases only (:attr:`peled.simulate.SimulationResult.trusted`:
+    |J| above its round-off floor, strict result); None where no bias is trusted. The
+    maximum over every converged bias is ``eqe_max_all_biases_percent``
+    (:func:`_all_bias_eqe_peak`).
+
     ``turn_on_voltage_V`` is None when not determined: either L stays below 1 cd/m^2, or
     (``turn_on_below_sweep_start`` True) L is already >= 1 cd/m^2 at the lowest converged
     bias (:func:`turn_on_voltage`). ``result_counts``: how many biases carry each result
@@ -126,26 +133,31 @@ def summary_core(res: SimulationResult) -> dict[str, Any]:
         "result_counts": res.result_counts(),
     }
     good = np.isfinite(eqe)
-    if np.any(good):
-        k = int(np.nanargmax(np.where(good, eqe, -np.inf)))
+    # the headline efficiencies come from the trusted biases only (resolved current,
+    # strict result): below the current floor EQE is a ratio of round-off
+    # (docs/decisions/0017-headline-efficiencies-from-trusted-biases.md)
+    quoted = np.asarray(res.trusted, bool) & good
+    if np.any(quoted):
+        idx = np.nonzero(quoted)[0]
+        k = int(idx[np.argmax(eqe[idx])])
         out["eqe_max_percent"] = float(eqe[k])
         out["voltage_at_eqe_max_V"] = float(v[k])
         out["current_density_at_eqe_max_mA_cm2"] = float(j[k])
-        after = np.arange(v.size) > k
-        drop = np.nonzero(after & good & (eqe <= 0.5 * eqe[k]))[0]
+        later = idx[idx > k]
+        drop = later[eqe[later] <= 0.5 * eqe[k]]
         if drop.size:
             i = int(drop[0])
-            prev = i - 1
+            prev = int(idx[idx < i][-1])  # the trusted bias before the crossing
             t = (0.5 * eqe[k] - eqe[prev]) / (eqe[i] - eqe[prev])
             out["current_density_at_half_eqe_mA_cm2"] = float(j[prev] + t * (j[i] - j[prev]))
+        ok = quoted & (j > 0)
         for target in (100.0, 1000.0):
-            if np.nanmax(j) >= target:
-                ok = good & (j > 0)
+            if np.any(ok) and np.max(j[ok]) >= target:
                 val = float(np.interp(math.log10(target), np.log10(j[ok]), eqe[ok]))
                 out[f"eqe_at_{int(target)}_mA_cm2_percent"] = val
     if np.any(np.isfinite(lum)):
         out["luminance_max_cd_m2"] = float(np.nanmax(lum))
-    out.update(_resolved_eqe_peak(res, k if np.any(good) else None))
+    out.update(_all_bias_eqe_peak(res))
     out.update(_dipole_optics_figures(res))
     return out
 
@@ -181,32 +193,32 @@ def _dipole_optics_figures(res: SimulationResult) -> dict[str, Any]:
     return out
 
 
-def _resolved_eqe_peak(res: SimulationResult, k_peak: int | None) -> dict[str, Any]:
-    """How far the EQE maximum can be trusted, and the maximum over trusted points only.
+def _all_bias_eqe_peak(res: SimulationResult) -> dict[str, Any]:
+    """The EQE maximum over every converged bias, trusted or not, and why it may not be
+    quoted.
 
-    ``eqe_max_current_resolved``: |J| at the EQE maximum lies above its float64 round-off
-    floor (``current_resolved``); ``eqe_max_result``: how that bias was accepted (result
-    name). ``eqe_max_resolved_percent`` with its voltage and current: the EQE maximum
-    over the biases that are both resolved and strictly converged (None where there are
-    none), the headline figure to quote."""
+    ``eqe_max_all_biases_percent`` [%] with its voltage [V] and current density
+    [mA/cm^2]; ``eqe_max_all_biases_current_resolved``: |J| there lies above its float64
+    round-off floor (``current_resolved``); ``eqe_max_all_biases_result``: how that bias
+    was accepted (result name). Where both hold it is the headline ``eqe_max_percent``;
+    otherwise it may be round-off, kept to show what a maximum over all biases would
+    claim (None where no bias has an EQE)."""
     out: dict[str, Any] = {
-        "eqe_max_current_resolved": None,
-        "eqe_max_result": None,
-        "eqe_max_resolved_percent": None,
-        "voltage_at_eqe_max_resolved_V": None,
-        "current_density_at_eqe_max_resolved_mA_cm2": None,
+        "eqe_max_all_biases_percent": None,
+        "voltage_at_eqe_max_all_biases_V": None,
+        "current_density_at_eqe_max_all_biases_mA_cm2": None,
+        "eqe_max_all_biases_current_resolved": None,
+        "eqe_max_all_biases_result": None,
     }
-    if k_peak is not None:
-        out["eqe_max_current_resolved"] = bool(res.current_resolved[k_peak])
-        out["eqe_max_result"] = str(res.result[k_peak])
-    trusted = res.trusted & np.isfinite(res.eqe_percent)
-    if np.any(trusted):
-        k = int(np.argmax(np.where(trusted, res.eqe_percent, -np.inf)))
-        out["eqe_max_resolved_percent"] = float(res.eqe_percent[k])
-        out["voltage_at_eqe_max_resolved_V"] = float(res.voltage_V[k])
-        out["current_density_at_eqe_max_resolved_mA_cm2"] = float(
-            res.current_density_mA_cm2[k]
-        )
+    eqe = res.eqe_percent
+    if np.any(np.isfinite(eqe)):
+        k = int(np.nanargmax(np.where(np.isfinite(eqe), eqe, -np.inf)))
+        out["eqe_max_all_biases_percent"] = float(eqe[k])
+        out["voltage_at_eqe_max_all_biases_V"] = float(res.voltage_V[k])
+        j_k = float(res.current_density_mA_cm2[k])
+        out["current_density_at_eqe_max_all_biases_mA_cm2"] = j_k
+        out["eqe_max_all_biases_current_resolved"] = bool(res.current_resolved[k])
+        out["eqe_max_all_biases_result"] = str(res.result[k])
     return out
 
 

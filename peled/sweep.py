@@ -26,9 +26,10 @@ there, docs/user-guide/sweep.md); the batch stays the unit of work, chunk writin
 
 Each row holds the candidate id, its inputs (axis columns named as in
 :func:`peled.sweep_spec.layer_column_label`, units in the names), and the figures of merit
-of :func:`peled.metrics.summarize` (among them ``eqe_max_resolved_percent``, the EQE
-maximum over the biases whose current is resolved and which converged strictly, and
-``eqe_max_trusted``, whether ``eqe_max_percent`` itself lies at such a bias) plus
+of :func:`peled.metrics.summarize` (``eqe_max_percent`` is the EQE maximum over the
+biases whose current is resolved and which converged strictly, NaN where there are none;
+``eqe_max_all_biases_percent`` the maximum over every converged bias and
+``eqe_max_all_biases_trusted`` whether it lies at a trusted bias) plus
 
     eqe_rolloff_percent = 100 (1 - EQE(V_last) / EQE_max)
 
@@ -71,9 +72,9 @@ SUMMARY_KEYS = (
     "eqe_max_percent",
     "voltage_at_eqe_max_V",
     "current_density_at_eqe_max_mA_cm2",
-    "eqe_max_resolved_percent",
-    "voltage_at_eqe_max_resolved_V",
-    "current_density_at_eqe_max_resolved_mA_cm2",
+    "eqe_max_all_biases_percent",
+    "voltage_at_eqe_max_all_biases_V",
+    "current_density_at_eqe_max_all_biases_mA_cm2",
     "luminance_max_cd_m2",
     "turn_on_voltage_V",
     "current_density_at_half_eqe_mA_cm2",
@@ -161,10 +162,11 @@ def candidate_row(cand: Candidate, res: SimulationResult, cfg: RunConfig) -> dic
     # (effective) outcoupling [-]: candidates that change the optics are comparable
     row["outcoupling_model"] = str(s["outcoupling_model"])
     row["outcoupling"] = float(s["outcoupling"])
-    # the EQE maximum can be quoted: |J| there above its round-off floor and the bias
-    # accepted by the strict tests (SimulationResult.trusted); else eqe_max_resolved_percent
-    # is the maximum over the trusted biases
-    row["eqe_max_trusted"] = bool(s["eqe_max_current_resolved"] and s["eqe_max_result"] == "strict")
+    # whether the maximum over every bias lies at a trusted one (|J| above its round-off
+    # floor, strict result: SimulationResult.trusted), i.e. equals eqe_max_percent
+    row["eqe_max_all_biases_trusted"] = bool(
+        s["eqe_max_all_biases_current_resolved"] and s["eqe_max_all_biases_result"] == "strict"
+    )
     eqe = res.eqe_percent
     finite = np.nonzero(np.isfinite(eqe))[0]
     if finite.size and row["eqe_max_percent"] > 0:

@@ -61,8 +61,6 @@ def write_analysis(results, sweep: Sweep, out: Path) -> tuple[str, dict[str, Pat
         c
         for c in (
             "eqe_max_percent",
-            "eqe_max_trusted",
-            "eqe_max_resolved_percent",
             "eqe_rolloff_percent",
             "turn_on_voltage_V",
             "turn_on_below_sweep_start",
@@ -78,15 +76,25 @@ def write_analysis(results, sweep: Sweep, out: Path) -> tuple[str, dict[str, Pat
     files["ranking"] = out / "ranking.csv"
     text = f"top {len(top)} of {len(results)} by {sweep.objective} ({sweep.objective_sense}):\n"
     text += top[show].to_string(index=False, float_format=lambda v: f"{v:.4g}")
-    if "eqe_max_trusted" in top.columns:
-        untrusted = int((~top["eqe_max_trusted"].astype(bool)).sum())
+    # the EQE figures rank and show the trusted biases only (docs/decisions/0017):
+    # say how many candidates have none, and where a maximum over all biases would
+    # claim more from round-off
+    if "eqe_max_percent" in top.columns:
+        none = int(top["eqe_max_percent"].isna().sum())
+        if none:
+            text += (
+                f"\nnote: {none} of these candidates have no trusted bias (|J| above its float64"
+                " round-off floor and a strict result), so their eqe_max_percent is NaN"
+                " (docs/numerics/accuracy.md, the current floor)"
+            )
+    if "eqe_max_all_biases_trusted" in top.columns:
+        untrusted = int((~top["eqe_max_all_biases_trusted"].astype(bool)).sum())
         if untrusted:
             text += (
-                f"\nnote: {untrusted} of these EQE maxima (eqe_max_trusted False) lie where |J|"
-                " is below its float64 round-off floor or the bias was accepted by a relaxed"
-                " rule, so eqe_max_percent there may be round-off; eqe_max_resolved_percent is"
-                " the maximum over trusted biases (objective column eqe_max_resolved_percent"
-                " ranks by it; docs/numerics/accuracy.md, the current floor)"
+                f"\nnote: for {untrusted} of these candidates the EQE maximum over all biases"
+                " lies where |J| is below its round-off floor or the bias was accepted by a"
+                " relaxed rule (results column eqe_max_all_biases_percent); it may be"
+                " round-off and is not the ranked eqe_max_percent"
             )
 
     pa = sweep.pareto

@@ -71,14 +71,11 @@ from peled.materials import (
 #: Result columns an objective or a Pareto axis may name (besides luminance_at_<V>V_cd_m2).
 METRIC_COLUMNS = (
     "eqe_max_percent",
-    "eqe_max_resolved_percent",
     "eqe_rolloff_percent",
     "luminance_max_cd_m2",
     "turn_on_voltage_V",
     "voltage_at_eqe_max_V",
     "current_density_at_eqe_max_mA_cm2",
-    "voltage_at_eqe_max_resolved_V",
-    "current_density_at_eqe_max_resolved_mA_cm2",
     "current_density_at_half_eqe_mA_cm2",
     "current_density_max_mA_cm2",
 )

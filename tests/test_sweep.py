@@ -83,10 +83,10 @@ def batched(sweep_file, tmp_path_factory):
 #: near the solver's residual floor a vmapped and a sequential solve can be accepted by
 #: different rules (strict / floor) with states equal to round-off.
 TRUST_COLUMNS = (
-    "eqe_max_trusted",
-    "eqe_max_resolved_percent",
-    "voltage_at_eqe_max_resolved_V",
-    "current_density_at_eqe_max_resolved_mA_cm2",
+    "eqe_max_all_biases_trusted",
+    "eqe_max_all_biases_percent",
+    "voltage_at_eqe_max_all_biases_V",
+    "current_density_at_eqe_max_all_biases_mA_cm2",
 )
 
 
@@ -150,23 +150,24 @@ def test_row_matches_public_simulate(batched, sweep_file):
     for key in ("eqe_max_percent", "luminance_max_cd_m2", "turn_on_voltage_V"):
         want = math.nan if s[key] is None else s[key]
         assert row[key] == pytest.approx(want, rel=RTOL, nan_ok=True), key
-    # the EQE maximum is flagged unless it lies at a trusted bias (resolved, strict), and
-    # the resolved maximum is the one over trusted biases. The acceptance rule of a bias
-    # near the floor can differ between a vmapped and a sequential solve, so this is
-    # checked on the row built from the sequential result itself.
+    # eqe_max_percent is the maximum over trusted biases (resolved, strict); the maximum
+    # over all biases is flagged unless it lies at a trusted bias. The acceptance rule of
+    # a bias near the floor can differ between a vmapped and a sequential solve, so this
+    # is checked on the row built from the sequential result itself.
     import peled.sweep as sweep_mod
 
     cfg = sweep_mod.RunConfig(tuple(sw.voltages_V), sw.mesh, peled.SolverSettings(), (3.5, 4.0))
     own = sweep_mod.candidate_row(cand, res, cfg)
     k = int(np.nanargmax(res.eqe_percent))
-    assert own["eqe_max_trusted"] == bool(res.trusted[k])
+    assert own["eqe_max_all_biases_trusted"] == bool(res.trusted[k])
+    assert own["eqe_max_all_biases_percent"] == pytest.approx(res.eqe_percent[k], rel=RTOL)
     trusted_eqe = np.where(res.trusted & np.isfinite(res.eqe_percent), res.eqe_percent, -np.inf)
     if np.isfinite(trusted_eqe.max()):
         best = int(np.argmax(trusted_eqe))
-        assert own["eqe_max_resolved_percent"] == pytest.approx(res.eqe_percent[best], rel=RTOL)
-        assert own["voltage_at_eqe_max_resolved_V"] == res.voltage_V[best]
+        assert own["eqe_max_percent"] == pytest.approx(res.eqe_percent[best], rel=RTOL)
+        assert own["voltage_at_eqe_max_V"] == res.voltage_V[best]
     else:
-        assert math.isnan(own["eqe_max_resolved_percent"])
+        assert math.isnan(own["eqe_max_percent"])
     assert row["turn_on_below_sweep_start"] == s["turn_on_below_sweep_start"]
     lum = res.luminance_cd_m2
     assert row["luminance_at_4V_cd_m2"] == pytest.approx(lum[4], rel=RTOL)
@@ -322,11 +323,14 @@ def test_cli_sweep_resume_writes_csv(batched, sweep_file):
     assert {"PVK_material", "TPBi_thickness_nm"} <= set(table.columns)
     assert "TPBi_thickness_nm" in r.output and "layer3_" not in r.output
     assert "TPBi_thickness_nm" in pd.read_csv(out / "ranking.csv").columns
-    # a ranking by EQE shows which maxima are trusted and the maximum over trusted biases
+    # a ranking by EQE ranks the maxima over trusted biases, and says for how many
+    # candidates the maximum over all biases lies at an untrusted one
     head = r.output.split("top 4 of 4")[1].splitlines()[1]
-    assert "eqe_max_trusted" in head and "eqe_max_resolved_percent" in head
-    untrusted = int((~table["eqe_max_trusted"]).sum())
-    assert (f"note: {untrusted} of these EQE maxima" in r.output) == (untrusted > 0)
+    assert "eqe_max_percent" in head and "eqe_max_all_biases_percent" not in head
+    untrusted = int((~table["eqe_max_all_biases_trusted"]).sum())
+    assert (f"note: for {untrusted} of these candidates" in r.output) == (untrusted > 0)
+    none = int(table["eqe_max_percent"].isna().sum())
+    assert (f"note: {none} of these candidates have no trusted bias" in r.output) == (none > 0)
     bad = CliRunner().invoke(main, ["sweep", str(sweep_file.parent / "nope.yaml")])
     assert bad.exit_code == 2 and "sweep file not found" in bad.output
 

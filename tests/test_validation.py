@@ -222,13 +222,12 @@ def test_run_case_ratios_and_photometric_identity(fixture_run):
     res = run.result
     trusted = res.trusted & np.isfinite(res.eqe_percent)
     assert trusted.any()
-    assert sim["eqe_max_resolved_percent"] == pytest.approx(
-        np.max(res.eqe_percent[trusted]), rel=1e-12
-    )
-    assert sim["current_efficiency_max_resolved_cd_A"] == pytest.approx(
+    assert sim["eqe_max_percent"] == pytest.approx(np.max(res.eqe_percent[trusted]), rel=1e-12)
+    assert sim["current_efficiency_max_cd_A"] == pytest.approx(
         np.max(res.current_efficiency_cd_A[trusted]), rel=1e-12
     )
-    assert run.ratios["EQE_max"] == pytest.approx(sim["eqe_max_resolved_percent"] / 7.3, rel=1e-12)
+    assert sim["eqe_max_all_biases_percent"] == pytest.approx(np.nanmax(res.eqe_percent))
+    assert run.ratios["EQE_max"] == pytest.approx(sim["eqe_max_percent"] / 7.3, rel=1e-12)
     assert run.ratios["L_max"] == pytest.approx(sim["luminance_max_cd_m2"] / 972, rel=1e-12)
     # the colour distance is kept apart from the ratios
     assert set(run.ratios) == {"EQE_max", "L_max", "CE_max"}
@@ -380,19 +379,20 @@ def test_cli_validate(tmp_path, fixture_run):
     assert doc["rows"]["T2-13"]["simulated"]["eqe_max_percent"] == pytest.approx(
         fixture_run.simulated["eqe_max_percent"], rel=1e-9
     )
-    # the EQE maximum says whether it is trusted, and the maximum over trusted biases
+    # the EQE maximum is the one over trusted biases; the one over all biases says
+    # whether it is trusted
     sim, res = doc["rows"]["T2-13"]["simulated"], fixture_run.result
     k = int(np.nanargmax(res.eqe_percent))
-    assert sim["eqe_max_trusted"] is bool(res.trusted[k])
+    assert sim["eqe_max_all_biases_trusted"] is bool(res.trusted[k])
     trusted = res.trusted & np.isfinite(res.eqe_percent)
     if trusted.any():
         best = int(np.argmax(np.where(trusted, res.eqe_percent, -np.inf)))
-        assert sim["eqe_max_resolved_percent"] == pytest.approx(res.eqe_percent[best], rel=1e-9)
-        assert sim["voltage_at_eqe_max_resolved_V"] == pytest.approx(res.voltage_V[best])
+        assert sim["eqe_max_percent"] == pytest.approx(res.eqe_percent[best], rel=1e-9)
+        assert sim["voltage_at_eqe_max_V"] == pytest.approx(res.voltage_V[best])
     else:
-        assert sim["eqe_max_resolved_percent"] is None
+        assert sim["eqe_max_percent"] is None
     md = (out / "report.md").read_text()
-    assert "EQE sim, trusted (%)" in md and "'(r)' marks a maximum" in md
+    assert "EQE sim, all biases (%)" in md and "'(r)' marks a maximum" in md
     # where metrics.json came from, as summary.json records it
     prov = doc["provenance"]
     assert prov["peled_version"] and prov["command"] == "peled validate"

@@ -113,7 +113,7 @@ def plot_zones(runs: Sequence[CaseRun], colour: str, path: Path) -> Path:
     fig = _figure(figsize=(6.0, 4.2))
     ax = fig.add_subplot()
     for r in runs:
-        res, v = r.result, r.simulated.get("voltage_at_eqe_max_resolved_V")
+        res, v = r.result, r.simulated.get("voltage_at_eqe_max_V")
         if res is None or v is None or not res.device.emitter_indices:
             continue
         k = int(np.argmin(np.abs(res.voltage_V - v)))

@@ -60,10 +60,10 @@ JSON_CONVENTIONS = (
 #: Keys of metrics.json rows compared by the regression test (1 % relative).
 REGRESSION_KEYS = (
     "eqe_max_percent",
-    "eqe_max_resolved_percent",
+    "eqe_max_all_biases_percent",
     "luminance_max_cd_m2",
     "current_efficiency_max_cd_A",
-    "current_efficiency_max_resolved_cd_A",
+    "current_efficiency_max_all_biases_cd_A",
     "turn_on_voltage_V",
     "voltage_at_eqe_max_V",
     "current_density_max_mA_cm2",
@@ -190,8 +190,8 @@ def _main_table(runs: Sequence[CaseRun]) -> Block:
         "composition",
         "stack",
         "EQE rep (%)",
+        "EQE sim, all biases (%)",
         "EQE sim (%)",
-        "EQE sim, trusted (%)",
         "ratio",
         "L rep (cd/m2)",
         "L sim (cd/m2)",
@@ -216,15 +216,15 @@ def _main_table(runs: Sequence[CaseRun]) -> Block:
                 r.case.composition or "-",
                 r.case.stack_status,
                 _g(rep.eqe_max_percent),
-                _g(sim.get("eqe_max_percent"))
-                + (" (r)" if sim.get("eqe_max_trusted") is False else ""),
-                _g(sim.get("eqe_max_resolved_percent")),
+                _g(sim.get("eqe_max_all_biases_percent"))
+                + (" (r)" if sim.get("eqe_max_all_biases_trusted") is False else ""),
+                _g(sim.get("eqe_max_percent")),
                 _ratio_text(r.ratios.get("EQE_max")),
                 _g(rep.luminance_max_cd_m2),
                 _g(sim.get("luminance_max_cd_m2")),
                 _ratio_text(r.ratios.get("L_max")),
                 _g(rep.current_efficiency_max_cd_A),
-                _g(sim.get("current_efficiency_max_resolved_cd_A")),
+                _g(sim.get("current_efficiency_max_cd_A")),
                 _ratio_text(r.ratios.get("CE_max")),
                 cie_rep,
                 cie_sim,
@@ -238,12 +238,13 @@ def _main_table(runs: Sequence[CaseRun]) -> Block:
 
 #: What the main table's EQE columns mean (printed under each main table).
 EQE_TRUST_NOTE = (
-    "EQE sim, trusted is the maximum over the trusted biases only (resolved current, "
-    "strictly converged; metrics.json: eqe_max_resolved_percent; docs/numerics/accuracy.md, "
-    "the current floor): the compared figure, as are CE sim (the trusted maximum) and the "
-    "ratios. EQE sim is the maximum over all converged biases; '(r)' marks a maximum at a "
-    "bias whose |J| is below its float64 round-off floor or that a relaxed rule accepted, so "
-    "it may be round-off (metrics.json: eqe_max_trusted false)."
+    "EQE sim is the maximum over the trusted biases only (resolved current, strictly "
+    "converged; metrics.json: eqe_max_percent, as summary.json's headline; "
+    "docs/numerics/accuracy.md, the current floor): the compared figure, as are CE sim (the "
+    "trusted maximum) and the ratios. EQE sim, all biases is the maximum over every "
+    "converged bias; '(r)' marks a maximum at a bias whose |J| is below its float64 "
+    "round-off floor or that a relaxed rule accepted, so it may be round-off (metrics.json: "
+    "eqe_max_all_biases_trusted false)."
 )
 
 
@@ -393,7 +394,7 @@ def _scenario_pairs(all_runs: Sequence[CaseRun], extra_runs: Sequence[CaseRun]) 
         if sc.get("role") != "test" and other in extra_runs:
             continue  # each in-folder pair once, from its test side
         ratios = []
-        for key in ("eqe_max_resolved_percent", "luminance_max_cd_m2"):
+        for key in ("eqe_max_percent", "luminance_max_cd_m2"):
             a, c = test.simulated.get(key), control.simulated.get(key)
             ratios.append(_g(a / c) if a and c else "-")
         rows.append(
