@@ -199,7 +199,9 @@ def test_examples_are_mesh_converged(name):
     change < 1 % from 64 to 128 nodes per layer (sine mesh) at every bias of 0-8 V
     (0.25 V steps) where J is above its round-off floor on both meshes and both
     converged; below it J is round-off by definition (docs/numerics/accuracy.md, "The
-    current floor")."""
+    current floor"). Not vacuous: at least 10 biases are compared, and every bias above
+    the first compared one is compared (the whole conducting range, however late a
+    device turns on)."""
     from peled.simulate import simulate
 
     v = np.round(np.arange(0.0, 8.0001, 0.25), 10)
@@ -208,7 +210,8 @@ def test_examples_are_mesh_converged(name):
     ok = np.ones(v.size, bool)
     for r in runs:
         ok &= np.asarray(r.converged, bool) & r.current_resolved
-    assert ok.sum() >= 0.6 * v.size, ok
+    first = int(np.argmax(ok))
+    assert ok.sum() >= 10 and ok[first:].all(), ok
     j = [np.asarray(r.current_density_mA_cm2)[ok] for r in runs]
     lum = [np.asarray(r.luminance_cd_m2)[ok] for r in runs]
     dj = np.abs(j[1] / j[0] - 1.0)
