@@ -559,8 +559,13 @@ def test_stored_report_is_self_contained():
 
 
 def test_case_paths_in_metrics_are_relative():
-    """metrics.json names case files relative to the repository (valid in a fresh clone)."""
+    """metrics.json names case files and the globs that found them relative to the
+    repository (valid in a fresh clone)."""
     doc = json.loads(METRICS.read_text())
     for row in doc["rows"].values():
         assert not Path(row["case_file"]).is_absolute()
         assert (REPO_ROOT / row["case_file"]).is_file()
+    prov = doc["provenance"]
+    for pattern in prov["cases_glob"] + (prov["scenarios_glob"] or []):
+        assert not Path(pattern).is_absolute(), pattern
+        assert sorted(REPO_ROOT.glob(pattern)), pattern

@@ -57,7 +57,7 @@ def validate(
 
     import jax
 
-    from peled.validation.report import write_report
+    from peled.validation.report import _relative, write_report
     from peled.validation.run import (
         VALIDATION_MESH,
         VALIDATION_VOLTAGES_V,
@@ -85,15 +85,13 @@ def validate(
         scen = run_scenarios(VALIDATION_VOLTAGES_V, VALIDATION_MESH) if run_scenario_checks else []
     stats = summary_statistics(runs)
     wall = time.perf_counter() - t0
+    def patterns_of(globs):
+        # relative to the repository root when inside it: metrics.json stays portable
+        return [_relative(str(g)) for g in ([globs] if isinstance(globs, str) else globs)]
+
     prov: dict[str, Any] = {
-        "cases_glob": [cases_glob] if isinstance(cases_glob, str) else list(cases_glob),
-        "scenarios_glob": (
-            None
-            if not scenarios_glob
-            else [scenarios_glob]
-            if isinstance(scenarios_glob, str)
-            else list(scenarios_glob)
-        ),
+        "cases_glob": patterns_of(cases_glob),
+        "scenarios_glob": patterns_of(scenarios_glob) if scenarios_glob else None,
         "scenario_checks": run_scenario_checks,
         "optics": optics or "as in the case files",
         "physics": physics or "as in the case files",
