@@ -12,8 +12,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from devices import layer  # noqa: E402
 
 from peled.core.discretize import build_arrays  # noqa: E402
-from peled.core.newton import solve_sweep  # noqa: E402
+from peled.core.newton import DEVICE_PROBLEM, SolverSettings, solve_sweep  # noqa: E402
 from peled.core.params import MeshSpec  # noqa: E402
+from peled.solve.continuation import solve_sweep as compiled_sweep  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
 
@@ -66,7 +67,7 @@ def test_green_example_compile(benchmark, physics):
     # without clearing, the program compiled by an earlier benchmark in this process is
     # found in JAX's in-memory caches and the "compile" takes a millisecond
     benchmark.pedantic(
-        lambda: solve_sweep.trace(arr, v).lower().compile(),
+        lambda: compiled_sweep.trace(DEVICE_PROBLEM, arr, v, SolverSettings()).lower().compile(),
         setup=jax.clear_caches,
         rounds=1,
         iterations=1,

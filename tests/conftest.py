@@ -39,6 +39,16 @@ def green_device():
     return load_device(default_device_path())
 
 
+@pytest.fixture(scope="session")
+def green_classic_device():
+    """The default stack under the classic physics (every layer as its material file
+    states it): the Boltzmann pile-up sheet that the boundary cells, the log-linear
+    grading and the zone-resolution flag are tested on."""
+    from peled.device import default_device_path, load_device
+
+    return load_device(default_device_path(), physics="classic")
+
+
 @pytest.fixture(autouse=True, scope="module")
 def _release_compiled_code():
     """Drop JAX's compiled executables after every test module.

@@ -162,13 +162,13 @@ def test_loglinear_mesh_convergence():
 
 
 @pytest.fixture(scope="module")
-def green_default_mesh_doubling(green_device):
+def green_default_mesh_doubling(green_classic_device):
     """J, R_rad and the total recombination [A/m^2] at 3 V on the default mesh (sine, 64
     nodes per layer) and on its double (0-3 V in 0.05 V steps)."""
     v = np.round(np.arange(0.0, 3.0001, 0.05), 10)
     out = []
     for nodes in (64, 128):
-        arr = green_device.to_arrays(mesh=MeshSpec(nodes))
+        arr = green_classic_device.to_arrays(mesh=MeshSpec(nodes))
         j, ob = _j(arr, v)
         out.append(
             (j[-1], float(ob.radiative_current_A_m2[-1]), float(ob.recombination_current_A_m2[-1]))
@@ -199,15 +199,15 @@ def test_green_default_mesh_grid_test_radiative(green_default_mesh_doubling):
 
 
 @pytest.mark.slow
-def test_green_default_mesh_convergence_loglinear(green_device):
-    """On the green default (electron pile-up at the TFB/CsPbBr3 interface, Auger
-    removing holes within ~0.5 pm of it) the log-linear grading converges J and the total
-    recombination at 3 V to < 1 % from 64 to 128 nodes per layer; the default sine map
-    does not (docs/numerics/accuracy.md, "Mesh convergence on the default device")."""
+def test_green_default_mesh_convergence_loglinear(green_classic_device):
+    """On the green stack under the classic physics (electron pile-up at the TFB/CsPbBr3 interface,
+    Auger removing holes within ~0.5 pm of it) the log-linear grading converges J and the
+    total recombination at 3 V to < 1 % from 64 to 128 nodes per layer; the default sine map
+    does not (docs/numerics/accuracy.md, "Mesh convergence of the classic physics")."""
     v = np.round(np.arange(0.0, 3.0001, 0.1), 10)
     out = []
     for nodes in (64, 128):
-        arr = green_device.to_arrays(mesh=MeshSpec(nodes, grading="loglinear"))
+        arr = green_classic_device.to_arrays(mesh=MeshSpec(nodes, grading="loglinear"))
         j, ob = _j(arr, v)
         out.append((j[-1], float(ob.recombination_current_A_m2[-1])))
     (j64, r64), (j128, r128) = out
@@ -217,7 +217,7 @@ def test_green_default_mesh_convergence_loglinear(green_device):
 
 
 @pytest.mark.slow
-def test_green_radiative_integral_converges_at_128_loglinear(green_device):
+def test_green_radiative_integral_converges_at_128_loglinear(green_classic_device):
     """The grid test on the default device, met with 128 log-linear nodes per layer
     (docs/numerics/accuracy.md, "The log-linear grading"): from 128 to 256 nodes J, the
     radiative and the total recombination integrals at 3 V change < 1 % (measured:
@@ -226,7 +226,7 @@ def test_green_radiative_integral_converges_at_128_loglinear(green_device):
     v = np.round(np.arange(0.0, 3.0001, 0.05), 10)
     out = []
     for nodes in (128, 256):
-        arr = green_device.to_arrays(mesh=MeshSpec(nodes, grading="loglinear"))
+        arr = green_classic_device.to_arrays(mesh=MeshSpec(nodes, grading="loglinear"))
         j, ob = _j(arr, v)
         out.append(
             (j[-1], float(ob.radiative_current_A_m2[-1]), float(ob.recombination_current_A_m2[-1]))

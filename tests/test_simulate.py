@@ -547,15 +547,15 @@ def test_cli_simulate_loglinear_grading(tmp_path, led_result):
 
 
 @pytest.mark.slow  # ~160 s: a sweep of the green device on its own mesh
-def test_unresolved_zone_is_flagged(green_device):
-    """The green default's recombination sheet at the TFB/CsPbBr3 interface is thinner
-    than the sine mesh's spacing once it forms (at 16 nodes per layer from ~2.5 V; the
-    opt-in log-linear mesh resolves it): those biases are flagged in summary.json (the
-    negative case, a broad zone, is in test_observables)."""
+def test_unresolved_zone_is_flagged(green_classic_device):
+    """The green stack's recombination sheet under the classic physics at the TFB/CsPbBr3 interface
+    is thinner than the sine mesh's spacing once it forms (at 16 nodes per layer from ~2.5
+    V; the opt-in log-linear mesh resolves it): those biases are flagged in summary.json
+    (the negative case, a broad zone, is in test_observables)."""
     from peled.metrics import unresolved_zone_voltages
 
     v = np.round(np.arange(0.0, 4.0001, 0.5), 10)
-    res = peled.simulate(green_device, v, mesh=MeshSpec(16, grading="sine"))
+    res = peled.simulate(green_classic_device, v, mesh=MeshSpec(16, grading="sine"))
     flagged = unresolved_zone_voltages(res)
     summ = res.summary()
     assert summ["zone_unresolved_points"] == len(flagged) > 0

@@ -188,16 +188,16 @@ def test_material_statistics_key(tmp_path):
 
 
 @pytest.mark.slow  # ~110 s in the 2-worker suite with the boundary cells: kept out of CI
-def test_single_level_emitter_caps_the_interface_pile_up(green_device):
-    """The green default with its emitter on single-level statistics (the NC film's
-    band-edge states): converged at every bias, n <= N_c everywhere in the emitter and
-    the current continuous, where Boltzmann piles electrons up to > 10 N_c at 3 V (on
+def test_single_level_emitter_caps_the_interface_pile_up(green_classic_device):
+    """The green stack under the classic physics with its emitter on single-level statistics (the
+    NC film's band-edge states): converged at every bias, n <= N_c everywhere in the emitter
+    and the current continuous, where Boltzmann piles electrons up to > 10 N_c at 3 V (on
     this coarse mesh; ~400 N_c when resolved)."""
     from test_core_solver import continuity_violations
 
     v = jnp.linspace(0.0, 3.0, 13)
-    arr_b = green_device.to_arrays(MeshSpec(32))
-    k_em = green_device.emitter_indices[0]
+    arr_b = green_classic_device.to_arrays(MeshSpec(32))
+    k_em = green_classic_device.emitter_indices[0]
     gam = arr_b.layers.statistics_gamma.at[k_em].set(1.0)
     arr_s = arr_b.with_layers(statistics_gamma=gam)
     nc = float(arr_b.layers.conduction_band_dos_m3[k_em])
