@@ -67,6 +67,8 @@ from peled.sweep_analysis import pareto_mask, ranking, write_analysis  # noqa: F
 from peled.sweep_spec import Candidate, Sweep, eqe_column, load_sweep, luminance_column
 
 BATCH_CAP = 32
+#: What the progress bar says until the first batch is done.
+COMPILING_NOTE = "compiling the solver with the first batch (once per stack shape)"
 MEMORY_FRACTION = 0.25
 SUMMARY_KEYS = (
     "eqe_max_percent",
@@ -464,6 +466,8 @@ def run_sweep(
                 for rows in finished:
                     path = _write_chunk(out, rows)
                     if bar is not None:
+                        if bar.postfix == COMPILING_NOTE:
+                            bar.set_postfix_str("", refresh=False)
                         bar.update(len(rows))
                     if on_chunk is not None:
                         on_chunk(path, rows)
@@ -509,7 +513,11 @@ def _progress(enabled: bool, total: int, initial: int, name: str):
         return None
     from tqdm import tqdm
 
-    return tqdm(total=total, initial=initial, unit="cand", desc=f"sweep {name}", smoothing=0.1)
+    bar = tqdm(total=total, initial=initial, unit="cand", desc=f"sweep {name}", smoothing=0.1)
+    # no candidate finishes before the first batch's solver is compiled (a minute or more
+    # on 2 cores, once per stack shape): say so instead of showing an empty rate
+    bar.set_postfix_str(COMPILING_NOTE)
+    return bar
 
 
 def _execute(jobs, cfg: RunConfig, batched: bool | None, client):

@@ -696,3 +696,18 @@ def test_contact_axis_uses_the_sweeps_database_in_workers():
     # a device written out reloads equal without the database it came from
     dev = sw.build(cand)
     assert device_from_mapping(device_to_mapping(dev), "reloaded") == dev
+
+
+def test_progress_bar_says_it_is_compiling_until_the_first_batch(capsys):
+    """Before the first batch is done the bar says that its solver is compiling (not an
+    empty rate); the note goes with the first update."""
+    import peled.sweep as sweep_mod
+
+    bar = sweep_mod._progress(True, 4, 0, "trial")
+    assert sweep_mod.COMPILING_NOTE in capsys.readouterr().err
+    assert bar.postfix == sweep_mod.COMPILING_NOTE
+    bar.set_postfix_str("", refresh=False)
+    bar.update(2)
+    bar.close()
+    assert not bar.postfix
+    assert sweep_mod._progress(False, 4, 0, "trial") is None
