@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from peled.model.statistics import StatisticsParams, corrections, filling_correction
+from peled.model.statistics import StatisticsParams, corrections, filling_correction, ladder_tables
 from peled.model.statistics.nanocrystal import nanocrystal_pair_log_occupancy
 from peled.model.tags import evaluate_by_tag, groups, place, take
 
@@ -71,7 +71,12 @@ def test_corrections_equal_the_terms_entry_by_entry():
 
     for i, lay in enumerate(layers):
         if tags_n[lay] == "nanocrystal":
-            x_n, x_p = nanocrystal_pair_log_occupancy(eta_n[i], eta_p[i], 2.5, 2.5, 0.08, 0.7)
+            # the film's tabulated ladders (rows 0: electrons, 1: holes of its one layer)
+            tables = ladder_tables((tags_n, tags_p), (p_n, p_p))
+            ladders = ((tables, 0), (tables, 1))
+            x_n, x_p = nanocrystal_pair_log_occupancy(
+                eta_n[i], eta_p[i], 2.5, 2.5, 0.08, 0.7, ladders
+            )
             want_n, want_p = eta_n[i] - x_n, eta_p[i] - x_p
         else:
             want_n = filling_correction(tags_n[lay], eta_n[i], pick(p_n, lay))

@@ -212,7 +212,7 @@ def test_net_charge_solves_both_ladders_together():
     round-off over eta_n, eta_p in [-60, 20] (weak and strong confinement, u 0.7 and 3);
     without holes it is the like-charge solve; swapping the carriers flips s; equal
     filling is neutral (s = 0)."""
-    from peled.model.statistics.nanocrystal import _free_log_occupancy
+    from peled.model.statistics.nanocrystal import free_log_occupancy
 
     eta_n = jnp.linspace(-60.0, 20.0, 41)[:, None]
     eta_p = jnp.linspace(-60.0, 20.0, 41)[None, :]
@@ -222,7 +222,7 @@ def test_net_charge_solves_both_ladders_together():
             s = u * (2.0 * jnp.exp(x_n) - 2.0 * jnp.exp(x_p))
             shape = s.shape
             back_n, back_p = (
-                _free_log_occupancy(
+                free_log_occupancy(
                     jnp.broadcast_to(y, shape), jnp.full(shape, e1), jnp.full(shape, disp)
                 )
                 for y, e1 in ((eta_n - s, e1_n), (eta_p + s, e1_p))

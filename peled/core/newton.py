@@ -24,6 +24,7 @@ from peled.core.residual import (
     residual_and_scale,
 )
 from peled.core.scaling import scaling_for
+from peled.core.state import prepare_arrays
 from peled.solve import continuation as _cont
 from peled.solve import newton as _newton
 from peled.solve.continuation import (  # noqa: F401  (re-exported)
@@ -138,6 +139,7 @@ DEVICE_PROBLEM = Problem(
     initial_state=initial_guess,
     thermal_voltage_V=thermal_voltage_V,
     density_unit_m3=density_unit_m3,
+    prepare=prepare_arrays,
 )
 
 

@@ -14,6 +14,7 @@ never changes the mesh topology (this is what makes thicknesses differentiable).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -134,6 +135,10 @@ class DeviceArrays:
     # as an electrode's image plane, -1 where the left layer sees the right one, 0 for no
     # image (peled.model.interfaces.image_plane); empty = 0 everywhere
     interface_image: tuple[int, ...] = field(default=(), metadata={"static": True})
+    # traced, derived: the nanocrystal films' tabulated ladders
+    # (peled.model.statistics.ladder_tables), set by peled.core.state.prepare_arrays
+    # inside the solver only; None = built wherever they are needed
+    ladder_tables: Any = None
 
     @property
     def n_nodes(self) -> int:
@@ -164,7 +169,7 @@ class DeviceArrays:
 
     def with_layers(self, **changes: jax.Array) -> DeviceArrays:
         """A copy with some per-layer arrays replaced (for design studies)."""
-        out = replace(self, layers=replace(self.layers, **changes))
+        out = replace(self, layers=replace(self.layers, **changes), ladder_tables=None)
         if "statistics_gamma" in changes:
             out = replace(
                 out,

@@ -411,6 +411,7 @@ def solve_sweep(
     between compiled chunks, and stays cacheable (docs/numerics/performance.md).
     """
     voltages_V = jnp.asarray(voltages_V, jnp.float64)
+    params = problem.prepare(params)
     eq_start = _equilibrium_start(problem, params, settings)
     cond, body, init = _task_loop(
         problem, params, voltages_V, settings, report_progress, n_biases, eq_start
@@ -421,6 +422,12 @@ def solve_sweep(
 def _states(s) -> SweepStates:
     u, conv, its, res, subs, v, code = s[6]
     return SweepStates(u, conv, its, res, subs, v, code)
+
+
+@partial(jax.jit, static_argnames=("problem",))
+def _prepared(problem: Problem, params):
+    """``problem.prepare(params)``, compiled once for all the chunks of a sweep."""
+    return problem.prepare(params)
 
 
 @partial(jax.jit, static_argnames=("problem",))
@@ -473,6 +480,7 @@ def solve_sweep_in_chunks(
     padding). Not for vmap (the loop over chunks runs on the host)."""
     voltages_V = jnp.asarray(voltages_V, jnp.float64)
     live = jnp.asarray(n_biases)
+    params = _prepared(problem, params)
     eq_start, s = _chunk_start(problem, params, voltages_V, settings, live)
     tasks = jnp.asarray(tasks_per_chunk)
     volts = np.asarray(voltages_V)

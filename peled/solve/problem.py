@@ -21,7 +21,11 @@ opaque parameter pytree ``params`` (the device's arrays):
 * ``densities(u, params) -> (n, p)``: carrier densities per node [density unit];
 * ``initial_state(params) -> u``: the starting state of the equilibrium solve;
 * ``thermal_voltage_V(params)`` [V] and ``density_unit_m3(params)`` [m^-3]: the scales
-  that turn a bias and an absolute density tolerance into the problem's units.
+  that turn a bias and an absolute density tolerance into the problem's units;
+* ``prepare(params) -> params`` (default: unchanged): called once at the start of a
+  sweep, for what depends on the parameters alone and would otherwise be recomputed in
+  every residual (the device's tabulated nanocrystal ladders). It must not change any
+  result, and applied to its own output it must return it unchanged.
 """
 
 from __future__ import annotations
@@ -60,6 +64,10 @@ class PhysicalQuantities(NamedTuple):
     flux_magnitude: jax.Array
 
 
+def _unchanged(params):
+    return params
+
+
 @dataclass(frozen=True)
 class Problem:
     """A problem F(u; params, V) = 0 as the solver sees it (module docstring). Hashable
@@ -73,3 +81,4 @@ class Problem:
     thermal_voltage_V: Callable[[Any], Any]
     density_unit_m3: Callable[[Any], Any]
     layout: Layout = Layout()
+    prepare: Callable[[Any], Any] = _unchanged

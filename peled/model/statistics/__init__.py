@@ -52,7 +52,10 @@ import numpy as np
 
 from peled.model.statistics.fermi_dirac import fermi_dirac_half_log
 from peled.model.statistics.gauss_fermi import gauss_fermi_log_occupancy
+from peled.model.statistics.ladder_table import LadderTable, build_ladder_table
 from peled.model.statistics.nanocrystal import (
+    LEVELS,
+    free_log_occupancy,
     nanocrystal_log_occupancy,
     nanocrystal_pair_log_occupancy,
 )
@@ -116,12 +119,47 @@ def filling_correction(tag: str, eta, params: StatisticsParams):
     return _CORRECTIONS[tag](eta, params)
 
 
+def nanocrystal_layers(tags: tuple[Sequence[str], Sequence[str]]) -> list[int]:
+    """The layers (static) where either carrier's statistics is ``nanocrystal``: the rows
+    of :func:`ladder_tables`, in this order."""
+    return [k for k, (a, b) in enumerate(zip(*tags, strict=True)) if "nanocrystal" in (a, b)]
+
+
+def ladder_tables(
+    tags: tuple[Sequence[str], Sequence[str]],
+    params: tuple[StatisticsParams, StatisticsParams],
+) -> LadderTable | None:
+    """The cubic Hermite tables (:mod:`.ladder_table`) of the uncharged ladders of the
+    nanocrystal layers: rows 0..R-1 the electrons of :func:`nanocrystal_layers`, R..2R-1
+    their holes; None when there is no such layer.
+
+    They depend only on the film's numbers, so the solver builds them once per sweep
+    (:func:`peled.core.state.prepare_arrays`); :func:`corrections` builds them itself
+    when it is not given them, so every evaluation uses the same tabulated ladder.
+    """
+    layers = np.asarray(nanocrystal_layers(tags), dtype=np.int64)
+    if not layers.size:
+        return None
+    e1 = jnp.concatenate([params[0].confinement[layers], params[1].confinement[layers]])
+    disp = jnp.concatenate([params[0].size_dispersion[layers], params[0].size_dispersion[layers]])
+    top = max(q for q, _ in LEVELS) - 3
+
+    def ladder(grid):
+        shape = grid.shape
+        return free_log_occupancy(
+            grid, jnp.broadcast_to(e1[:, None], shape), jnp.broadcast_to(disp[:, None], shape)
+        )
+
+    return build_ladder_table(ladder, top * e1, 6.0 * disp * e1)
+
+
 def corrections(
     eta_n,
     eta_p,
     entry_layers: np.ndarray,
     tags: tuple[Sequence[str], Sequence[str]],
     params: tuple[StatisticsParams, StatisticsParams],
+    tables: LadderTable | None = None,
 ):
     """The filling corrections (c_n, c_p) of every entry of ``eta_n`` and ``eta_p`` (E,).
 
@@ -135,6 +173,9 @@ def corrections(
     crystals' charging counts their net charge
     (:func:`peled.model.statistics.nanocrystal.nanocrystal_pair_log_occupancy`), so the
     electrons a film holds draw holes in and the other way round.
+
+    Nanocrystal terms use the tabulated ladders ``tables`` (:func:`ladder_tables`, built
+    here when None) in place of their quadrature.
     """
     entry_layers = np.asarray(entry_layers, dtype=np.int64)
     n_entries = entry_layers.size
@@ -149,19 +190,40 @@ def corrections(
     stacked = StatisticsParams(*(jnp.concatenate([a, b]) for a, b in zip(*params, strict=True)))
     keys = ["pair" if paired[i % n_entries] else t for i, t in enumerate(tag_n + tag_p)]
     pair_idx = np.flatnonzero(paired)
+    if "nanocrystal" in tag_n + tag_p and tables is None:
+        tables = ladder_tables(tags, params)
+    # table row of each layer's electrons (holes: + R); -1 where the layer has none
+    nc_layers = nanocrystal_layers(tags)
+    table_row = np.full(n_layers, -1, dtype=np.int64)
+    table_row[nc_layers] = np.arange(len(nc_layers))
     pieces, index_groups = [], []
     for key, idx in groups(keys):
         if key == "pair":
             continue
         p = StatisticsParams(*(f[rows[idx]] for f in stacked))
-        pieces.append(filling_correction(key, take(eta, idx), p))
+        if key == "nanocrystal":
+            hole = idx >= n_entries
+            row = table_row[entry_layers[idx % n_entries]] + len(nc_layers) * hole
+            x = nanocrystal_log_occupancy(
+                take(eta, idx), p.confinement, p.size_dispersion, p.charging, ((tables, row),)
+            )
+            pieces.append(take(eta, idx) - x)
+        else:
+            pieces.append(filling_correction(key, take(eta, idx), p))
         index_groups.append(idx)
     if pair_idx.size:
         layers = entry_layers[pair_idx]
         p_n, p_p = (StatisticsParams(*(f[layers] for f in p)) for p in params)
         e_n, e_p = take(eta, pair_idx), take(eta, pair_idx + n_entries)
+        row = table_row[layers]
         x_n, x_p = nanocrystal_pair_log_occupancy(
-            e_n, e_p, p_n.confinement, p_p.confinement, p_n.size_dispersion, p_n.charging
+            e_n,
+            e_p,
+            p_n.confinement,
+            p_p.confinement,
+            p_n.size_dispersion,
+            p_n.charging,
+            ((tables, row), (tables, row + len(nc_layers))),
         )
         pieces += [e_n - x_n, e_p - x_p]
         index_groups += [pair_idx, pair_idx + n_entries]
@@ -175,4 +237,6 @@ __all__ = [
     "StatisticsParams",
     "corrections",
     "filling_correction",
+    "ladder_tables",
+    "nanocrystal_layers",
 ]

@@ -50,6 +50,7 @@ from jax.scipy.special import logsumexp
 from scipy import constants
 
 from peled.model.statistics.gauss_fermi import gauss_fermi_log_occupancy
+from peled.model.statistics.ladder_table import interpolate
 
 MAX_QUANTUM_NUMBER = 3
 #: The charged occupancy's safeguarded Newton: relative step that stops it, and its cap.
@@ -93,7 +94,7 @@ def ground_level_states_m3(edge_m, packing_fraction):
     return 2.0 * packing_fraction / edge_m**3
 
 
-def _free_log_occupancy(eta, e1, disp):
+def free_log_occupancy(eta, e1, disp):
     """ln(n / N_c) [-] of the uncharged ladder: the sum over levels of Gauss-Fermi terms."""
     shape = eta.shape
     eta, e1, disp = eta.reshape(1, -1), e1.reshape(1, -1), disp.reshape(1, -1)
@@ -105,7 +106,7 @@ def _free_log_occupancy(eta, e1, disp):
     return logsumexp(log_g + gauss_fermi_log_occupancy(shifted, s), axis=0).reshape(shape)
 
 
-def nanocrystal_log_occupancy(eta, e1_over_kT, size_dispersion, charging_over_kT=0.0):
+def nanocrystal_log_occupancy(eta, e1_over_kT, size_dispersion, charging_over_kT=0.0, ladders=None):
     """ln(n / N_c) [-] of a nanocrystal film holding one kind of carrier, charging included.
 
     ``eta`` = (E_F - E_111)/kT [-], ``e1_over_kT`` = e1/kT [-], ``size_dispersion`` =
@@ -114,14 +115,17 @@ def nanocrystal_log_occupancy(eta, e1_over_kT, size_dispersion, charging_over_kT
     is done in log space (logsumexp), so it stays finite for every eta.
 
     This is :func:`nanocrystal_pair_log_occupancy` without carriers of the other sign:
-    the ladder sees eta - s, s = u f, f = 2 n/N_c the carriers per crystal.
+    the ladder sees eta - s, s = u f, f = 2 n/N_c the carriers per crystal. ``ladders``:
+    as there (one table and its rows).
     """
-    (x,) = _charged_log_occupancies(((eta, e1_over_kT, 1.0),), size_dispersion, charging_over_kT)
+    (x,) = _charged_log_occupancies(
+        ((eta, e1_over_kT, 1.0),), size_dispersion, charging_over_kT, ladders
+    )
     return x
 
 
 def nanocrystal_pair_log_occupancy(
-    eta_n, eta_p, e1_n_over_kT, e1_p_over_kT, size_dispersion, charging_over_kT
+    eta_n, eta_p, e1_n_over_kT, e1_p_over_kT, size_dispersion, charging_over_kT, ladders=None
 ):
     """(ln(n / N_c), ln(p / N_v)) [-] of a film whose crystals hold electrons and holes.
 
@@ -143,15 +147,24 @@ def nanocrystal_pair_log_occupancy(
     holes in by as much as it pushes further electrons out, and a crystal holding an
     electron and a hole (an exciton) is neutral. With no holes (eta_p -> -inf) this is
     the like-charge limit of :func:`nanocrystal_log_occupancy`.
+
+    ``ladders``: None, or per carrier a pair (:class:`~.ladder_table.LadderTable`, row):
+    the cubic Hermite table of that carrier's uncharged ladder and the table row of each
+    entry (broadcast against eta), which then stands for the quadrature; the film's
+    numbers enter only through the tables (and ``charging_over_kT``). The device
+    residual passes its tables: the ladder is evaluated in every step of the charging
+    solve, and a table costs a lookup where the quadrature costs 11 Gauss-Fermi
+    integrals.
     """
     return _charged_log_occupancies(
         ((eta_n, e1_n_over_kT, 1.0), (eta_p, e1_p_over_kT, -1.0)),
         size_dispersion,
         charging_over_kT,
+        ladders,
     )
 
 
-def _charged_log_occupancies(sides, size_dispersion, charging_over_kT):
+def _charged_log_occupancies(sides, size_dispersion, charging_over_kT, ladders=None):
     """ln(n/N_c) per side for ``sides`` = ((eta, e1/kT, sign), ...), sign +1 for electrons
     and -1 for holes, sharing one crystal's charging u = U/kT.
 
@@ -167,7 +180,9 @@ def _charged_log_occupancies(sides, size_dispersion, charging_over_kT):
     (1 + |s| + max |eta_i|), at most ``CHARGING_MAX_STEPS``. The root's derivatives follow
     from the implicit function theorem through one final Newton step whose slope h'(s) is
     held fixed: ds/dtheta = -(dh/dtheta)/h', exact to first order (the order the solver's
-    Jacobian and the implicit gradients use).
+    Jacobian and the implicit gradients use). ``ladders`` (per side a table and its rows,
+    or None for the quadrature) replaces the uncharged ladders in the loop and in
+    the implicit step.
     """
     disp = jnp.asarray(size_dispersion, jnp.float64)
     u = jnp.asarray(charging_over_kT, jnp.float64)
@@ -186,12 +201,30 @@ def _charged_log_occupancies(sides, size_dispersion, charging_over_kT):
     e1_c = jnp.stack(e1s_c)
     disp_stack_c = jnp.broadcast_to(disp_c, e1_c.shape)
 
-    def ladders(s):
+    def stacked_ladders(t, e1_stack, disp_stack, tables):
+        """Each side's ladder S(t) and its slope at t (sides, ...)."""
+        if tables is None:
+            return jax.jvp(
+                lambda t: free_log_occupancy(t, e1_stack, disp_stack), (t,), (jnp.ones_like(t),)
+            )
+        pairs = [
+            jax.jvp(
+                lambda x, tab=tab, row=row: interpolate(tab, x, row),
+                (t[i],),
+                (jnp.ones_like(t[i]),),
+            )
+            for i, (tab, row) in enumerate(tables)
+        ]
+        return jnp.stack([v for v, _ in pairs]), jnp.stack([d for _, d in pairs])
+
+    free_tables = (
+        None if ladders is None else [(jax.tree.map(free, tab), row) for tab, row in ladders]
+    )
+
+    def ladder_sum(s):
         """h(s) and h'(s) with each side's value and slope at s (no parameter gradients)."""
-        val, der = jax.jvp(
-            lambda t: _free_log_occupancy(t, e1_c, disp_stack_c),
-            (jnp.stack(etas_c) - sign_col * s[None],),
-            (jnp.ones_like(e1_c),),
+        val, der = stacked_ladders(
+            jnp.stack(etas_c) - sign_col * s[None], e1_c, disp_stack_c, free_tables
         )
         filled = 2.0 * u_c[None] * jnp.exp(val)
         return s - jnp.sum(sign_col * filled, axis=0), 1.0 + jnp.sum(filled * der, axis=0)
@@ -213,7 +246,7 @@ def _charged_log_occupancies(sides, size_dispersion, charging_over_kT):
         # entries already converged keep their state: another step would bisect on
         # round-off (|2h| > |ds h'| once ds is ~1e-15)
         done = settled(s, ds)
-        h, h_der = ladders(s)
+        h, h_der = ladder_sum(s)
         hi = jnp.where(h >= 0.0, s, hi)
         lo = jnp.where(h <= 0.0, s, lo)
         newton = s - h / h_der
@@ -237,10 +270,11 @@ def _charged_log_occupancies(sides, size_dispersion, charging_over_kT):
     # each ladder evaluated once with its slope, which is held fixed like h'
     s = free(s)
     e1_stack = jnp.stack(e1s)
-    val, der = jax.jvp(
-        lambda t: _free_log_occupancy(t, e1_stack, jnp.broadcast_to(disp, e1_stack.shape)),
-        (jnp.stack(etas) - sign_col * s[None],),
-        (jnp.ones_like(e1_stack),),
+    val, der = stacked_ladders(
+        jnp.stack(etas) - sign_col * s[None],
+        e1_stack,
+        jnp.broadcast_to(disp, e1_stack.shape),
+        ladders,
     )
     der = free(der)
     h = s - 2.0 * u * jnp.sum(sign_col * jnp.exp(val), axis=0)
