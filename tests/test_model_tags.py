@@ -8,7 +8,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from peled.model.statistics import StatisticsParams, corrections, filling_correction, ladder_tables
+from peled.model.statistics import (
+    StatisticsParams,
+    corrections,
+    filling_correction,
+    statistics_tables,
+    tabulated_layers,
+)
+from peled.model.statistics.ladder_table import interpolate
 from peled.model.statistics.nanocrystal import nanocrystal_pair_log_occupancy
 from peled.model.tags import evaluate_by_tag, groups, place, take
 
@@ -69,17 +76,31 @@ def test_corrections_equal_the_terms_entry_by_entry():
     def pick(p, lay):
         return StatisticsParams(*(f[lay] for f in p))
 
+    # the device's Gauss-Fermi and nanocrystal terms are table lookups: each entry must
+    # be its own layer's row of its own term's table, and that within 1e-8 of the
+    # quadrature (tests/test_ladder_table.py)
+    tags = (tags_n, tags_p)
+    tables = statistics_tables(tags, (p_n, p_p))
+    gf_layers = tabulated_layers(tags, "gauss_fermi")  # [0, 3]: rows 0, 1 (+2 for holes)
+
+    def term(tag, eta, p, lay, hole):
+        if tag != "gauss_fermi":
+            return filling_correction(tag, eta, p)
+        row = gf_layers.index(lay) + len(gf_layers) * hole
+        looked_up = eta - interpolate(tables.gauss_fermi, eta, row)
+        np.testing.assert_allclose(looked_up, filling_correction(tag, eta, p), atol=1e-8)
+        return looked_up
+
     for i, lay in enumerate(layers):
         if tags_n[lay] == "nanocrystal":
             # the film's tabulated ladders (rows 0: electrons, 1: holes of its one layer)
-            tables = ladder_tables((tags_n, tags_p), (p_n, p_p))
-            ladders = ((tables, 0), (tables, 1))
+            ladders = ((tables.nanocrystal, 0), (tables.nanocrystal, 1))
             x_n, x_p = nanocrystal_pair_log_occupancy(
                 eta_n[i], eta_p[i], 2.5, 2.5, 0.08, 0.7, ladders
             )
             want_n, want_p = eta_n[i] - x_n, eta_p[i] - x_p
         else:
-            want_n = filling_correction(tags_n[lay], eta_n[i], pick(p_n, lay))
-            want_p = filling_correction(tags_p[lay], eta_p[i], pick(p_p, lay))
+            want_n = term(tags_n[lay], eta_n[i], pick(p_n, lay), int(lay), 0)
+            want_p = term(tags_p[lay], eta_p[i], pick(p_p, lay), int(lay), 1)
         np.testing.assert_allclose(c_n[i], want_n, rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(c_p[i], want_p, rtol=1e-12, atol=1e-12)

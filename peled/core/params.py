@@ -135,10 +135,10 @@ class DeviceArrays:
     # as an electrode's image plane, -1 where the left layer sees the right one, 0 for no
     # image (peled.model.interfaces.image_plane); empty = 0 everywhere
     interface_image: tuple[int, ...] = field(default=(), metadata={"static": True})
-    # traced, derived: the nanocrystal films' tabulated ladders
-    # (peled.model.statistics.ladder_tables), set by peled.core.state.prepare_arrays
+    # traced, derived: the tabulated Gauss-Fermi and nanocrystal terms
+    # (peled.model.statistics.statistics_tables), set by peled.core.state.prepare_arrays
     # inside the solver only; None = built wherever they are needed
-    ladder_tables: Any = None
+    statistics_tables: Any = None
 
     @property
     def n_nodes(self) -> int:
@@ -169,7 +169,7 @@ class DeviceArrays:
 
     def with_layers(self, **changes: jax.Array) -> DeviceArrays:
         """A copy with some per-layer arrays replaced (for design studies)."""
-        out = replace(self, layers=replace(self.layers, **changes), ladder_tables=None)
+        out = replace(self, layers=replace(self.layers, **changes), statistics_tables=None)
         if "statistics_gamma" in changes:
             out = replace(
                 out,

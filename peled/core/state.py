@@ -24,7 +24,7 @@ from peled.core.params import DeviceArrays, node_positions_m
 from peled.core.scaling import Scaling, scaling_for
 from peled.model.fluxes.scharfetter_gummel import safe_exp
 from peled.model.recombination.bulk import RecombinationOverNP, recombination_over_np
-from peled.model.statistics import StatisticsParams, corrections, ladder_tables
+from peled.model.statistics import StatisticsParams, corrections, statistics_tables
 from peled.model.statistics.nanocrystal import confinement_unit_eV
 
 
@@ -181,21 +181,21 @@ def filling_corrections(arrays: DeviceArrays, sc: Scaling, eta_n, eta_p, nodes):
         layer_of,
         (arrays.statistics_tags("electron"), arrays.statistics_tags("hole")),
         (statistics_params(arrays, sc, "electron"), statistics_params(arrays, sc, "hole")),
-        arrays.ladder_tables,
+        arrays.statistics_tables,
     )
 
 
 def prepare_arrays(arrays: DeviceArrays) -> DeviceArrays:
-    """``arrays`` with the nanocrystal films' ladder tables built
-    (:func:`peled.model.statistics.ladder_tables`): the solver calls this once per sweep,
-    so the tables are not rebuilt in every residual. Unprepared arrays give the same
+    """``arrays`` with the tables of their Gauss-Fermi layers and nanocrystal films built
+    (:func:`peled.model.statistics.statistics_tables`): the solver calls this once per
+    sweep, so the tables are not rebuilt in every residual. Unprepared arrays give the same
     numbers (the residual builds the same tables itself)."""
-    if not arrays.degenerate_statistics or arrays.ladder_tables is not None:
+    if not arrays.degenerate_statistics or arrays.statistics_tables is not None:
         return arrays
     sc = scaling_for(arrays.temperature_K)
     tags = (arrays.statistics_tags("electron"), arrays.statistics_tags("hole"))
     params = (statistics_params(arrays, sc, "electron"), statistics_params(arrays, sc, "hole"))
-    return replace(arrays, ladder_tables=ladder_tables(tags, params))
+    return replace(arrays, statistics_tables=statistics_tables(tags, params))
 
 
 def node_state(u: jax.Array, arrays: DeviceArrays, sc: Scaling) -> NodeState:

@@ -52,7 +52,7 @@ import numpy as np
 
 from peled.model.statistics.fermi_dirac import fermi_dirac_half_log
 from peled.model.statistics.gauss_fermi import gauss_fermi_log_occupancy
-from peled.model.statistics.ladder_table import LadderTable, build_ladder_table
+from peled.model.statistics.ladder_table import LadderTable, build_ladder_table, interpolate
 from peled.model.statistics.nanocrystal import (
     LEVELS,
     free_log_occupancy,
@@ -119,38 +119,74 @@ def filling_correction(tag: str, eta, params: StatisticsParams):
     return _CORRECTIONS[tag](eta, params)
 
 
-def nanocrystal_layers(tags: tuple[Sequence[str], Sequence[str]]) -> list[int]:
-    """The layers (static) where either carrier's statistics is ``nanocrystal``: the rows
-    of :func:`ladder_tables`, in this order."""
-    return [k for k, (a, b) in enumerate(zip(*tags, strict=True)) if "nanocrystal" in (a, b)]
+#: The statistics whose terms a device evaluates from per-layer tables (:mod:`.ladder_table`)
+TABULATED = ("gauss_fermi", "nanocrystal")
 
 
-def ladder_tables(
+class StatisticsTables(NamedTuple):
+    """The tabulated terms of a device (:func:`statistics_tables`): per tag of
+    :data:`TABULATED`, a :class:`~.ladder_table.LadderTable` whose rows 0..R-1 are the
+    electrons of the layers :func:`tabulated_layers` names and R..2R-1 their holes, or
+    None where no layer uses the tag."""
+
+    gauss_fermi: LadderTable | None
+    nanocrystal: LadderTable | None
+
+
+def tabulated_layers(tags: tuple[Sequence[str], Sequence[str]], tag: str) -> list[int]:
+    """The layers (static) where either carrier's statistics is ``tag``: the rows of its
+    table in :func:`statistics_tables`, in this order."""
+    return [k for k, (a, b) in enumerate(zip(*tags, strict=True)) if tag in (a, b)]
+
+
+def _per_row(params: tuple[StatisticsParams, StatisticsParams], field: str, layers, carrier=None):
+    """A field of both carriers' params on the layers, electrons then holes (2R,);
+    ``carrier`` 0 or 1 takes that carrier's value for both."""
+    a, b = (params[c if carrier is None else carrier] for c in (0, 1))
+    return jnp.concatenate([getattr(a, field)[layers], getattr(b, field)[layers]])
+
+
+def statistics_tables(
     tags: tuple[Sequence[str], Sequence[str]],
     params: tuple[StatisticsParams, StatisticsParams],
-) -> LadderTable | None:
-    """The cubic Hermite tables (:mod:`.ladder_table`) of the uncharged ladders of the
-    nanocrystal layers: rows 0..R-1 the electrons of :func:`nanocrystal_layers`, R..2R-1
-    their holes; None when there is no such layer.
+) -> StatisticsTables:
+    """The cubic Hermite tables (:mod:`.ladder_table`) of the device's Gauss-Fermi
+    layers, ln G(t, sigma/kT), and of its nanocrystal films' uncharged ladders
+    S(t) = ln sum_q g_q G(t - (q - 3) e1/kT, 6 (sigma_L/L) e1/kT).
 
-    They depend only on the film's numbers, so the solver builds them once per sweep
+    They depend only on the layers' numbers, so the solver builds them once per sweep
     (:func:`peled.core.state.prepare_arrays`); :func:`corrections` builds them itself
-    when it is not given them, so every evaluation uses the same tabulated ladder.
+    when it is not given them, so every evaluation of a device uses the same tables.
     """
-    layers = np.asarray(nanocrystal_layers(tags), dtype=np.int64)
-    if not layers.size:
-        return None
-    e1 = jnp.concatenate([params[0].confinement[layers], params[1].confinement[layers]])
-    disp = jnp.concatenate([params[0].size_dispersion[layers], params[0].size_dispersion[layers]])
-    top = max(q for q, _ in LEVELS) - 3
+    built = {}
+    for tag in TABULATED:
+        layers = np.asarray(tabulated_layers(tags, tag), dtype=np.int64)
+        if not layers.size:
+            built[tag] = None
+            continue
+        if tag == "gauss_fermi":
+            width = _per_row(params, "disorder", layers)
 
-    def ladder(grid):
-        shape = grid.shape
-        return free_log_occupancy(
-            grid, jnp.broadcast_to(e1[:, None], shape), jnp.broadcast_to(disp[:, None], shape)
-        )
+            def term(grid, width=width):
+                return gauss_fermi_log_occupancy(grid, jnp.broadcast_to(width[:, None], grid.shape))
 
-    return build_ladder_table(ladder, top * e1, 6.0 * disp * e1)
+            built[tag] = build_ladder_table(term, jnp.zeros_like(width), width)
+        else:
+            e1 = _per_row(params, "confinement", layers)
+            # one crystal, one size dispersion (the electrons' numbers carry the layer's)
+            disp = _per_row(params, "size_dispersion", layers, carrier=0)
+
+            def term(grid, e1=e1, disp=disp):
+                shape = grid.shape
+                return free_log_occupancy(
+                    grid,
+                    jnp.broadcast_to(e1[:, None], shape),
+                    jnp.broadcast_to(disp[:, None], shape),
+                )
+
+            top = max(q for q, _ in LEVELS) - 3
+            built[tag] = build_ladder_table(term, top * e1, 6.0 * disp * e1)
+    return StatisticsTables(**built)
 
 
 def corrections(
@@ -159,7 +195,7 @@ def corrections(
     entry_layers: np.ndarray,
     tags: tuple[Sequence[str], Sequence[str]],
     params: tuple[StatisticsParams, StatisticsParams],
-    tables: LadderTable | None = None,
+    tables: StatisticsTables | None = None,
 ):
     """The filling corrections (c_n, c_p) of every entry of ``eta_n`` and ``eta_p`` (E,).
 
@@ -174,8 +210,8 @@ def corrections(
     (:func:`peled.model.statistics.nanocrystal.nanocrystal_pair_log_occupancy`), so the
     electrons a film holds draw holes in and the other way round.
 
-    Nanocrystal terms use the tabulated ladders ``tables`` (:func:`ladder_tables`, built
-    here when None) in place of their quadrature.
+    Gauss-Fermi and nanocrystal terms are looked up in ``tables``
+    (:func:`statistics_tables`, built here when None) in place of their quadratures.
     """
     entry_layers = np.asarray(entry_layers, dtype=np.int64)
     n_entries = entry_layers.size
@@ -190,24 +226,31 @@ def corrections(
     stacked = StatisticsParams(*(jnp.concatenate([a, b]) for a, b in zip(*params, strict=True)))
     keys = ["pair" if paired[i % n_entries] else t for i, t in enumerate(tag_n + tag_p)]
     pair_idx = np.flatnonzero(paired)
-    if "nanocrystal" in tag_n + tag_p and tables is None:
-        tables = ladder_tables(tags, params)
-    # table row of each layer's electrons (holes: + R); -1 where the layer has none
-    nc_layers = nanocrystal_layers(tags)
-    table_row = np.full(n_layers, -1, dtype=np.int64)
-    table_row[nc_layers] = np.arange(len(nc_layers))
+    if tables is None and any(t in TABULATED for t in tag_n + tag_p):
+        tables = statistics_tables(tags, params)
+
+    def table_rows(tag, layers, hole):
+        """Static table rows of entries on ``layers`` (holes where ``hole``)."""
+        listed = tabulated_layers(tags, tag)
+        of_layer = np.full(n_layers, -1, dtype=np.int64)
+        of_layer[listed] = np.arange(len(listed))
+        return of_layer[layers] + len(listed) * np.asarray(hole, dtype=np.int64)
+
     pieces, index_groups = [], []
     for key, idx in groups(keys):
         if key == "pair":
             continue
         p = StatisticsParams(*(f[rows[idx]] for f in stacked))
+        e = take(eta, idx)
+        row = None
+        if key in TABULATED:
+            row = table_rows(key, entry_layers[idx % n_entries], idx >= n_entries)
         if key == "nanocrystal":
-            hole = idx >= n_entries
-            row = table_row[entry_layers[idx % n_entries]] + len(nc_layers) * hole
-            x = nanocrystal_log_occupancy(
-                take(eta, idx), p.confinement, p.size_dispersion, p.charging, ((tables, row),)
-            )
-            pieces.append(take(eta, idx) - x)
+            ladders = ((tables.nanocrystal, row),)
+            x = nanocrystal_log_occupancy(e, p.confinement, p.size_dispersion, p.charging, ladders)
+            pieces.append(e - x)
+        elif key == "gauss_fermi":
+            pieces.append(e - interpolate(tables.gauss_fermi, e, row))
         else:
             pieces.append(filling_correction(key, take(eta, idx), p))
         index_groups.append(idx)
@@ -215,7 +258,8 @@ def corrections(
         layers = entry_layers[pair_idx]
         p_n, p_p = (StatisticsParams(*(f[layers] for f in p)) for p in params)
         e_n, e_p = take(eta, pair_idx), take(eta, pair_idx + n_entries)
-        row = table_row[layers]
+        row_n = table_rows("nanocrystal", layers, False)
+        row_p = table_rows("nanocrystal", layers, True)
         x_n, x_p = nanocrystal_pair_log_occupancy(
             e_n,
             e_p,
@@ -223,7 +267,7 @@ def corrections(
             p_p.confinement,
             p_n.size_dispersion,
             p_n.charging,
-            ((tables, row), (tables, row + len(nc_layers))),
+            ((tables.nanocrystal, row_n), (tables.nanocrystal, row_p)),
         )
         pieces += [e_n - x_n, e_p - x_p]
         index_groups += [pair_idx, pair_idx + n_entries]
@@ -237,6 +281,8 @@ __all__ = [
     "StatisticsParams",
     "corrections",
     "filling_correction",
-    "ladder_tables",
-    "nanocrystal_layers",
+    "StatisticsTables",
+    "TABULATED",
+    "statistics_tables",
+    "tabulated_layers",
 ]
