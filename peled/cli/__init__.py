@@ -762,7 +762,8 @@ def optics(device_file, out, wavelengths, positions, scan_layer, thicknesses) ->
 def _reference_report_dir() -> Path:
     """The stored validation report of a source checkout, whose metrics.json is the
     reference of the regression test (tests/test_validation.py)."""
-    return Path(__file__).resolve().parent.parent / "validation" / "report"
+    # this file is in peled/cli/: three levels up is the checkout
+    return Path(__file__).resolve().parents[2] / "validation" / "report"
 
 
 @main.command()
