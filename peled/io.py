@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from peled.simulate import SimulationResult
+    from peled.result import SimulationResult
 
 
 @contextlib.contextmanager

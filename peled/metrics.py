@@ -13,7 +13,7 @@ import numpy as np
 from peled.core.observables import zone_metrics
 
 if TYPE_CHECKING:
-    from peled.simulate import SimulationResult
+    from peled.result import SimulationResult
 
 
 #: Luminance that defines the turn-on voltage [cd/m^2].

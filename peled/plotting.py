@@ -12,7 +12,7 @@ from peled.io import atomic_path
 
 if TYPE_CHECKING:
     from peled.device import Device
-    from peled.simulate import SimulationResult
+    from peled.result import SimulationResult
 
 
 def _figure(**kw):
