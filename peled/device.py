@@ -1,3 +1,6 @@
+# Kept whole (~510 lines): the Device types and the round trip file -> Device -> file
+# (device_from_mapping, device_to_mapping) change together with every new field; the file
+# format (peled.device_file) and the SI arrays (peled.device_arrays) are modules of their own.
 """Device descriptions: the stack a user writes, resolved against the materials database.
 
 A device file (YAML) names an anode, a cathode and the layers from anode to cathode;
