@@ -19,7 +19,10 @@ Objectives are figures to maximise. Each returns (value, reached): ``reached`` i
 when the sweep did not get to the requested operating point; the value is then a
 documented continuous extension (below) so that an optimizer can still move back.
 
-* ``eqe_max``                     max over biases of EQE [%]
+* ``eqe_max``                     max of EQE [%] over the trusted biases (|J| above its
+  round-off floor and, where result codes are given, accepted by the strict test: the
+  biases of summary.json's ``eqe_max_percent``, docs/decisions/0017); no trusted bias:
+  the max over every bias, not reached
 * ``eqe_at_luminance``            EQE [%] where L first reaches ``luminance_cd_m2``
   (linear in log10 L between the bracketing biases); not reached: EQE at the bias of
   largest L times L_max / L_target
@@ -28,7 +31,7 @@ documented continuous extension (below) so that an optimizer can still move back
 * ``eqe_at_voltage``              EQE [%] at ``voltage_V`` (linear in V between biases)
 * ``rolloff``                     EQE(J_high) / EQE_max [-] at ``current_density_mA_cm2``
   (linear in log10 J); not reached: EQE at the largest current times J_max / J_high,
-  over EQE_max (so a design is pushed towards reaching J_high)
+  over EQE_max (so a design is pushed towards reaching J_high); EQE_max as in ``eqe_max``
 
 EQE is 0 (not NaN) at biases with J <= 0 here, so that max and interpolation stay
 defined at V = 0; ``peled.simulate`` reports NaN there instead (no efficiency without
@@ -53,6 +56,7 @@ from peled.core.newton import (
     ACCEPT_FAILED,
     ACCEPT_STRICT,
     ACCEPTANCE_CODES,
+    RESULT_STRICT,
     ROUTE_STRIDE,
     SolverSettings,
     solve_sweep,
@@ -73,6 +77,9 @@ class SweepFigures(NamedTuple):
     eqe_percent: jax.Array
     converged: jax.Array
     all_converged: jax.Array
+    # converged, |J| above its round-off floor and (with result codes) strictly accepted;
+    # None: every converged bias (the caller vouches for them)
+    trusted: jax.Array | None = None
 
 
 def differentiable_sweep(
@@ -203,7 +210,25 @@ def figures_from_states(
         lum = phi_out * lumens_per_photon_per_s / math.pi
     safe_j = jnp.where(j > 0, j, 1.0)
     eqe = jnp.where(j > 0, 100.0 * constants.e * phi_out / safe_j, 0.0 * phi_out)
-    return SweepFigures(voltages_V, j * A_M2_TO_MA_CM2, lum, eqe, converged, jnp.all(converged))
+    # the biases whose figures can be quoted (peled.result.SimulationResult.trusted): a
+    # J below its float64 floor makes EQE = photons / J round-off
+    trusted = jnp.asarray(converged) & (jnp.abs(obs.current_density_A_m2) > obs.current_floor_A_m2)
+    if result_code is not None:
+        trusted = trusted & (jnp.asarray(result_code) == RESULT_STRICT)
+    return SweepFigures(
+        voltages_V, j * A_M2_TO_MA_CM2, lum, eqe, converged, jnp.all(converged), trusted
+    )
+
+
+def trusted_eqe_max(fig: SweepFigures) -> tuple[jax.Array, jax.Array]:
+    """(EQE_max [%] over the trusted biases, whether any bias is trusted); with none, the
+    max over every bias (a continuous extension, flagged not reached)."""
+    if fig.trusted is None:
+        return jnp.max(fig.eqe_percent), jnp.asarray(True)
+    any_trusted = jnp.any(fig.trusted)
+    # EQE >= 0 here, so 0 at the other biases never wins against a trusted one
+    over_trusted = jnp.max(jnp.where(fig.trusted, fig.eqe_percent, 0.0))
+    return jnp.where(any_trusted, over_trusted, jnp.max(fig.eqe_percent)), any_trusted
 
 
 def _log10_pos(x):
@@ -299,7 +324,7 @@ def objective_value(obj: Objective, fig: SweepFigures) -> tuple[jax.Array, jax.A
     """(value, reached) of one objective on a differentiable sweep."""
     o = obj.options
     if obj.kind == "eqe_max":
-        return jnp.max(fig.eqe_percent), jnp.asarray(True)
+        return trusted_eqe_max(fig)
     if obj.kind == "eqe_at_luminance":
         return first_crossing_value(
             fig.luminance_cd_m2, fig.eqe_percent, o["luminance_cd_m2"], log_x=True
@@ -315,7 +340,8 @@ def objective_value(obj: Objective, fig: SweepFigures) -> tuple[jax.Array, jax.A
         eqe_hi, ok = first_crossing_value(
             fig.current_density_mA_cm2, fig.eqe_percent, o["current_density_mA_cm2"], log_x=True
         )
-        return eqe_hi / jnp.max(fig.eqe_percent), ok
+        eqe_max, any_trusted = trusted_eqe_max(fig)
+        return eqe_hi / eqe_max, ok & any_trusted
     raise PeledInputError(f"unknown objective {obj.kind!r}")
 
 

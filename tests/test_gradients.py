@@ -276,6 +276,54 @@ def test_objectives_on_a_known_sweep():
     assert np.isnan(float(combined_log_objective([parse_objective("eqe_max")], bad)[0]))
 
 
+def test_eqe_max_objective_reads_trusted_biases_only():
+    """An EQE peak at an untrusted bias (J below its round-off floor, or not strictly
+    accepted) is not the eqe_max objective, nor the roll-off's reference: the trusted
+    maximum is (docs/decisions/0017); with no trusted bias the max over every bias is
+    returned, flagged not reached."""
+    from peled.objectives import objective_value
+
+    j = [1e-15, 0.1, 1.0, 10.0, 100.0]
+    eqe = [40.0, 3.0, 6.0, 4.0, 1.5]  # the 40 % sits where J is round-off
+    fig = _figures(j, [0.1, 1.0, 20.0, 100.0, 300.0], eqe)
+    trusted = jnp.asarray([False, True, True, True, True])
+    fig = fig._replace(trusted=trusted)
+    val, ok = objective_value(parse_objective("eqe_max"), fig)
+    assert float(val) == 6.0 and bool(ok)
+    val, ok = objective_value(parse_objective("rolloff:current_density_mA_cm2=100"), fig)
+    assert bool(ok) and float(val) == pytest.approx(1.5 / 6.0)
+    # the gradient of the trusted max goes to the trusted peak only
+    g = jax.grad(
+        lambda e: objective_value(parse_objective("eqe_max"), fig._replace(eqe_percent=e))[0]
+    )(jnp.asarray(eqe))
+    np.testing.assert_array_equal(np.asarray(g), [0.0, 0.0, 1.0, 0.0, 0.0])
+    none = fig._replace(trusted=jnp.zeros(5, bool))
+    val, ok = objective_value(parse_objective("eqe_max"), none)
+    assert float(val) == 40.0 and not bool(ok)
+
+
+def test_figures_mark_round_off_and_relaxed_biases_untrusted(solved):
+    """figures_from_states: trusted = converged, |J| above the floor of
+    peled.core.observables and strictly accepted; a bias given a non-strict result code
+    is not trusted whatever its current."""
+    from peled.core.newton import RESULT_STRICT
+    from peled.core.observables import bias_observables
+
+    arr, st, inputs, k = solved
+    volts = jnp.asarray(VOLTS)
+    codes = jnp.where(jnp.arange(VOLTS.size) == VOLTS.size - 1, 1, RESULT_STRICT)
+    with jax.enable_x64(True):
+        fig = figures_from_states(arr, volts, st.u, st.converged, inputs, 0.2, k, result_code=codes)
+        obs = jax.vmap(bias_observables, in_axes=(0, None, None))(
+            st.u, arr, jnp.zeros(arr.n_layers)
+        )
+    above = np.abs(np.asarray(obs.current_density_A_m2)) > np.asarray(obs.current_floor_A_m2)
+    want = np.asarray(st.converged) & above
+    want[-1] = False
+    np.testing.assert_array_equal(np.asarray(fig.trusted), want)
+    assert want.any() and not want.all()
+
+
 def test_parameter_set_errors(red):
     from peled.design import check_parameters
 
