@@ -200,8 +200,9 @@ def _all_bias_eqe_peak(res: SimulationResult) -> dict[str, Any]:
     ``eqe_max_all_biases_percent`` [%] with its voltage [V] and current density
     [mA/cm^2]; ``eqe_max_all_biases_current_resolved``: |J| there lies above its float64
     round-off floor (``current_resolved``); ``eqe_max_all_biases_result``: how that bias
-    was accepted (result name). Where both hold it is the headline ``eqe_max_percent``;
-    otherwise it may be round-off, kept to show what a maximum over all biases would
+    was accepted (result name); ``eqe_max_all_biases_trusted``: both hold (the bias is
+    ``SimulationResult.trusted``), so it is the headline ``eqe_max_percent``; otherwise
+    it may be round-off, kept to show what a maximum over all biases would
     claim (None where no bias has an EQE)."""
     out: dict[str, Any] = {
         "eqe_max_all_biases_percent": None,
@@ -209,6 +210,7 @@ def _all_bias_eqe_peak(res: SimulationResult) -> dict[str, Any]:
         "current_density_at_eqe_max_all_biases_mA_cm2": None,
         "eqe_max_all_biases_current_resolved": None,
         "eqe_max_all_biases_result": None,
+        "eqe_max_all_biases_trusted": None,
     }
     eqe = res.eqe_percent
     if np.any(np.isfinite(eqe)):
@@ -219,6 +221,7 @@ def _all_bias_eqe_peak(res: SimulationResult) -> dict[str, Any]:
         out["current_density_at_eqe_max_all_biases_mA_cm2"] = j_k
         out["eqe_max_all_biases_current_resolved"] = bool(res.current_resolved[k])
         out["eqe_max_all_biases_result"] = str(res.result[k])
+        out["eqe_max_all_biases_trusted"] = bool(res.trusted[k])
     return out
 
 

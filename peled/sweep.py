@@ -173,9 +173,7 @@ def candidate_row(cand: Candidate, res: SimulationResult, cfg: RunConfig) -> dic
     row["outcoupling"] = float(s["outcoupling"])
     # whether the maximum over every bias lies at a trusted one (|J| above its round-off
     # floor, strict result: SimulationResult.trusted), i.e. equals eqe_max_percent
-    row["eqe_max_all_biases_trusted"] = bool(
-        s["eqe_max_all_biases_current_resolved"] and s["eqe_max_all_biases_result"] == "strict"
-    )
+    row["eqe_max_all_biases_trusted"] = bool(s["eqe_max_all_biases_trusted"])
     eqe = res.eqe_percent
     finite = np.nonzero(np.isfinite(eqe))[0]
     if finite.size and row["eqe_max_percent"] > 0:

@@ -156,6 +156,9 @@ def test_headline_eqe_comes_from_resolved_strict_points(led_result):
     assert spiked["eqe_max_all_biases_percent"] == 99.0
     assert spiked["voltage_at_eqe_max_all_biases_V"] == res.voltage_V[low]
     assert spiked["eqe_max_all_biases_current_resolved"] is False
+    assert spiked["eqe_max_all_biases_trusted"] is False
+    top = int(np.nanargmax(res.eqe_percent))
+    assert s["eqe_max_all_biases_trusted"] is bool(res.trusted[top])
     blind = summary_core(replace(res, current_floor_mA_cm2=np.full_like(floor, 1e30)))
     for key in (
         "eqe_max_percent",

@@ -138,14 +138,7 @@ def simulated_figures(res: SimulationResult) -> dict[str, Any]:
         # the maxima over every converged bias, which may lie where |J| is round-off or a
         # relaxed rule accepted the bias: kept to show what they would claim
         "eqe_max_all_biases_percent": s["eqe_max_all_biases_percent"],
-        "eqe_max_all_biases_trusted": (
-            None
-            if s["eqe_max_all_biases_percent"] is None
-            else bool(
-                s["eqe_max_all_biases_current_resolved"]
-                and s["eqe_max_all_biases_result"] == "strict"
-            )
-        ),
+        "eqe_max_all_biases_trusted": s["eqe_max_all_biases_trusted"],
         "current_efficiency_max_all_biases_cd_A": _finite_or_none(np.nanmax(ce))
         if np.any(np.isfinite(ce))
         else None,
