@@ -37,8 +37,11 @@ def test_random_stacks(physics):
     """50 random HTL / emitter / ETL stacks with random electrodes and thicknesses 5-120
     nm, 0-8 V in 0.05 V steps, built as device files are (``physics`` as the device key);
     the fraction fully converged must be >= 98 % and every point reported converged
-    current-continuous. Classic: ~25 min on 2 cores; disorder-aware: ~10 min per stack
-    (the nanocrystal charging solve, docs/numerics/performance.md)."""
+    current-continuous. Classic: ~25 min on 2 cores. Disorder-aware: the 50 stacks have
+    six static structures, each compiled once (1-4 min); a stack that converges takes
+    seconds, but a stack whose continuation fails spends minutes in substep halvings and
+    retry passes (stack 2, LiF/Al | PEDOT:PSS | CsPbBrI-NC | TPBi | Ca, fails from 2.6 V:
+    its forward pass alone takes ~3 min), so a full run takes hours."""
     from peled.runtime import release_compiled_code_if_near_limit
 
     db = default_database()
