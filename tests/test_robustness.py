@@ -40,8 +40,9 @@ def test_random_stacks(physics):
     current-continuous. Classic: ~25 min on 2 cores. Disorder-aware: the 50 stacks have
     six static structures, each compiled once (1-4 min); a stack that converges takes
     seconds, but a stack whose continuation fails spends minutes in substep halvings and
-    retry passes (stack 2, LiF/Al | PEDOT:PSS | CsPbBrI-NC | TPBi | Ca, fails from 2.6 V:
-    its forward pass alone takes ~3 min), so a full run takes hours."""
+    retry passes (the LiF/Al | PEDOT:PSS | CsPbBrI-NC | TPBi | Ca stack, both contacts
+    near 2.9 eV, fails from 2.6 V: its forward pass alone takes ~3 min), so a full run
+    takes hours."""
     from peled.runtime import release_compiled_code_if_near_limit
 
     db = default_database()
