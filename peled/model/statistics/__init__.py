@@ -252,7 +252,7 @@ def corrections(
         elif key == "gauss_fermi":
             pieces.append(e - interpolate(tables.gauss_fermi, e, row))
         else:
-            pieces.append(filling_correction(key, take(eta, idx), p))
+            pieces.append(filling_correction(key, e, p))
         index_groups.append(idx)
     if pair_idx.size:
         layers = entry_layers[pair_idx]
