@@ -579,3 +579,11 @@ def test_vmapped_sweep_reports_progress_per_device():
     for d, k in ((devs[0], 0), (devs[1], 1)):
         one = solve_sweep(d, v)
         np.testing.assert_allclose(np.asarray(st.u[k]), np.asarray(one.u), rtol=0, atol=1e-9)
+
+
+def test_solver_refuses_single_precision():
+    """Without float64 the solver's arrays would be truncated to float32 silently (round-off
+    1e-7, above the strict tolerance and the current floors): it refuses to trace."""
+    arr = electron_only()
+    with jax.enable_x64(False), pytest.raises(RuntimeError, match="float64"):
+        solve_sweep(arr, np.array([0.0, 0.1]))

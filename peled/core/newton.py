@@ -208,6 +208,7 @@ def solve_sweep_in_chunks(
     """:func:`solve_sweep`'s states with progress reported between compiled chunks of the
     continuation (:func:`peled.solve.continuation.solve_sweep_in_chunks`): the compiled
     programs carry no host callback and enter the persistent compilation cache."""
+    _cont.require_float64()
     v = jnp.asarray(voltages_V, jnp.float64)
     return _cont.solve_sweep_in_chunks(
         DEVICE_PROBLEM,

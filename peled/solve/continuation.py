@@ -112,6 +112,20 @@ class SweepStates(NamedTuple):
     result_code: jax.Array
 
 
+def require_float64() -> None:
+    """Refuse to trace the solver in single precision: without ``jax_enable_x64`` every
+    float64 array of the solve is silently truncated to float32, whose round-off (1e-7)
+    lies above the strict residual tolerance and the current floors the acceptance rules
+    read, so a float32 sweep would return wrong states and result codes without an error.
+    The public entry points (``peled.simulate`` and the CLI) run inside
+    ``jax.enable_x64(True)``; callers of the numerical core do the same."""
+    if jnp.result_type(float) != jnp.float64:
+        raise RuntimeError(
+            "peled's solver needs float64: call it inside `with jax.enable_x64(True):` or "
+            'set jax.config.update("jax_enable_x64", True) before using it'
+        )
+
+
 def solve_equilibrium(problem: Problem, params, settings: SolverSettings) -> NewtonResult:
     """The equilibrium state (V = 0): Poisson alone from the problem's ``initial_state`` (flat Fermi
     level), then the coupled system from there.
@@ -129,6 +143,7 @@ def solve_equilibrium(problem: Problem, params, settings: SolverSettings) -> New
     the ``acceptance`` returned is that of the
     coupled solve that ended the loop.
     """
+    require_float64()
     zero = jnp.asarray(0.0, jnp.float64)
     u_guess = problem.initial_state(params)
 
@@ -410,6 +425,7 @@ def solve_sweep(
     cache; :func:`solve_sweep_in_chunks` gives the same states with progress reported
     between compiled chunks, and stays cacheable (docs/numerics/performance.md).
     """
+    require_float64()
     voltages_V = jnp.asarray(voltages_V, jnp.float64)
     params = problem.prepare(params)
     eq_start = _equilibrium_start(problem, params, settings)
@@ -478,6 +494,7 @@ def solve_sweep_in_chunks(
     the bias of the last task of the retry passes in a chunk (once per such task).
     ``n_biases`` (int): the biases that are solved (the rest of ``voltages_V`` is
     padding). Not for vmap (the loop over chunks runs on the host)."""
+    require_float64()
     voltages_V = jnp.asarray(voltages_V, jnp.float64)
     live = jnp.asarray(n_biases)
     params = _prepared(problem, params)
