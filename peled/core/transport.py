@@ -125,11 +125,12 @@ def edge_fluxes(
         st.phi_p[sl],
         st.phi_p[sr],
     )
-    if cell is None:
-        cell = cell_recombination(st, arrays, geo, sc)
-    fit_n, fit_p = fitted_edge_factors(cell, geo)
-    sgn = tuple(fit_n * f for f in sgn)
-    sgp = tuple(fit_p * f for f in sgp)
+    if arrays.boundary_cells:
+        if cell is None:
+            cell = cell_recombination(st, arrays, geo, sc)
+        fit_n, fit_p = fitted_edge_factors(cell, geo)
+        sgn = tuple(fit_n * f for f in sgn)
+        sgp = tuple(fit_p * f for f in sgp)
     if arrays.n_layers > 1:
         v_scale = sc.density_m3 / sc.flux_m2_s
         idx = geo.interface_index
@@ -199,8 +200,13 @@ def cell_recombination(
       changes; recombination stays proportional to 1 - exp(phi_n - phi_p), so it
       vanishes at equilibrium.
 
-    Only the M = 2K boundary cells (static indices) are evaluated twice.
+    Only the M = 2K boundary cells (static indices) are evaluated twice. Without boundary
+    cells (``arrays.boundary_cells`` false) every cell is a box: the node's rates times its
+    cell width.
     """
+    if not arrays.boundary_cells:
+        none = jnp.zeros(geo.boundary.nodes.shape, st.psi.dtype)
+        return CellRecombination(geo.vol, st.rec, none, none)
     lp = arrays.layers
     lay = arrays.node_layer
     bc = geo.boundary
