@@ -75,14 +75,15 @@ def _with(arrays, log_values):
     return replace(arrays, layers=layers)
 
 
-@pytest.mark.slow  # one compile of the nanocrystal/EGDM sweep, 15 solves: ~20 min on 2 cores
+@pytest.mark.slow  # one compile of the nanocrystal/EGDM sweep, 29 solves: ~8 min on one core
 def test_implicit_gradients_match_central_differences():
     """Every component within 1e-4 of the finite difference (relative, or of the largest
     component where a derivative is that much smaller), at the highest bias of 2-4 V that
     is strictly converged (gradients exist only there; peled.core.newton.RESULT_CODES).
-    Measured at 4 V: worst 9.9e-6 (the Poole-Frenkel gamma on the photon flux), the
-    charging energy 1.1e-6 (d ln J / d ln U = 0.22) and 2.7e-8 (d ln flux / d ln U =
-    -1.67), the others 9e-8 to 7e-6."""
+    Measured at 4 V against the extrapolated differences: worst 2.2e-6 (N0 on the photon
+    flux), sigma 4.1e-7 (d ln J / d ln sigma = 10.1), the charging energy 8.8e-7
+    (d ln J / d ln U = 0.14) and 1.4e-7 (d ln flux / d ln U = 0.78), the others 7e-8 to
+    1e-6."""
     dev = _device()
     arrays = dev.to_arrays(MeshSpec(12))
     weight = radiative_weight(dev, arrays)
@@ -105,19 +106,27 @@ def test_implicit_gradients_match_central_differences():
         return figures(a, steady_state(u_star, a, VOLTS[k]))
 
     grad = np.asarray(jax.jacrev(f)(theta0))  # (2 figures, 7 parameters)
-    h = 1e-3  # central differences: truncation error ~ h^2 f'''/6, 5e-5 for sigma
-    fd = np.zeros_like(grad)
-    for i in range(len(PARAMETERS)):
+    # central differences at h and h/2, Richardson-extrapolated, (4 D(h/2) - D(h)) / 3,
+    # which cancels their h^2 f'''/6 truncation error: plain central differences at
+    # h = 1e-3 are off by 1.0e-4 for sigma (d ln J / d ln sigma = 10; 4.2e-4 at 2e-3,
+    # 2.5e-5 at 5e-4, the h^2 law), the extrapolation by 4e-7
+    h = 1e-3
+
+    def central(i, step):
         side = []
         for s in (1.0, -1.0):
-            a = _with(arrays, theta0.at[i].add(s * h))
+            a = _with(arrays, theta0.at[i].add(s * step))
             sti = solve_sweep(a, VOLTS, LEAN)
             # the reference may stall at its precision floor (code 1, "floor": relative
             # residual below floor_rtol, psi updates negligible); its error enters the
-            # difference divided by 2h
+            # difference divided by 2 step
             assert int(sti.result_code[k]) in (0, 1), int(sti.result_code[k])
             side.append(np.asarray(figures(a, sti.u[k])))
-        fd[:, i] = (side[0] - side[1]) / (2 * h)
+        return (side[0] - side[1]) / (2 * step)
+
+    fd = np.zeros_like(grad)
+    for i in range(len(PARAMETERS)):
+        fd[:, i] = (4.0 * central(i, 0.5 * h) - central(i, h)) / 3.0
     print("implicit:\n", grad, "\nfinite differences:\n", fd)
     scale = np.maximum(np.abs(fd), 1e-3 * np.max(np.abs(fd), axis=1, keepdims=True))
     err = np.abs(grad - fd) / scale
