@@ -583,7 +583,11 @@ def test_vmapped_sweep_reports_progress_per_device():
 
 def test_solver_refuses_single_precision():
     """Without float64 the solver's arrays would be truncated to float32 silently (round-off
-    1e-7, above the strict tolerance and the current floors): it refuses to trace."""
-    arr = electron_only()
-    with jax.enable_x64(False), pytest.raises(RuntimeError, match="float64"):
-        solve_sweep(arr, np.array([0.0, 0.1]))
+    1e-7, above the strict tolerance and the current floors): the device arrays are built
+    in float64 regardless, and the solver refuses to trace."""
+    with jax.enable_x64(False):
+        arr = electron_only()  # built in float64 whatever the caller's setting
+        assert arr.layers.thickness_m.dtype == np.float64
+        assert arr.node_fraction.dtype == np.float64
+        with pytest.raises(RuntimeError, match="float64"):
+            solve_sweep(arr, np.array([0.0, 0.1]))

@@ -7,7 +7,9 @@ units; the device layer converts from the database's cm-based units.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import functools
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -62,6 +64,18 @@ _TAG_KEYS = ("electron_statistics", "hole_statistics")
 _MODEL_KEYS = ("electron_mobility_model", "hole_mobility_model")
 
 
+def _in_float64(build: Callable[..., DeviceArrays]) -> Callable[..., DeviceArrays]:
+    """``build`` run inside ``jax.enable_x64(True)``, so that its arrays are float64."""
+
+    @functools.wraps(build)
+    def wrapped(*args: Any, **kwargs: Any) -> DeviceArrays:
+        with jax.enable_x64(True):
+            return build(*args, **kwargs)
+
+    return wrapped
+
+
+@_in_float64
 def build_arrays(
     layers: Sequence[Mapping[str, float]],
     anode_work_function_eV: float,
@@ -97,33 +111,6 @@ def build_arrays(
     The arrays are float64 whatever the caller's JAX setting (built inside
     ``jax.enable_x64(True)``): outside it they would be truncated to float32 silently.
     """
-    with jax.enable_x64(True):
-        return _build_arrays(
-            layers,
-            anode_work_function_eV,
-            cathode_work_function_eV,
-            temperature_K,
-            mesh,
-            contact_velocities_m_s,
-            interface_velocities_m_s,
-            image_force,
-            interface_image,
-            boundary_cells,
-        )
-
-
-def _build_arrays(
-    layers,
-    anode_work_function_eV,
-    cathode_work_function_eV,
-    temperature_K,
-    mesh,
-    contact_velocities_m_s,
-    interface_velocities_m_s,
-    image_force,
-    interface_image,
-    boundary_cells,
-) -> DeviceArrays:
     mesh = mesh or MeshSpec()
     k = len(layers)
     if k == 0:
