@@ -38,12 +38,12 @@ def test_random_stacks(physics):
     nm, 0-8 V in 0.05 V steps, built as device files are (``physics`` as the device key);
     the fraction fully converged must be >= 98 % and every point reported converged
     current-continuous. Classic: ~25 min on 2 cores. Disorder-aware (measured): 49/50
-    fully converged; the 49 take ~36 min on one core with their six compilations (most
-    stacks seconds, the six that need the retry passes 2-10 min). The one that fails, the
-    LiF/Al | PEDOT:PSS | CsPbBrI-NC | TPBi | Ca stack, has a hole-blocking anode (both
-    contacts near 2.9 eV) and a floating PEDOT:PSS/emitter region; from 2.6 V its points
-    fail after the continuation's whole budget, each bias in every pass
-    (docs/numerics/continuation.md, "Robustness")."""
+    fully converged, ~47 min on one core with the six compilations (most stacks take
+    seconds, the six that need the retry passes 2-10 min, the failing one 11 min). The
+    one that fails, the LiF/Al | PEDOT:PSS | CsPbBrI-NC | TPBi | Ca stack, has a
+    hole-blocking anode (both contacts near 2.9 eV) and a floating PEDOT:PSS/emitter
+    region; from 2.6 V its points fail after the continuation's whole budget, each bias
+    in every pass (docs/numerics/continuation.md, "Robustness")."""
     from peled.runtime import release_compiled_code_if_near_limit
 
     db = default_database()
