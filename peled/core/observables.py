@@ -27,9 +27,10 @@ differentiated. Units are SI inside; the names carry them.
   interface-quenching survival q(x) = prod_interfaces (1 - s exp(-d / L_q)). The internal
   photon flux per area is Phi_int = sum_i w_i eta_i R_rad,i.
 * Recombination integrals (and Phi_int) weight each node's rate by its recombination
-  width w_i [m], ``recombination_width_m``: the finite-volume cell width, exponentially
-  fitted to the reaction length in the cells that carriers enter through an interface or
-  a contact (:mod:`peled.core.fitting`). Integrating the rates in profiles.csv needs
+  width w_i [m], ``recombination_width_m``: the finite-volume cell width; with boundary
+  cells on (``DeviceArrays.boundary_cells``, classic physics) exponentially fitted to the
+  reaction length in the cells that carriers enter through an interface or a contact
+  (:mod:`peled.core.fitting`). Integrating the rates in profiles.csv needs
   these widths, not the cell widths.
 """
 

@@ -17,8 +17,9 @@ boundary itself. Rows:
 * electrons:  F_n(i+1/2) - F_n(i-1/2) + w_i R_i + U_i = 0, divided by n_i
 * holes:      F_p(i+1/2) - F_p(i-1/2) + w_i R_i + U_i = 0, divided by p_i
   (U_i: interface recombination per area at nodes next to an interface; w_i: the cell
-  width vol_i, exponentially fitted to the reaction length sqrt(D/k) in the cells that
-  carriers enter through an interface or a contact, :mod:`peled.core.fitting`)
+  width vol_i; with boundary cells on, exponentially fitted to the reaction length
+  sqrt(D/k) in the cells that carriers enter through an interface or a contact,
+  :mod:`peled.core.fitting`)
 
 Contacts (physics.md sec. 3), Schottky-Mott alignment with the cathode's Fermi level as
 the energy zero and the anode's lowered by qV (forward bias V > 0):

@@ -1,8 +1,9 @@
 """Fluxes and recombination of a state: per-edge mobilities (:mod:`peled.model.mobility`),
 the bulk and interface particle fluxes (:func:`edge_fluxes`: Scharfetter-Gummel in the
 excess-chemical-potential form, thermionic emission across interfaces) and the cell
-recombination with the exponentially fitted widths of the boundary cells
-(:func:`cell_recombination`). Units and scaling: :mod:`peled.core.residual`."""
+recombination, with the exponentially fitted widths of the boundary cells where
+``DeviceArrays.boundary_cells`` is on (:func:`cell_recombination`). Units and scaling:
+:mod:`peled.core.residual`."""
 
 from __future__ import annotations
 
@@ -99,9 +100,10 @@ def edge_fluxes(
     sc: Scaling,
     cell: CellRecombination | None = None,
 ) -> EdgeFluxes:
-    """SG fluxes inside layers (the first edge behind a boundary exponentially fitted,
-    :func:`fitted_edge_factors`), thermionic emission on interface edges. ``cell``: the
-    cells' recombination if already computed (:func:`cell_recombination`)."""
+    """SG fluxes inside layers (with boundary cells on, the first edge behind a boundary
+    exponentially fitted, :func:`fitted_edge_factors`), thermionic emission on interface
+    edges. ``cell``: the cells' recombination if already computed
+    (:func:`cell_recombination`)."""
     mu_n = edge_mobilities(st, arrays, geo, sc, "electron")
     mu_p = edge_mobilities(st, arrays, geo, sc, "hole")
     sl, sr = slice(None, -1), slice(1, None)
