@@ -40,6 +40,14 @@ ROWS: tuple[tuple[str, str], ...] = (
         "test_green_example_compile[disorder_aware]",
         "green example, disorder-aware: trace, lower and compile the sweep (no cache)",
     ),
+    (
+        "test_cli_simulate_cold",
+        "`peled simulate` on the default device (bar and plots on), empty cache",
+    ),
+    (
+        "test_cli_simulate_cached",
+        "the same command again: compiled code and exported programs cached",
+    ),
     ("test_pin_sweep_warm[250]", "p–i–n, 29 biases 0–1.4 V, 250 nodes"),
     ("test_pin_sweep_warm[500]", "p–i–n, 500 nodes"),
     ("test_pin_sweep_warm[1000]", "p–i–n, 1000 nodes"),

@@ -101,3 +101,41 @@ def test_batch_sequential_32(benchmark):
             solve_sweep(d, v).u.block_until_ready()
 
     benchmark(run)
+
+
+def _peled_simulate(cache_dir: Path, out_dir: Path) -> None:
+    """`peled simulate` on the default device, progress bar and plots on, with the CLI's
+    caches in ``cache_dir`` (a new process, as a user runs it)."""
+    import os
+    import subprocess
+
+    env = {**os.environ, "PELED_CACHE_DIR": str(cache_dir)}
+    env.pop("JAX_COMPILATION_CACHE_DIR", None)
+    env.pop("PELED_NO_COMPILATION_CACHE", None)
+    subprocess.run(
+        [sys.executable, "-m", "peled.cli", "simulate", "--out", str(out_dir)],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def test_cli_simulate_cold(benchmark, tmp_path):
+    """`peled simulate` with an empty cache: compile, export and store everything."""
+    rounds = iter(range(100))
+
+    def fresh():
+        k = next(rounds)
+        return (tmp_path / f"cache{k}", tmp_path / f"out{k}"), {}
+
+    benchmark.pedantic(_peled_simulate, setup=fresh, rounds=1, iterations=1)
+
+
+def test_cli_simulate_cached(benchmark, tmp_path):
+    """`peled simulate` again, everything cached (compilation cache and stored programs)."""
+    cache = tmp_path / "cache"
+    _peled_simulate(cache, tmp_path / "first")
+    benchmark.pedantic(
+        _peled_simulate, args=(cache, tmp_path / "again"), rounds=3, iterations=1
+    )

@@ -52,6 +52,7 @@ from peled.materials import (
     Semiconductor,
     Substrate,
     default_database,
+    load_yaml,
     parse_material,
 )
 
@@ -400,7 +401,7 @@ def load_device(
     if not path.is_file():
         raise PeledInputError(f"{path}: device file not found")
     try:
-        data = yaml.safe_load(path.read_text())
+        data = load_yaml(path.read_text())
     except yaml.YAMLError as err:
         raise PeledInputError(f"{path}: not valid YAML: {err}") from None
     return device_from_mapping(with_physics(data, physics), str(path), db)

@@ -19,6 +19,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from peled.errors import PeledInputError
 
+#: libyaml's C parser where PyYAML was built with it: the same documents and errors as
+#: yaml.SafeLoader, ~10x faster (the 34 material files: 0.15 s -> 0.013 s)
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def load_yaml(text: str):
+    """``yaml.safe_load(text)`` by :data:`_SAFE_LOADER` (raises ``yaml.YAMLError``)."""
+    return yaml.load(text, Loader=_SAFE_LOADER)  # noqa: S506 - a safe loader
+
 SEMICONDUCTOR_ROLES = ("hole_transport", "electron_transport", "emitter", "interlayer")
 ROLES = ("electrode", "substrate", *SEMICONDUCTOR_ROLES)
 
@@ -343,7 +352,7 @@ def load_material_file(path: str | os.PathLike[str]) -> Material:
     """Load and validate one material YAML file."""
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text())
+        data = load_yaml(path.read_text())
     except yaml.YAMLError as err:
         raise PeledInputError(f"{path}: not valid YAML: {err}") from None
     return parse_material(data, str(path))

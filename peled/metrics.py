@@ -12,6 +12,10 @@ import numpy as np
 
 from peled.core.observables import zone_metrics
 
+#: zone_metrics as one compiled program per layer index (the eager version dispatches
+#: ~40 small operations per call, each its own program)
+_zone_metrics = jax.jit(zone_metrics, static_argnums=(4,))
+
 if TYPE_CHECKING:
     from peled.result import SimulationResult
 
@@ -316,7 +320,7 @@ def zone_summary(res: SimulationResult, bias_index: int) -> dict[str, Any]:
     out: dict[str, Any] = {"voltage_V": float(res.voltage_V[bias_index])}
     with jax.enable_x64(True):
         for n, k in enumerate(res.device.emitter_indices):
-            z = zone_metrics(
+            z = _zone_metrics(
                 jnp.asarray(x),
                 jnp.asarray(edges),
                 jnp.asarray(res.node_layer),

@@ -16,14 +16,19 @@ Conventions
 Data sources
 ------------
 * CIE 1931 2 degree colour-matching functions and the CIE 1924 photopic luminous efficiency
-  function V(lambda) are taken exclusively from the colour-science package
-  (``colour.MSDS_CMFS["CIE 1931 2 Degree Standard Observer"]`` and
-  ``colour.colorimetry.SDS_LEFS_PHOTOPIC["CIE 1924 Photopic Standard Observer"]``, both
-  tabulated at 1 nm from 360 nm to 830 nm). Reference: CIE 015:2018 *Colorimetry*, 4th ed.;
-  Mansencal et al., *Colour* (colour-science), Zenodo, doi:10.5281/zenodo.3757045.
+  function V(lambda), tabulated at 1 nm from 360 nm to 830 nm, are read from
+  ``peled/data/cie1931_2deg_cmfs.csv`` and ``peled/data/cie1924_photopic_v.csv``: the
+  tables of colour-science (``colour.MSDS_CMFS["CIE 1931 2 Degree Standard Observer"]``,
+  ``colour.colorimetry.SDS_LEFS_PHOTOPIC["CIE 1924 Photopic Standard Observer"]``)
+  written out to the last digit, so that a run does not import colour-science (0.5 s,
+  because ``import colour`` loads its plotting package); the tests check every value
+  against colour-science's. References: ISO/CIE 11664-1:2019, CIE 015:2018
+  *Colorimetry*, 4th ed.; Mansencal et al., *Colour* (colour-science), Zenodo,
+  doi:10.5281/zenodo.3757045. colour-science itself computes the independent reference
+  of :func:`cie_xy_colour_reference` (imported there only).
 * Physical constants (h, c, e) come from ``scipy.constants`` (CODATA, exact SI values).
 * Maximum luminous efficacy ``K_m = 683 lm/W``: the value colour-science uses
-  (``colour.constants.CONSTANT_K_M``). The SI definition of the candela fixes
+  (``colour.constants.CONSTANT_K_M``; tested equal). The SI definition of the candela fixes
   ``K_cd = 683 lm/W`` for monochromatic radiation of 540e12 Hz (555.016 nm in standard air);
   with the tabulated V(555 nm) = 1 this gives K_m = 683.002 lm/W (CIE), a 3 ppm difference
   that is below the accuracy of anything computed here. See the SI Brochure, 9th ed. (2019).
@@ -35,10 +40,9 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
+from pathlib import Path
 
-import colour
 import numpy as np
-from colour.colorimetry import SDS_LEFS_PHOTOPIC
 from scipy import constants
 
 __all__ = [
@@ -68,10 +72,13 @@ DEFAULT_WAVELENGTH_STEP_NM = 0.5
 #: Exclusive upper bound accepted for the emission FWHM, nm.
 FWHM_MAX_NM = 200.0
 #: Maximum luminous efficacy for photopic vision, lm/W (colour-science's CONSTANT_K_M).
-K_M_LM_PER_W = float(colour.constants.CONSTANT_K_M)
+K_M_LM_PER_W = 683.0
+#: The CIE tables (module docstring, "Data sources").
+_DATA = Path(__file__).resolve().parent / "data"
+CMFS_TABLE_CSV = _DATA / "cie1931_2deg_cmfs.csv"
+LEF_TABLE_CSV = _DATA / "cie1924_photopic_v.csv"
 
 _CMFS_NAME = "CIE 1931 2 Degree Standard Observer"
-_LEF_NAME = "CIE 1924 Photopic Standard Observer"
 #: h c expressed in J nm, so that E_ph [J] = _HC_J_NM / lambda [nm].
 _HC_J_NM = constants.h * constants.c * 1e9
 #: 2 sqrt(2 ln 2): ratio FWHM / standard deviation of a Gaussian.
@@ -79,28 +86,32 @@ _FWHM_PER_SIGMA = 2.0 * np.sqrt(2.0 * np.log(2.0))
 
 
 # --------------------------------------------------------------------------------------
-# Tables from colour-science (cached: colour builds its datasets lazily and slowly)
+# The CIE tables (read once; module docstring, "Data sources")
 # --------------------------------------------------------------------------------------
+def _read_table(path: Path) -> np.ndarray:
+    """The numeric rows of one of the CSV tables in peled/data (comment lines, then a
+    header), read-only."""
+    lines = [
+        ln for ln in path.read_text(encoding="utf-8").splitlines() if ln and ln[0] != "#"
+    ]
+    # float() of the written digits is exact: the values round-trip
+    table = np.array([[float(x) for x in ln.split(",")] for ln in lines[1:]], dtype=float)
+    table.setflags(write=False)
+    return table
+
+
 @functools.lru_cache(maxsize=1)
 def _cmfs_table() -> tuple[np.ndarray, np.ndarray]:
     """(wavelength_nm [N], xyz_bar [N, 3]) of the CIE 1931 2 degree observer, read-only."""
-    cmfs = colour.MSDS_CMFS[_CMFS_NAME]
-    wl = np.array(cmfs.wavelengths, dtype=float)
-    values = np.array(cmfs.values, dtype=float)
-    wl.setflags(write=False)
-    values.setflags(write=False)
-    return wl, values
+    table = _read_table(CMFS_TABLE_CSV)
+    return table[:, 0], table[:, 1:4]
 
 
 @functools.lru_cache(maxsize=1)
 def _lef_table() -> tuple[np.ndarray, np.ndarray]:
     """(wavelength_nm [N], V [N]) of the CIE 1924 photopic observer, read-only."""
-    sd = SDS_LEFS_PHOTOPIC[_LEF_NAME]
-    wl = np.array(sd.wavelengths, dtype=float)
-    values = np.array(sd.values, dtype=float)
-    wl.setflags(write=False)
-    values.setflags(write=False)
-    return wl, values
+    table = _read_table(LEF_TABLE_CSV)
+    return table[:, 0], table[:, 1]
 
 
 @functools.lru_cache(maxsize=1)
@@ -243,7 +254,7 @@ def emission_spectrum(
 def photopic_efficiency(wavelength_nm: np.ndarray | float) -> np.ndarray:
     """CIE 1924 photopic luminous efficiency V(lambda) (dimensionless, max 1 at 555 nm).
 
-    Linearly interpolated from colour-science's 1 nm table (360-830 nm); 0 outside it.
+    Linearly interpolated from the CIE 1 nm table (360-830 nm); 0 outside it.
     """
     wl = np.asarray(wavelength_nm, dtype=float)
     table_wl, table_v = _lef_table()
@@ -265,7 +276,7 @@ def cie_xy(wavelength_nm: np.ndarray, spectral_power: np.ndarray) -> tuple[float
     """CIE 1931 2 degree chromaticity (x, y) of a spectral power distribution.
 
     X = ∫ xbar(λ) P(λ) dλ, Y = ∫ ybar P dλ, Z = ∫ zbar P dλ (trapezoidal, CMFs linearly
-    interpolated from colour-science's 1 nm table, zero outside 360-830 nm);
+    interpolated from the CIE 1 nm table, zero outside 360-830 nm);
     x = X / (X + Y + Z), y = Y / (X + Y + Z) (CIE 015:2018). ``spectral_power`` must be
     a POWER density (e.g. photon density * photon energy); its scale is irrelevant.
     """
@@ -384,6 +395,8 @@ def cie_xy_colour_reference(peak_nm: float, fwhm_nm: float) -> tuple[float, floa
     ``colour.XYZ_to_xy``. Building the distribution on the CMF grid avoids colour's
     "Aligning ..." runtime warning and its interpolation.
     """
+    import colour
+
     peak, fwhm = _check_peak_fwhm(peak_nm, fwhm_nm)
     cmfs = colour.MSDS_CMFS[_CMFS_NAME]
     wl = np.array(cmfs.wavelengths, dtype=float)

@@ -50,6 +50,12 @@ def release_compiled_code_if_near_limit(fraction: float = 0.5) -> bool:
         return False
     import jax
 
+    from peled.programs import active_store
+
+    store = active_store()
+    if store is not None:
+        # the store's loaded programs hold compiled code as well
+        store.forget()
     jax.clear_caches()
     gc.collect()
     return True
@@ -80,8 +86,10 @@ def enable_compilation_cache() -> Path | None:
 
     Compiling a sweep takes 20-35 s on 2 cores and a batched ``peled sweep`` solver
     minutes; with the cache a later process loads the executable instead. Programs with
-    a host callback (a sweep that reports per-bias progress) are never cached by JAX
-    (docs/numerics/performance.md, "Compilation cache")."""
+    a host callback are never cached by JAX (docs/numerics/performance.md,
+    "Compilation cache"). Beside the cache, in ``programs/``, the exported programs of
+    the chunked sweep are stored (:mod:`peled.programs`), so that a later process skips
+    tracing and lowering them too."""
     import jax
 
     current = jax.config.jax_compilation_cache_dir
@@ -94,4 +102,13 @@ def enable_compilation_cache() -> Path | None:
     # compiled sweep is ~2 MB (the green default: 1.9 MB); the README says how to clear
     # the directory
     jax.config.update("jax_compilation_cache_dir", str(target))
+    # every program, however small: a run compiles ~100 small ones (the observables and
+    # metrics outside the sweep), ~30 ms each; JAX's default keeps only those that took
+    # at least 1 s
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    # beside it, the exported programs of the chunked sweep (peled.programs): a cached
+    # run then skips tracing and lowering as well
+    from peled.programs import use_store
+
+    use_store(target.parent / "programs")
     return target

@@ -50,6 +50,7 @@ from peled.core.params import MeshSpec, layer_boundaries_m, node_positions_m
 from peled.device import Device
 from peled.errors import PeledInputError
 from peled.photometry import spectrum_metrics
+from peled.programs import active_store
 from peled.result import SimulationResult  # noqa: F401 (re-exported)
 from peled.runtime import release_compiled_code_if_near_limit
 
@@ -152,7 +153,13 @@ def simulate(
     settings: SolverSettings | None = None,
     progress: bool = False,
 ) -> SimulationResult:
-    """Solve the J-V-L sweep of ``device`` at ``voltages_V`` [V] (default: its sweep)."""
+    """Solve the J-V-L sweep of ``device`` at ``voltages_V`` [V] (default: its sweep).
+
+    ``progress``: a per-bias bar (tqdm, on stderr). With the bar, or with a program store
+    set (:func:`peled.programs.use_store`; :func:`peled.runtime.enable_compilation_cache`
+    sets one, as the CLI does), the continuation runs in compiled chunks, from the
+    store's exported programs when there is one; the states are those of the one
+    compiled sweep bit for bit."""
     v = np.asarray(device.voltages() if voltages_V is None else voltages_V, dtype=np.float64)
     if v.ndim != 1 or v.size == 0 or not np.all(np.isfinite(v)):
         raise ValueError("voltages_V must be a non-empty 1-D array of finite biases [V]")
@@ -162,21 +169,26 @@ def simulate(
     release_compiled_code_if_near_limit()
     with jax.enable_x64(True):
         arrays = device.to_arrays(mesh)
-        if progress:
-            # the bar moves between compiled chunks of the continuation: no host callback
-            # in the program, so it enters the persistent compilation cache
-            bar = SweepBar(v.size, device.name)
+        # the CLI's stored exported programs (peled.programs), when it set a store
+        store = active_store()
+        if progress or store is not None:
+            # the continuation in compiled chunks (the same states as the one compiled
+            # sweep, bit for bit): no host callback in the programs, so they enter the
+            # persistent compilation cache and the store, and the bar moves between them
+            bar = SweepBar(v.size, device.name) if progress else None
             try:
                 states = solve_sweep_in_chunks(
                     arrays,
                     jnp.asarray(padded_biases(v)),
                     settings,
                     n_biases=v.size,
-                    on_forward=bar.solved,
-                    on_retry=bar.revisited,
+                    on_forward=None if bar is None else bar.solved,
+                    on_retry=None if bar is None else bar.revisited,
+                    run=None if store is None else store.run,
                 )
             finally:
-                bar.close()
+                if bar is not None:
+                    bar.close()
         else:
             states = solve_sweep(
                 arrays,
@@ -242,6 +254,12 @@ def radiative_weight_inputs(device: Device) -> tuple[jax.Array, ...]:
     )
 
 
+def _sweep_observables(_static, u, arrays, eta):
+    """:func:`peled.core.observables.sweep_observables` in the form a
+    :class:`peled.programs.ProgramStore` runs (a first, static argument; unused)."""
+    return sweep_observables(u, arrays, eta)
+
+
 def result_from_states(device: Device, arrays, voltages_V, states) -> SimulationResult:
     """Package solved states of one device (from ``solve_sweep``) as a SimulationResult.
 
@@ -250,9 +268,14 @@ def result_from_states(device: Device, arrays, voltages_V, states) -> Simulation
     split per device first.
     """
     v = np.asarray(voltages_V, dtype=np.float64)
+    store = active_store()
     with jax.enable_x64(True):
         eta = radiative_weight(device, arrays)
-        obs = sweep_observables(states.u, arrays, eta)
+        if store is None:
+            obs = sweep_observables(states.u, arrays, eta)
+        else:
+            # from the CLI's stored exported program: no tracing in a later run
+            obs = store.run(_sweep_observables, None, states.u, arrays, eta)
         balance = None
         if device.emitter_indices:
             inj = emitter_injection_currents(

@@ -66,6 +66,7 @@ from peled.materials import (
     Semiconductor,
     Substrate,
     default_database,
+    load_yaml,
 )
 from peled.sweep_schema import (  # noqa: F401  (re-exported)
     AxisSpec,
@@ -462,7 +463,7 @@ def load_sweep(path: str | os.PathLike[str], db: MaterialDatabase | None = None)
     if not path.is_file():
         raise PeledInputError(f"{path}: sweep file not found")
     try:
-        data = yaml.safe_load(path.read_text())
+        data = load_yaml(path.read_text())
     except yaml.YAMLError as err:
         raise PeledInputError(f"{path}: not valid YAML: {err}") from None
     return sweep_from_mapping(data, str(path), path.parent, db)

@@ -93,6 +93,23 @@ def test_photopic_efficiency_table() -> None:
     assert v_mid == pytest.approx(0.5 * (1.0 + float(ph.photopic_efficiency(556.0))), rel=1e-12)
 
 
+
+def test_shipped_cie_tables_are_colour_sciences() -> None:
+    """peled/data's CIE tables equal colour-science's to the last bit (the module reads
+    them instead of importing colour at run time), as does K_m."""
+    from colour.colorimetry import SDS_LEFS_PHOTOPIC
+
+    cmfs = colour.MSDS_CMFS["CIE 1931 2 Degree Standard Observer"]
+    wl, xyz = ph._cmfs_table()
+    np.testing.assert_array_equal(wl, np.asarray(cmfs.wavelengths, float))
+    np.testing.assert_array_equal(xyz, np.asarray(cmfs.values, float))
+    lef = SDS_LEFS_PHOTOPIC["CIE 1924 Photopic Standard Observer"]
+    wl, v = ph._lef_table()
+    np.testing.assert_array_equal(wl, np.asarray(lef.wavelengths, float))
+    np.testing.assert_array_equal(v, np.asarray(lef.values, float))
+    assert ph.K_M_LM_PER_W == float(colour.constants.CONSTANT_K_M)
+    assert not xyz.flags.writeable and not v.flags.writeable
+
 # --------------------------------------------------------------------------------------
 # CIE 1931 chromaticity
 # --------------------------------------------------------------------------------------

@@ -656,14 +656,15 @@ def test_sweep_in_chunks_gives_the_compiled_sweep_states_and_moves_the_bar(led_r
     forward bias is reported once, in order."""
     from peled.core.newton import solve_sweep_in_chunks
     from peled.simulate import padded_biases
-    from peled.solve.continuation import _chunk_advance
+    from peled.solve.continuation import _COMPILED_PIECES, chunk_advance
 
+    advance = _COMPILED_PIECES[chunk_advance]
     v = led_result.voltage_V
-    before = _chunk_advance._cache_size()
+    before = advance._cache_size()
     res = peled.simulate(small_led(), v, mesh=MeshSpec(24), progress=True)
     # one chunk program for the shape: every chunk runs on it (a start state typed
     # differently from the loop's output compiled a second one)
-    assert _chunk_advance._cache_size() == before + 1
+    assert advance._cache_size() == before + 1
     np.testing.assert_array_equal(res.current_density_mA_cm2, led_result.current_density_mA_cm2)
     np.testing.assert_array_equal(res.luminance_cd_m2, led_result.luminance_cd_m2)
     np.testing.assert_array_equal(res.result_code, led_result.result_code)
@@ -677,6 +678,33 @@ def test_sweep_in_chunks_gives_the_compiled_sweep_states_and_moves_the_bar(led_r
         )
     assert seen == [float(x) for x in v]
     assert bool(np.all(np.asarray(st.converged)[: v.size]))
+
+
+def test_stored_programs_give_the_compiled_sweep_bit_for_bit(led_result, tmp_path):
+    """With the CLI's program store (peled.programs) the chunked sweep's three pieces and
+    the observables run from exported programs: exported and written on the first run,
+    loaded by a new store on the same folder (a later process) on the second; both give
+    led_result's numbers bit for bit."""
+    from peled import programs
+
+    v = led_result.voltage_V
+    try:
+        first = programs.use_store(tmp_path)
+        r1 = peled.simulate(small_led(), v, mesh=MeshSpec(24), progress=True)
+        second = programs.use_store(tmp_path)
+        r2 = peled.simulate(small_led(), v, mesh=MeshSpec(24), progress=True)
+    finally:
+        programs.use_store(None)
+    assert [e for e, _ in first.events] == ["exported"] * 4
+    assert [e for e, _ in second.events] == ["loaded"] * 4
+    assert len(list(tmp_path.glob("*.jaxexport"))) == 4
+    for res in (r1, r2):
+        for field in ("current_density_mA_cm2", "luminance_cd_m2", "eqe_percent",
+                      "result_code", "iterations", "residual_norm"):
+            np.testing.assert_array_equal(getattr(res, field), getattr(led_result, field))
+        np.testing.assert_array_equal(
+            res.profiles["electron_density_cm3"], led_result.profiles["electron_density_cm3"]
+        )
 
 
 def test_simulate_with_dipole_optics(led_result):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import shutil
 import tempfile
 from pathlib import Path
@@ -44,8 +45,8 @@ from peled.errors import PeledInputError
 @click.option(
     "--no-progress",
     is_flag=True,
-    help="no per-bias progress bar; the compiled sweep can then be kept in the "
-    "compilation cache, so a later run of the same device shape skips the ~25 s compile",
+    help="no per-bias progress bar (the sweep then runs as one compiled program; with or "
+    "without the bar a later run of the same device shape loads it from the cache)",
 )
 @click.option(
     "--profile-V",
@@ -133,7 +134,9 @@ def simulate(
         t = Path(tmp)
         write_jv(res, t / "jv.csv")
         chosen = list(profile_v) or None
-        summary = res.summary(chosen)
+        summ = res.summary()
+        # the printed summary is the default one; the file's uses the chosen biases
+        summary = copy.deepcopy(summ) if chosen is None else res.summary(chosen)
         summary.update(
             {
                 "mesh_nodes_per_layer": used.nodes_per_layer,
@@ -155,7 +158,6 @@ def simulate(
             res.plot(t, chosen)
         for f in t.iterdir():
             shutil.move(str(f), out_dir / f.name)
-    summ = res.summary()
     click.echo(
         f"{dev.name}: {summ['converged_points']}/{summ['total_points']} bias points converged"
     )

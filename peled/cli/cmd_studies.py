@@ -134,9 +134,9 @@ def optimize(device_file, objectives, vary, out, max_iter, mesh, start_v, stop_v
     Writes history.csv, convergence.png, optimized-device.yaml, comparison.png and
     optimization.json into --out (default: <device>-optimized).
     """
-    import yaml
 
     from peled.core.params import MeshSpec
+    from peled.materials import load_yaml
     from peled.objectives import parse_objective
     from peled.optimize import DesignProblem, parse_bounds
     from peled.optimize import optimize as run
@@ -159,7 +159,7 @@ def optimize(device_file, objectives, vary, out, max_iter, mesh, start_v, stop_v
                     f"{bounds[name][0]:g}:{bounds[name][1]:g}); allowed: one --vary per quantity"
                 )
             bounds[name] = (lo, hi)
-        base = yaml.safe_load(Path(device_file).read_text())
+        base = load_yaml(Path(device_file).read_text())
         prob = DesignProblem(dev, bounds, objs, volts, mesh=MeshSpec(mesh), base_mapping=base)
     except PeledInputError as err:
         _fail(err)

@@ -204,10 +204,13 @@ def solve_sweep_in_chunks(
     n_biases: int | None = None,
     on_forward=None,
     on_retry=None,
+    run=None,
 ) -> SweepStates:
     """:func:`solve_sweep`'s states with progress reported between compiled chunks of the
     continuation (:func:`peled.solve.continuation.solve_sweep_in_chunks`): the compiled
-    programs carry no host callback and enter the persistent compilation cache."""
+    programs carry no host callback and enter the persistent compilation cache.
+    ``run(fn, problem, *args)`` runs each piece (default: jitted; the CLI passes
+    :meth:`peled.programs.ProgramStore.run`)."""
     _cont.require_float64()
     v = jnp.asarray(voltages_V, jnp.float64)
     return _cont.solve_sweep_in_chunks(
@@ -218,4 +221,5 @@ def solve_sweep_in_chunks(
         v.shape[0] if n_biases is None else int(n_biases),
         on_forward=on_forward,
         on_retry=on_retry,
+        run=_cont.run_compiled_piece if run is None else run,
     )

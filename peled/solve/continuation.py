@@ -440,15 +440,14 @@ def _states(s) -> SweepStates:
     return SweepStates(u, conv, its, res, subs, v, code)
 
 
-@partial(jax.jit, static_argnames=("problem",))
-def _prepared(problem: Problem, params):
-    """``problem.prepare(params)``, compiled once for all the chunks of a sweep."""
+def chunk_prepare(problem: Problem, params):
+    """``problem.prepare(params)``, run once for all the chunks of a sweep (first piece of
+    :func:`solve_sweep_in_chunks`)."""
     return problem.prepare(params)
 
 
-@partial(jax.jit, static_argnames=("problem",))
-def _chunk_start(problem: Problem, params, voltages_V, settings, n_biases):
-    """The equilibrium start and the task loop's initial state (first compiled piece of
+def chunk_start(problem: Problem, params, voltages_V, settings, n_biases):
+    """The equilibrium start and the task loop's initial state (second piece of
     :func:`solve_sweep_in_chunks`)."""
     eq_start = _equilibrium_start(problem, params, settings)
     _, _, init = _task_loop(problem, params, voltages_V, settings, False, n_biases, eq_start)
@@ -457,10 +456,10 @@ def _chunk_start(problem: Problem, params, voltages_V, settings, n_biases):
     return eq_start, jax.tree_util.tree_map(lambda x: jnp.asarray(x).astype(x.dtype), init)
 
 
-@partial(jax.jit, static_argnames=("problem",))
-def _chunk_advance(problem: Problem, params, voltages_V, settings, n_biases, eq_start, s, tasks):
+def chunk_advance(problem: Problem, params, voltages_V, settings, n_biases, eq_start, s, tasks):
     """At most ``tasks`` further tasks of the loop from state ``s``: (state, whether tasks
-    remain, tasks of the forward pass run, tasks of the retry passes run)."""
+    remain, tasks of the forward pass run, tasks of the retry passes run); the piece of
+    :func:`solve_sweep_in_chunks` that runs between progress reports."""
     cond, body, _ = _task_loop(problem, params, voltages_V, settings, False, n_biases, eq_start)
 
     def chunk_cond(c):
@@ -477,6 +476,19 @@ def _chunk_advance(problem: Problem, params, voltages_V, settings, n_biases, eq_
     return s, cond(s), fwd, retry
 
 
+#: the compiled form of each piece of :func:`solve_sweep_in_chunks` (problem static)
+_COMPILED_PIECES = {
+    fn: jax.jit(fn, static_argnums=0) for fn in (chunk_prepare, chunk_start, chunk_advance)
+}
+
+
+def run_compiled_piece(fn, problem: Problem, *args):
+    """Run a piece of :func:`solve_sweep_in_chunks` (:func:`chunk_prepare`,
+    :func:`chunk_start`, :func:`chunk_advance`) as its jitted program, ``problem`` static:
+    the default ``run`` of the chunked sweep."""
+    return _COMPILED_PIECES[fn](problem, *args)
+
+
 def solve_sweep_in_chunks(
     problem: Problem,
     params,
@@ -486,6 +498,7 @@ def solve_sweep_in_chunks(
     on_forward=None,
     on_retry=None,
     tasks_per_chunk: int = 4,
+    run=run_compiled_piece,
 ) -> SweepStates:
     """:func:`solve_sweep`'s states, computed as the same sequence of continuation tasks
     run ``tasks_per_chunk`` at a time by a compiled program without host callbacks (so it
@@ -493,19 +506,25 @@ def solve_sweep_in_chunks(
     ``on_forward(V)`` for each bias the forward pass has finished, ``on_retry(V)`` with
     the bias of the last task of the retry passes in a chunk (once per such task).
     ``n_biases`` (int): the biases that are solved (the rest of ``voltages_V`` is
-    padding). Not for vmap (the loop over chunks runs on the host)."""
+    padding). Not for vmap (the loop over chunks runs on the host).
+
+    ``run(fn, problem, *args)`` runs each piece (:func:`chunk_prepare`,
+    :func:`chunk_start`, :func:`chunk_advance`); the default compiles it with ``jax.jit``.
+    A caller may run the same functions from programs it keeps elsewhere (the CLI:
+    exported programs stored between processes, :mod:`peled.programs`), as long as each
+    call returns what ``fn(problem, *args)`` returns."""
     require_float64()
     voltages_V = jnp.asarray(voltages_V, jnp.float64)
     live = jnp.asarray(n_biases)
-    params = _prepared(problem, params)
-    eq_start, s = _chunk_start(problem, params, voltages_V, settings, live)
+    params = run(chunk_prepare, problem, params)
+    eq_start, s = run(chunk_start, problem, params, voltages_V, settings, live)
     tasks = jnp.asarray(tasks_per_chunk)
     volts = np.asarray(voltages_V)
     done = 0
     more = True
     while more:
-        s, more, fwd, retry = _chunk_advance(
-            problem, params, voltages_V, settings, live, eq_start, s, tasks
+        s, more, fwd, retry = run(
+            chunk_advance, problem, params, voltages_V, settings, live, eq_start, s, tasks
         )
         # one transfer of the three counters per chunk
         more, fwd, retry = (int(x) for x in jax.device_get((more, fwd, retry)))

@@ -40,7 +40,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from peled.device import Device, device_from_mapping
 from peled.errors import PeledInputError
-from peled.materials import MaterialDatabase, _format_validation_error, default_database
+from peled.materials import (
+    MaterialDatabase,
+    _format_validation_error,
+    default_database,
+    load_yaml,
+)
 
 #: Repository folders (the package lives in <root>/peled/validation).
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -214,7 +219,7 @@ def load_case(
     if not path.is_file():
         raise PeledInputError(f"{where}: case file not found")
     try:
-        data = yaml.safe_load(path.read_text())
+        data = load_yaml(path.read_text())
     except yaml.YAMLError as err:
         raise PeledInputError(f"{where}: not valid YAML: {err}") from None
     if not isinstance(data, Mapping):
