@@ -656,7 +656,7 @@ def test_sweep_in_chunks_gives_the_compiled_sweep_states_and_moves_the_bar(led_r
     forward bias is reported once, in order."""
     from peled.core.newton import solve_sweep_in_chunks
     from peled.simulate import padded_biases
-    from peled.solve.continuation import _COMPILED_PIECES, chunk_advance
+    from peled.solve.chunked import _COMPILED_PIECES, chunk_advance
 
     advance = _COMPILED_PIECES[chunk_advance]
     v = led_result.voltage_V

@@ -25,6 +25,7 @@ from peled.core.residual import (
 )
 from peled.core.scaling import scaling_for
 from peled.core.state import prepare_arrays
+from peled.solve import chunked as _chunked
 from peled.solve import continuation as _cont
 from peled.solve import newton as _newton
 from peled.solve.continuation import (  # noqa: F401  (re-exported)
@@ -207,13 +208,13 @@ def solve_sweep_in_chunks(
     run=None,
 ) -> SweepStates:
     """:func:`solve_sweep`'s states with progress reported between compiled chunks of the
-    continuation (:func:`peled.solve.continuation.solve_sweep_in_chunks`): the compiled
+    continuation (:func:`peled.solve.chunked.solve_sweep_in_chunks`): the compiled
     programs carry no host callback and enter the persistent compilation cache.
     ``run(fn, problem, *args)`` runs each piece (default: jitted; the CLI passes
     :meth:`peled.programs.ProgramStore.run`)."""
     _cont.require_float64()
     v = jnp.asarray(voltages_V, jnp.float64)
-    return _cont.solve_sweep_in_chunks(
+    return _chunked.solve_sweep_in_chunks(
         DEVICE_PROBLEM,
         arrays,
         v,
@@ -221,5 +222,5 @@ def solve_sweep_in_chunks(
         v.shape[0] if n_biases is None else int(n_biases),
         on_forward=on_forward,
         on_retry=on_retry,
-        run=_cont.run_compiled_piece if run is None else run,
+        run=_chunked.run_compiled_piece if run is None else run,
     )

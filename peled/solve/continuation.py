@@ -183,7 +183,7 @@ def solve_equilibrium(problem: Problem, params, settings: SolverSettings) -> New
     return jax.lax.while_loop(cond, body, (jnp.asarray(0), seed, u_guess))[1]
 
 
-def _equilibrium_start(problem: Problem, params, settings: SolverSettings):
+def equilibrium_start(problem: Problem, params, settings: SolverSettings):
     """(u, V = 0, tangent, converged, acceptance) of the equilibrium: the first
     continuation start of every sweep."""
     zero = jnp.asarray(0.0, jnp.float64)
@@ -192,7 +192,7 @@ def _equilibrium_start(problem: Problem, params, settings: SolverSettings):
     return (eq.u, zero, t0, eq.converged, eq.acceptance)
 
 
-def _task_loop(problem: Problem, params, voltages_V, settings, report_progress, n_biases, eq_start):
+def task_loop(problem: Problem, params, voltages_V, settings, report_progress, n_biases, eq_start):
     """(cond, body, initial state) of the sweep's loop of continuation tasks from the
     equilibrium start ``eq_start``: one task per step of the forward pass, the alternate
     -order pass or the backward fill (below). The state's fields: forward index i, the
@@ -428,111 +428,14 @@ def solve_sweep(
     require_float64()
     voltages_V = jnp.asarray(voltages_V, jnp.float64)
     params = problem.prepare(params)
-    eq_start = _equilibrium_start(problem, params, settings)
-    cond, body, init = _task_loop(
+    eq_start = equilibrium_start(problem, params, settings)
+    cond, body, init = task_loop(
         problem, params, voltages_V, settings, report_progress, n_biases, eq_start
     )
-    return _states(jax.lax.while_loop(cond, body, init))
+    return sweep_states(jax.lax.while_loop(cond, body, init))
 
 
-def _states(s) -> SweepStates:
+def sweep_states(s) -> SweepStates:
+    """The :class:`SweepStates` of a finished loop state of :func:`task_loop`."""
     u, conv, its, res, subs, v, code = s[6]
     return SweepStates(u, conv, its, res, subs, v, code)
-
-
-def chunk_prepare(problem: Problem, params):
-    """``problem.prepare(params)``, run once for all the chunks of a sweep (first piece of
-    :func:`solve_sweep_in_chunks`)."""
-    return problem.prepare(params)
-
-
-def chunk_start(problem: Problem, params, voltages_V, settings, n_biases):
-    """The equilibrium start and the task loop's initial state (second piece of
-    :func:`solve_sweep_in_chunks`)."""
-    eq_start = _equilibrium_start(problem, params, settings)
-    _, _, init = _task_loop(problem, params, voltages_V, settings, False, n_biases, eq_start)
-    # strong types: the loop returns its counters strongly typed, and a weakly typed
-    # start would give the chunk program a second signature (a second compile)
-    return eq_start, jax.tree_util.tree_map(lambda x: jnp.asarray(x).astype(x.dtype), init)
-
-
-def chunk_advance(problem: Problem, params, voltages_V, settings, n_biases, eq_start, s, tasks):
-    """At most ``tasks`` further tasks of the loop from state ``s``: (state, whether tasks
-    remain, tasks of the forward pass run, tasks of the retry passes run); the piece of
-    :func:`solve_sweep_in_chunks` that runs between progress reports."""
-    cond, body, _ = _task_loop(problem, params, voltages_V, settings, False, n_biases, eq_start)
-
-    def chunk_cond(c):
-        done, _, _, st = c
-        return (done < tasks) & cond(st)
-
-    def chunk_body(c):
-        done, fwd, retry, st = c
-        forward = st[0] < jnp.asarray(n_biases)
-        return done + 1, fwd + forward, retry + ~forward, body(st)
-
-    zero = jnp.asarray(0)
-    _, fwd, retry, s = jax.lax.while_loop(chunk_cond, chunk_body, (zero, zero, zero, s))
-    return s, cond(s), fwd, retry
-
-
-#: the compiled form of each piece of :func:`solve_sweep_in_chunks` (problem static)
-_COMPILED_PIECES = {
-    fn: jax.jit(fn, static_argnums=0) for fn in (chunk_prepare, chunk_start, chunk_advance)
-}
-
-
-def run_compiled_piece(fn, problem: Problem, *args):
-    """Run a piece of :func:`solve_sweep_in_chunks` (:func:`chunk_prepare`,
-    :func:`chunk_start`, :func:`chunk_advance`) as its jitted program, ``problem`` static:
-    the default ``run`` of the chunked sweep."""
-    return _COMPILED_PIECES[fn](problem, *args)
-
-
-def solve_sweep_in_chunks(
-    problem: Problem,
-    params,
-    voltages_V,
-    settings: SolverSettings,
-    n_biases: int,
-    on_forward=None,
-    on_retry=None,
-    tasks_per_chunk: int = 4,
-    run=run_compiled_piece,
-) -> SweepStates:
-    """:func:`solve_sweep`'s states, computed as the same sequence of continuation tasks
-    run ``tasks_per_chunk`` at a time by a compiled program without host callbacks (so it
-    enters JAX's persistent compilation cache), reporting between chunks:
-    ``on_forward(V)`` for each bias the forward pass has finished, ``on_retry(V)`` with
-    the bias of the last task of the retry passes in a chunk (once per such task).
-    ``n_biases`` (int): the biases that are solved (the rest of ``voltages_V`` is
-    padding). Not for vmap (the loop over chunks runs on the host).
-
-    ``run(fn, problem, *args)`` runs each piece (:func:`chunk_prepare`,
-    :func:`chunk_start`, :func:`chunk_advance`); the default compiles it with ``jax.jit``.
-    A caller may run the same functions from programs it keeps elsewhere (the CLI:
-    exported programs stored between processes, :mod:`peled.programs`), as long as each
-    call returns what ``fn(problem, *args)`` returns."""
-    require_float64()
-    voltages_V = jnp.asarray(voltages_V, jnp.float64)
-    live = jnp.asarray(n_biases)
-    params = run(chunk_prepare, problem, params)
-    eq_start, s = run(chunk_start, problem, params, voltages_V, settings, live)
-    tasks = jnp.asarray(tasks_per_chunk)
-    volts = np.asarray(voltages_V)
-    done = 0
-    more = True
-    while more:
-        s, more, fwd, retry = run(
-            chunk_advance, problem, params, voltages_V, settings, live, eq_start, s, tasks
-        )
-        # one transfer of the three counters per chunk
-        more, fwd, retry = (int(x) for x in jax.device_get((more, fwd, retry)))
-        if on_forward is not None:
-            for j in range(done, done + fwd):
-                on_forward(float(volts[j]))
-        done += fwd
-        if on_retry is not None:
-            for _ in range(retry):
-                on_retry(float(s[8]))
-    return _states(s)
