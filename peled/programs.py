@@ -17,7 +17,10 @@ type; the jax and jaxlib versions, the backend, the float64 flag, the default ma
 precision and the dtype promotion mode; and a digest of
 every Python source file of the ``peled`` package, so any change of peled's code makes a
 new key rather than reusing a stale program. A stored file that cannot be read or
-deserialized is replaced by a fresh export; the program is never guessed.
+deserialized is replaced by a fresh export; the program is never guessed. A folder that
+cannot be written gives a warning and the run goes on with the program in memory. The
+files hold pickled tree structures: like JAX's own cache, the folder is trusted, and is
+the user's own.
 
 The CLI turns the store on beside its compilation cache
 (:func:`peled.runtime.enable_compilation_cache`); the Python API runs without it unless
@@ -33,6 +36,7 @@ import hashlib
 import os
 import pickle
 import tempfile
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -167,8 +171,26 @@ class ProgramStore:
         box: list[Any] = []
         exported = jax.export.export(jax.jit(_flat_function(fn, static, in_tree, box)))(*avals)
         out_tree = box[0]
-        self.directory.mkdir(parents=True, exist_ok=True)
         payload = pickle.dumps((bytes(exported.serialize()), out_tree))
+        try:
+            self._write(key, payload)
+        except OSError as err:
+            # a cache that cannot be written costs the next run its time, not this
+            # run its result: say so and go on with the program in memory
+            warnings.warn(
+                f"peled could not store a compiled program in {self.directory} ({err}); "
+                "the next run traces it again",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+        else:
+            self.events.append(("exported", key))
+        return jax.jit(exported.call), out_tree
+
+    def _write(self, key: str, payload: bytes) -> None:
+        """Write ``payload`` as the file of ``key``, atomically (temporary file, then
+        ``os.replace``): a reader sees the whole file or none."""
+        self.directory.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=self.directory, suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as fh:
@@ -177,8 +199,6 @@ class ProgramStore:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        self.events.append(("exported", key))
-        return jax.jit(exported.call), out_tree
 
 
 @functools.cache

@@ -136,3 +136,15 @@ def test_stable_description():
     for bad in (lambda x: x, _Opaque(), object()):
         with pytest.raises(ValueError):
             stable_description(bad)
+
+
+def test_a_folder_that_cannot_be_written_warns_and_the_run_goes_on(tmp_path):
+    """The store's folder lies under a regular file: the export cannot be written, a
+    RuntimeWarning names the folder, and the result is computed all the same."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    store = ProgramStore(blocker / "programs")
+    with jax.enable_x64(True), pytest.warns(RuntimeWarning, match="could not store"):
+        out = store.run(affine, 2.0, jnp.ones(3), (jnp.asarray(0.5), jnp.ones(2)))
+    np.testing.assert_array_equal(out["sum"], np.full(3, 2.5))
+    assert store.events == []
