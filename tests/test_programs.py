@@ -148,3 +148,27 @@ def test_a_folder_that_cannot_be_written_warns_and_the_run_goes_on(tmp_path):
         out = store.run(affine, 2.0, jnp.ones(3), (jnp.asarray(0.5), jnp.ones(2)))
     np.testing.assert_array_equal(out["sum"], np.full(3, 2.5))
     assert store.events == []
+
+
+def shifted(static, x):
+    """A second small program, run after :func:`affine`."""
+    return x + static
+
+
+def test_the_next_program_is_loaded_ahead(tmp_path):
+    """Programs that ran one after the other are remembered in that order: a later store
+    that loads the first begins loading the second in the background, and running it
+    takes that load (same numbers)."""
+    with jax.enable_x64(True):
+        x, pair = jnp.arange(3.0), (jnp.asarray(1.0, jnp.float64), jnp.ones(2))
+        first = ProgramStore(tmp_path)
+        first.run(affine, 2.0, x, pair)
+        first.run(shifted, 5.0, x)
+        assert len(list(tmp_path.glob("*.next"))) == 1
+        later = ProgramStore(tmp_path)
+        later.run(affine, 2.0, x, pair)
+        assert len(later._pending) == 1  # the second program, loading ahead
+        out = later.run(shifted, 5.0, x)
+        assert later._pending == {}
+        assert [e for e, _ in later.events] == ["loaded", "loaded"]
+        np.testing.assert_array_equal(out, x + 5.0)
