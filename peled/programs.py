@@ -2,8 +2,8 @@
 
 JAX's persistent compilation cache keys an executable by its lowered program, so a
 process that wants a cached executable must first trace and lower the Python function
-again: for the chunked sweep of the disorder-aware default device that is ~10 s of the
-~20 s a cached ``peled simulate`` took on 2 cores (docs/numerics/performance.md,
+again: for the chunked sweep of the disorder-aware default device that was ~10 s of the
+~22 s a cached ``peled simulate`` took on 2 cores (docs/numerics/performance.md,
 "Compilation cache"). A :class:`ProgramStore` keeps the lowered program itself,
 serialized with ``jax.export`` (StableHLO), under a key that names everything the
 lowering depends on; a later process deserializes it (milliseconds) and calls it, and
@@ -28,9 +28,10 @@ background threads, and the chunked sweep's two large executables (~1 s each on 
 cores) load side by side.
 
 The CLI turns the store on beside its compilation cache
-(:func:`peled.runtime.enable_compilation_cache`); the Python API runs without it unless
-:func:`use_store` is called. Files are written atomically (temporary file, then
-``os.replace``), so a concurrent or interrupted run never leaves half a program.
+(:func:`peled.runtime.enable_compilation_cache`, which a Python user may call too); the
+Python API runs without it otherwise, or with :func:`use_store`. Files are written
+atomically (temporary file, then ``os.replace``), so a concurrent or interrupted run
+never leaves half a program.
 """
 
 from __future__ import annotations
