@@ -215,7 +215,11 @@ class ProgramStore:
                 self._pool = concurrent.futures.ThreadPoolExecutor(
                     max_workers=2, thread_name_prefix="peled-program-load"
                 )
-            self._pending[key] = self._pool.submit(_compile_file, self._path(key))
+            # the worker thread lowers under this thread's float64 setting (peled's
+            # entry points enable it with a thread-local context)
+            self._pending[key] = self._pool.submit(
+                _compile_file, self._path(key), bool(jax.config.jax_enable_x64)
+            )
 
     def _export(
         self, key: str, fn: Callable, static: Any, in_tree: Any, avals: tuple
@@ -275,15 +279,19 @@ def _compiled(exported: Any) -> Callable:
     return call
 
 
-def _compile_file(path: Path) -> tuple[Callable, Any] | None:
+def _compile_file(path: Path, x64: bool | None = None) -> tuple[Callable, Any] | None:
     """(compiled program, output tree) of a stored file; None when it is missing or
-    cannot be read or deserialized (the caller exports the program afresh)."""
+    cannot be read or deserialized (the caller exports the program afresh). ``x64``:
+    the float64 setting to lower under (None: the calling thread's)."""
     try:
         blob, out_tree = pickle.loads(path.read_bytes())
         exported = jax.export.deserialize(bytearray(blob))
     except Exception:  # noqa: BLE001 - missing, unreadable or stale file: export afresh
         return None
-    return _compiled(exported), out_tree
+    if x64 is None:
+        return _compiled(exported), out_tree
+    with jax.enable_x64(x64):
+        return _compiled(exported), out_tree
 
 
 @functools.cache

@@ -683,8 +683,9 @@ def test_sweep_in_chunks_gives_the_compiled_sweep_states_and_moves_the_bar(led_r
 def test_stored_programs_give_the_compiled_sweep_bit_for_bit(led_result, tmp_path):
     """With the CLI's program store (peled.programs) the chunked sweep's three pieces and
     the observables run from exported programs: exported and written on the first run,
-    loaded by a new store on the same folder (a later process) on the second; both give
-    led_result's numbers bit for bit."""
+    loaded by a new store on the same folder (a later process) on the second, and run
+    from the store also without a progress bar; all give led_result's numbers bit for
+    bit."""
     from peled import programs
 
     v = led_result.voltage_V
@@ -693,12 +694,15 @@ def test_stored_programs_give_the_compiled_sweep_bit_for_bit(led_result, tmp_pat
         r1 = peled.simulate(small_led(), v, mesh=MeshSpec(24), progress=True)
         second = programs.use_store(tmp_path)
         r2 = peled.simulate(small_led(), v, mesh=MeshSpec(24), progress=True)
+        # without the bar a store still runs the chunked pieces (the programs loaded
+        # above, nothing new loaded or exported)
+        r3 = peled.simulate(small_led(), v, mesh=MeshSpec(24), progress=False)
     finally:
         programs.use_store(None)
     assert [e for e, _ in first.events] == ["exported"] * 4
     assert [e for e, _ in second.events] == ["loaded"] * 4
     assert len(list(tmp_path.glob("*.jaxexport"))) == 4
-    for res in (r1, r2):
+    for res in (r1, r2, r3):
         for field in ("current_density_mA_cm2", "luminance_cd_m2", "eqe_percent",
                       "result_code", "iterations", "residual_norm"):
             np.testing.assert_array_equal(getattr(res, field), getattr(led_result, field))
