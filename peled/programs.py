@@ -42,7 +42,6 @@ import functools
 import hashlib
 import os
 import pickle
-import tempfile
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -51,6 +50,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import jaxlib
+
+from peled.io import atomic_path
 
 #: format of a stored file; part of the key, so a change of layout never misreads one
 FORMAT = 1
@@ -247,18 +248,12 @@ class ProgramStore:
         """Write ``payload`` as the file of ``key``."""
         self._write_file(self._path(key), payload)
 
-    def _write_file(self, path: Path, payload: bytes) -> None:
-        """Write ``payload`` to ``path`` atomically (temporary file, then ``os.replace``):
-        a reader sees the whole file or none."""
-        self.directory.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.directory, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(payload)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+    @staticmethod
+    def _write_file(path: Path, payload: bytes) -> None:
+        """Write ``payload`` to ``path`` atomically (:func:`peled.io.atomic_path`): a
+        reader sees the whole file or none."""
+        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+            fh.write(payload)
 
 
 def _compiled(exported: Any) -> Callable:
