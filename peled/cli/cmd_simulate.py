@@ -45,8 +45,8 @@ from peled.errors import PeledInputError
 @click.option(
     "--no-progress",
     is_flag=True,
-    help="no per-bias progress bar (the sweep then runs as one compiled program; with or "
-    "without the bar a later run of the same device shape loads it from the cache)",
+    help="no per-bias progress bar (with or without it, a later run of the same device "
+    "shape loads the compiled sweep from the cache)",
 )
 @click.option(
     "--profile-V",
