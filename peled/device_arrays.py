@@ -60,9 +60,6 @@ def device_arrays(device: Device, mesh: MeshSpec | None = None) -> DeviceArrays:
         mesh=mesh,
         image_force=(device.anode.image_force, device.cathode.image_force),
         interface_image=interface_images(device),
-        # fitted boundary cells only for the pile-up sheets of the classic description
-        # (decision 0019)
-        boundary_cells=device.physics == "classic",
     )
 
 

@@ -286,11 +286,11 @@ def unresolved_zone_voltages(res: SimulationResult) -> list[float]:
 
     A zone is unresolved when at most one node of the first emitter has a radiative rate
     of at least half the emitter's maximum: the zone is then a sheet thinner than the
-    local node spacing: its total is exponentially fitted (J converges), but L, EQE and
-    the zone's width still change with the mesh (on the default device at 3 V, R_rad
-    by -34 % and -19 % per doubling of the sine mesh with lumped recombination;
-    docs/numerics/accuracy.md, "Recombination zone thinner than the mesh"). Biases
-    without radiative recombination are not counted.
+    local node spacing: the box cells over-count its sink, and J, L, EQE and the zone's
+    width change with the mesh (on the green stack under the classic physics at 64 sine
+    nodes per layer, J up to 38 % and L 2.7x at 3 V above the log-linear mesh that
+    resolves the sheet; docs/numerics/accuracy.md, "Mesh convergence of the classic
+    physics"). Biases without radiative recombination are not counted.
     """
     if not res.device.emitter_indices:
         return []
@@ -327,7 +327,6 @@ def zone_summary(res: SimulationResult, bias_index: int) -> dict[str, Any]:
                 jnp.asarray(r),
                 k,
                 5.0,
-                jnp.asarray(np.nan_to_num(res.profiles["recombination_width_nm"][bias_index])),
             )
             if n == 0:
                 out["centroid_nm"] = _finite(z.centroid)

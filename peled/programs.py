@@ -12,7 +12,7 @@ only the compilation step remains, which the persistent cache then answers.
 The key (SHA-256) covers: the function's module and qualified name; the static argument
 (described by the module and name of its functions, never by memory addresses); the
 tree structure of the arguments with its static fields (the device's layer count,
-statistics and mobility tags, boundary cells); each argument's shape, dtype and weak
+statistics and mobility tags, image force); each argument's shape, dtype and weak
 type; the jax and jaxlib versions, the backend, the float64 flag, the default matmul
 precision and the dtype promotion mode; and a digest of
 every Python source file of the ``peled`` package, so any change of peled's code makes a

@@ -290,9 +290,7 @@ def result_from_states(device: Device, arrays, voltages_V, states) -> Simulation
             sheet_n = layer_integral(*geo, obs.electron_density_m3, k_em)
             sheet_p = layer_integral(*geo, obs.hole_density_m3, k_em)
             rec = obs.radiative_rate_m3_s + obs.srh_rate_m3_s + obs.auger_rate_m3_s
-            j_rec_em = constants.e * layer_integral(
-                *geo, rec, k_em, widths=obs.recombination_width_m
-            )
+            j_rec_em = constants.e * layer_integral(*geo, rec, k_em)
             balance = [
                 np.asarray(a)
                 for a in (

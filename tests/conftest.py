@@ -42,8 +42,8 @@ def green_device():
 @pytest.fixture(scope="session")
 def green_classic_device():
     """The default stack under the classic physics (every layer as its material file
-    states it): the Boltzmann pile-up sheet that the boundary cells, the log-linear
-    grading and the zone-resolution flag are tested on."""
+    states it): the Boltzmann pile-up sheet that the log-linear grading and the
+    zone-resolution flag are tested on."""
     from peled.device import default_device_path, load_device
 
     return load_device(default_device_path(), physics="classic")
@@ -69,10 +69,9 @@ def _release_compiled_code():
 def _release_compiled_code_near_the_limit():
     """Within a module too: after any test, clear JAX's caches when the process holds more
     than half of its memory-map limit (the library's own guard, peled/runtime.py, which
-    only ``peled.simulate`` and the CLI call). The boundary cells make the compiled
-    programs larger, and test_core_solver.py alone (a score of distinct solver
-    settings and meshes, each jitted directly) crossed the limit: XLA segfaulted
-    compiling the module's last test in CI (exit 139)."""
+    only ``peled.simulate`` and the CLI call). test_core_solver.py alone (a score of
+    distinct solver settings and meshes, each jitted directly) can cross the limit, and
+    XLA then segfaults while compiling (exit 139)."""
     yield
     from peled.runtime import release_compiled_code_if_near_limit
 

@@ -1,6 +1,5 @@
 """Analytic limits: Shockley diode, thermionic emission, mesh convergence."""
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -161,43 +160,6 @@ def test_loglinear_mesh_convergence():
     assert abs(js[1] / js[0] - 1) < 0.01, js
 
 
-@pytest.fixture(scope="module")
-def green_default_mesh_doubling(green_classic_device):
-    """J, R_rad and the total recombination [A/m^2] at 3 V on the default mesh (sine, 64
-    nodes per layer) and on its double (0-3 V in 0.05 V steps)."""
-    v = np.round(np.arange(0.0, 3.0001, 0.05), 10)
-    out = []
-    for nodes in (64, 128):
-        arr = green_classic_device.to_arrays(mesh=MeshSpec(nodes))
-        j, ob = _j(arr, v)
-        out.append(
-            (j[-1], float(ob.radiative_current_A_m2[-1]), float(ob.recombination_current_A_m2[-1]))
-        )
-    changes = [b / a - 1.0 for a, b in zip(*out, strict=True)]
-    print(f"default mesh 64 -> 128: J, R_rad, R_total change {changes}")
-    return changes
-
-
-@pytest.mark.slow
-def test_green_default_mesh_grid_test_current(green_default_mesh_doubling):
-    """The grid test on the default device with the default mesh, for J and the total
-    recombination: < 1 % from 64 to 128 nodes per layer (measured -0.19 %; -3.6 % with
-    lumped recombination; docs/numerics/discretisation.md, "Boundary cells")."""
-    j_change, _, total_change = green_default_mesh_doubling
-    assert abs(j_change) < 0.01
-    assert abs(total_change) < 0.01
-
-
-@pytest.mark.slow
-def test_green_default_mesh_grid_test_radiative(green_default_mesh_doubling):
-    """The grid test on the default device with the default mesh, for the radiative
-    integral: < 1 % from 64 to 128 nodes per layer (measured -0.02 %; -19 % with fitted
-    widths alone and -27 % lumped, when the boundary cells neither carry the majority
-    carrier to the interface nor fit their inner edge; docs/numerics/discretisation.md,
-    "Boundary cells")."""
-    assert abs(green_default_mesh_doubling[1]) < 0.01
-
-
 @pytest.mark.slow
 def test_green_default_mesh_convergence_loglinear(green_classic_device):
     """On the green stack under the classic physics (electron pile-up at the TFB/CsPbBr3 interface,
@@ -259,22 +221,20 @@ def _injection_device(mesh):
     return build_arrays([a, b], wf_a, wf_c, mesh=mesh)
 
 
-@pytest.mark.slow  # ~180 s in the 2-worker suite with the boundary cells: kept out of CI
-def test_fitted_recombination_injection_law():
+@pytest.mark.slow
+def test_injection_law_on_the_log_linear_mesh():
     """Minority injection into a recombining layer. From 2.5 V electrons accumulate in
-    layer B (n(0) ~ 1e25 m^-3, reaction length ~0.5 pm): on the default mesh, whose first
-    spacing in B is 7.4 pm (sine clustering 0.99; 65 pm with clustering 0.9), the hole
-    current entering B obeys the one-sided decay law F = p(0) sqrt(D_p k), k = B n(0),
-    within 2 %, and J at 1, 1.5, 2.5 and 3 V agrees within 1 % with a 128-node
-    log-linear mesh that resolves the decay (0.04 pm first spacing). Measured with the
-    boundary cells: law -0.09 % / +0.16 % at 2.5 / 3 V; J -0.14, -0.12, -0.61, -0.18 %.
-    Lumped recombination is +54 % and +13 % off at 2.5 and 3 V. At 2 V (B depleted,
-    reaction length ~0.6 nm, comparable to the first spacings) the fit is not exact:
-    +13 % (lumped: +243 %); docs/numerics/discretisation.md, "Boundary cells"."""
+    layer B (n(0) ~ 1e25 m^-3, reaction length sqrt(D_p / (B n(0))) ~ 0.5 pm). The
+    log-linear mesh (first spacing 0.04 pm at 128 nodes per layer) resolves the decay:
+    the hole current entering B obeys the one-sided decay law F = p(0) sqrt(D_p k),
+    k = B n(0), within 2 % at 2.5 and 3 V, and J at 1-3 V changes < 1 % from 128 to 256
+    nodes per layer. (The sine mesh's first spacing in B, 7.4 pm, does not resolve it:
+    its box cells over-count the sink, J +54 % and +13 % at 2.5 and 3 V;
+    docs/numerics/accuracy.md, "Recombination zone thinner than the mesh".)"""
     v = np.array([0.0, 1.0, 1.5, 2.0, 2.5, 3.0])
     out = []
-    for mesh in (MeshSpec(128, grading="loglinear"), MeshSpec(64)):
-        arr = _injection_device(mesh)
+    for nodes in (256, 128):
+        arr = _injection_device(MeshSpec(nodes, grading="loglinear"))
         j, ob = _j(arr, v)
         out.append(j)
     first_b = int(np.argmax(np.asarray(arr.node_layer) == 1))
@@ -283,106 +243,6 @@ def test_fitted_recombination_injection_law():
     j_h = np.asarray(ob.hole_current_A_m2)[:, first_b - 1]
     law = constants.e * p0 * np.sqrt(1e-8 * VT * 1e-10 * n0)
     ratio = out[1][1:] / out[0][1:]  # 1, 1.5, 2, 2.5, 3 V
-    print(f"J default / resolved mesh {ratio}; hole current / law {j_h[4:] / law[4:]}")
+    print(f"J 128 / 256 log-linear nodes {ratio}; hole current / law {j_h[4:] / law[4:]}")
     np.testing.assert_allclose(j_h[4:], law[4:], rtol=0.02)
-    np.testing.assert_allclose(ratio[[0, 1, 3, 4]], 1.0, rtol=0.01)
-    assert abs(ratio[2] - 1.0) < 0.15
-
-
-def test_fitted_width_limits():
-    """The fitted width w tanh(w/lambda)/(w/lambda): the cell width when the reaction
-    length is resolved, lambda when it is not, 1 - z^2/3 continued smoothly at z = 0;
-    c/sinh(c) likewise (1 - c^2/6 at 0, 2 c e^-c far out, no overflow)."""
-    from peled.core.fitting import fitted_width, sinh_ratio, tanh_ratio
-
-    z2 = np.array([0.0, 1e-7, 0.999e-6, 1.001e-6, 1e-2, 1.0, 1e4])
-    np.testing.assert_allclose(
-        tanh_ratio(jnp.asarray(z2)),
-        np.where(z2 > 0, np.tanh(np.sqrt(z2)) / np.sqrt(z2 + 1e-300), 1.0),
-        rtol=1e-12,
-    )
-    c2 = np.array([0.0, 1e-7, 0.999e-6, 1.001e-6, 1e-2, 1.0, 1e4, 1e7])
-    c = np.sqrt(c2)
-    with np.errstate(over="ignore"):
-        expected = np.where(c2 > 0, c / np.sinh(np.where(c2 > 0, c, 1.0)), 1.0)
-    np.testing.assert_allclose(sinh_ratio(jnp.asarray(c2)), expected, rtol=1e-12, atol=1e-300)
-    assert np.all(np.isfinite(jax.grad(lambda x: sinh_ratio(x).sum())(jnp.asarray(c2))))
-    vol = jnp.asarray([2.0, 2.0, 2.0])
-    w = np.asarray(fitted_width(jnp.asarray([1e-8, 1e4, 0.0]), vol))  # lambda 1e4, 1e-2, inf
-    np.testing.assert_allclose(w, [2.0, 1e-2, 2.0], rtol=1e-6)
-
-
-def test_boundary_cells_fit_carry_and_edge_factors():
-    """What the boundary cells change, checked node by node on a state with strong
-    recombination (phi_p - phi_n = 40 V_t, a potential step across the interface):
-    interior cells keep the node's rates and cell widths; a boundary cell evaluates its
-    rates with the majority carrier carried to the layer boundary by exp(w_n s) and its
-    width fitted to lambda; the first edge behind a boundary is multiplied by
-    (c/sinh c) exp(-d/lambda) and every other edge by exactly 1; at equilibrium
-    (phi_n = phi_p) every rate vanishes (docs/numerics/discretisation.md, "Boundary cells")."""
-    from peled.core.fitting import fitted_width, sinh_ratio
-    from peled.core.residual import (
-        cell_recombination,
-        fitted_edge_factors,
-        geometry,
-        node_state,
-    )
-    from peled.core.scaling import scaling_for
-
-    arr = _injection_device(MeshSpec(16))
-    sc = scaling_for(arr.temperature_K)
-    geo = geometry(arr, sc)
-    n_nodes = arr.n_nodes
-    x = np.asarray(geo.x)
-    psi = jnp.asarray(-100.0 - 2.0 * x / x[-1] - 3.0 * (np.arange(n_nodes) >= 16))
-    u = jnp.stack([psi, jnp.full(n_nodes, 0.0), jnp.full(n_nodes, 40.0)], axis=-1)
-    st = node_state(u, arr, sc)
-    cell = cell_recombination(st, arr, geo, sc)
-    bnd = geo.boundary.nodes
-    interior = np.setdiff1d(np.arange(n_nodes), bnd)
-    np.testing.assert_array_equal(np.asarray(cell.width)[interior], np.asarray(geo.vol)[interior])
-    for r_cell, r_node in zip(cell.rec, st.rec, strict=True):
-        np.testing.assert_array_equal(np.asarray(r_cell)[interior], np.asarray(r_node)[interior])
-    # the first node of layer B (index 16): electrons are the majority there
-    i = 16
-    k = int(np.flatnonzero(bnd == i)[0])
-    assert int(geo.boundary.across[k]) == 15
-    face = 20e-9 / sc.length_m  # layer A is 20 nm thick
-    d_a, d_b = face - x[15], x[16] - face
-    share = (d_b / 3.0) / (d_a / 3.0 + d_b / 3.0)
-    np.testing.assert_allclose(float(geo.boundary.share[k]), share, rtol=1e-12)
-    n_i, p_i = float(st.n[i]), float(st.p[i])
-    b_rad = 1e-10 * sc.density_m3**2 / sc.rate_m3_s
-    mu_n, mu_p = 1.0e-4 / sc.mobility_m2_Vs, 1e-8 / sc.mobility_m2_Vs
-    lam2_node = 1.0 / (b_rad * (n_i / mu_p + p_i / mu_n))  # radiative only in layer B
-    vol = float(geo.vol[i])
-    blend = 1.0 - np.tanh(vol / np.sqrt(lam2_node)) / (vol / np.sqrt(lam2_node))
-    s = blend * share * float(psi[15] - psi[16])
-    w_n = n_i * mu_n / (n_i * mu_n + p_i * mu_p)
-    n_b, p_b = n_i * np.exp(w_n * s), p_i * np.exp(-(1 - w_n) * s)
-    assert s > 0.1 and w_n > 0.999  # a real carry of the majority
-    np.testing.assert_allclose(
-        float(cell.rec.radiative[i]) * n_i * p_i, b_rad * n_b * p_b, rtol=1e-9
-    )
-    inv_l2 = b_rad * (n_b / mu_p + p_b / mu_n)
-    np.testing.assert_allclose(
-        float(cell.width[i]), float(fitted_width(jnp.asarray(inv_l2), vol)), rtol=1e-9
-    )
-    assert float(cell.width[i]) < 0.01 * vol  # lambda unresolved: the fit is active
-    # edge factors: 1 except on the inner edges of the boundary cells
-    fac_n, fac_p = (np.asarray(f) for f in fitted_edge_factors(cell, geo))
-    inner = geo.boundary.inner_edge
-    others = np.setdiff1d(np.arange(n_nodes - 1), inner)
-    np.testing.assert_array_equal(fac_p[others], 1.0)
-    np.testing.assert_array_equal(fac_n[others], 1.0)
-    h = float(geo.h[i])
-    inv_hole = b_rad * n_i / mu_p  # the node's own (uncarried) reaction length
-    d0 = d_b
-    y = np.sqrt(d0 * d0 * inv_hole + 1e-6) - 1e-3
-    expected = float(sinh_ratio(jnp.asarray(0.25 * h * h * inv_hole))) * np.exp(-y)
-    np.testing.assert_allclose(fac_p[i], expected, rtol=1e-9)
-    assert fac_p[i] < 1e-3 and fac_n[i] > 0.999  # holes decay, electrons (majority) pass
-    # equilibrium: no recombination anywhere, boundary cells included
-    u_eq = u.at[:, 2].set(0.0)
-    cell_eq = cell_recombination(node_state(u_eq, arr, sc), arr, geo, sc)
-    assert float(jnp.max(jnp.abs(cell_eq.rec.total))) == 0.0
+    np.testing.assert_allclose(ratio, 1.0, rtol=0.01)

@@ -221,32 +221,3 @@ def test_examples_are_mesh_converged(name):
         f"max |dL/L| {dl.max():.3g} (at {v[ok][np.argmax(dl)]} V)"
     )
     assert dj.max() < 0.01 and dl.max() < 0.01
-
-
-def test_boundary_cells_follow_the_physics():
-    """Decision 0019: the fitted boundary cells are on for a classic device and off under
-    the disorder-aware physics, where every cell is a box (its rates times its cell width)
-    and no edge flux is refitted; switching them on moves the widths of boundary cells
-    only."""
-    from dataclasses import replace
-
-    from peled.core.newton import initial_guess
-    from peled.core.residual import cell_recombination, geometry, node_state
-    from peled.core.scaling import scaling_for
-
-    with jax.enable_x64(True):
-        classic = load_device(GREEN, physics="classic").to_arrays(MeshSpec(16))
-        aware = load_device(GREEN).to_arrays(MeshSpec(16))
-        assert classic.boundary_cells and not aware.boundary_cells
-        sc = scaling_for(aware.temperature_K)
-        geo = geometry(aware, sc)
-        # a biased state: the initial guess with the quasi-Fermi levels split by 3 V
-        u = initial_guess(aware)
-        u = u.at[:, 2].add(3.0 / sc.thermal_voltage_V)
-        st = node_state(u, aware, sc)
-        off = cell_recombination(st, aware, geo, sc)
-        np.testing.assert_array_equal(np.asarray(off.width), np.asarray(geo.vol))
-        on = cell_recombination(st, replace(aware, boundary_cells=True), geo, sc)
-        moved = np.flatnonzero(np.asarray(on.width) != np.asarray(off.width))
-        assert moved.size > 0
-        assert set(moved.tolist()) <= set(np.asarray(geo.boundary.nodes).tolist())

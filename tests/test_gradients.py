@@ -102,14 +102,11 @@ def solved(red):
 
 
 def test_block_jacobian_is_exact_on_the_red_states(solved):
-    """At the red example's converged states (2 and 3.5 V, boundary cells active), the
-    block-tridiagonal Jacobian from 3-colour JVPs equals jax.jacfwd of the residual to
-    1e-10 of each row's largest entry. The implicit gradient solves with its transpose,
-    so any residual term that couples nodes two apart shows here first: an earlier
-    boundary-cell edge factor did (the carried densities reach across the interface),
-    the colours aliased it onto a neighbour's entry (72 % of the row scale at 3.5 V), and
-    the gradients above were off by up to 2.3e-3 (docs/numerics/discretisation.md,
-    "Boundary cells")."""
+    """At the red example's converged states (2 and 3.5 V), the block-tridiagonal
+    Jacobian from 3-colour JVPs equals jax.jacfwd of the residual to 1e-10 of each row's
+    largest entry. The implicit gradient solves with its transpose, so any residual term
+    that couples nodes two apart would show here first: the colours would alias it onto
+    a neighbour's entry and the gradients above would be off (docs/numerics/linear-algebra.md)."""
     from peled.core.newton import _fun_and_jacobian
     from peled.core.residual import residual
 

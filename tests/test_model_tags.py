@@ -48,7 +48,7 @@ def test_evaluate_by_tag_traces_each_term_once():
 
 
 def test_corrections_equal_the_terms_entry_by_entry():
-    """Alternating layers (as boundary cells give them) with Gauss-Fermi, Boltzmann,
+    """Alternating layers (the two sides of interface edges) with Gauss-Fermi, Boltzmann,
     Fermi-Dirac and a nanocrystal film: each entry's correction is its own term's, and the
     film's two carriers are solved together."""
     tags_n = ("gauss_fermi", "occupancy", "nanocrystal", "fermi_dirac")

@@ -170,21 +170,13 @@ def simulate(
             err=True,
         )
     if summ["zone_unresolved_points"]:
-        # the fitted boundary cells exist only under the classic physics (decision 0019)
-        cells = (
-            " its boundary cells are fitted (on the classic green stack J and L are within"
-            " ~1 % of a resolving mesh at 3 V, but up to ~10 % off where the sheet is as"
-            " thin as the first spacing) and"
-            if dev.physics == "classic"
-            else " J and L there rest on cells wider than the sheet, and"
-        )
         click.echo(
             f"warning: from {summ['zone_unresolved_from_V']:g} V ({summ['zone_unresolved_points']}"
             " biases) the recombination zone is a sheet thinner than the mesh spacing:"
-            + cells
-            + " the zone width is the mesh's; rerun with a larger --mesh"
-            " and/or --mesh-grading loglinear to check (docs/numerics/discretisation.md,"
-            " boundary cells)",
+            " J and L there rest on cells wider than the sheet and change with the mesh"
+            " (by tens of percent where a Boltzmann pile-up meets Auger), and the zone width"
+            " is the mesh's; rerun with --mesh-grading loglinear, which resolves such sheets"
+            " (docs/numerics/accuracy.md, \"Recombination zone thinner than the mesh\")",
             err=True,
         )
     if summ["current_unresolved_points"]:

@@ -86,7 +86,6 @@ def build_arrays(
     interface_velocities_m_s: Sequence[Mapping[str, float]] | None = None,
     image_force: tuple[bool, bool] = (False, False),
     interface_image: Sequence[int] | None = None,
-    boundary_cells: bool = True,
 ) -> DeviceArrays:
     """DeviceArrays of a stack given per-layer SI values (keys = LayerParams fields).
 
@@ -105,8 +104,6 @@ def build_arrays(
     each electrode (peled.model.contacts.image_force). ``interface_image[k]`` (K-1
     entries, default none): +1 where layer k+1 sees layer k as an electrode's image plane,
     -1 where layer k sees layer k+1, 0 for no image (peled.model.interfaces.image_plane).
-    ``boundary_cells``: whether the cells that carriers enter through an interface or a
-    contact are fitted to the reaction length (:attr:`DeviceArrays.boundary_cells`).
 
     The arrays are float64 whatever the caller's JAX setting (built inside
     ``jax.enable_x64(True)``): outside it they would be truncated to float32 silently.
@@ -186,5 +183,4 @@ def build_arrays(
         hole_mobility_model=tuple(models["hole_mobility_model"]),
         image_force=(bool(image_force[0]), bool(image_force[1])),
         interface_image=images if any(images) else (),
-        boundary_cells=bool(boundary_cells),
     )

@@ -16,7 +16,6 @@ import jax.numpy as jnp
 from peled.core.levels import band_offsets
 from peled.core.params import DeviceArrays, node_positions_m
 from peled.core.residual import (
-    cell_recombination,
     contact_values,
     edge_fluxes,
     geometry,
@@ -69,19 +68,18 @@ def physical_quantities(u, arrays: DeviceArrays) -> PhysicalQuantities:
     sc = scaling_for(arrays.temperature_K)
     geo = geometry(arrays, sc)
     st = node_state(u, arrays, sc)
-    cell = cell_recombination(st, arrays, geo, sc)
-    fx = edge_fluxes(st, arrays, geo, sc, cell)
+    fx = edge_fluxes(st, arrays, geo, sc)
     charge = sc.poisson_lambda * geo.vol * (st.p - st.n)
     f_n = fx.n_over_l * st.n[:-1]
     f_p = fx.p_over_l * st.p[:-1]
-    rec = cell.width * cell.rec.total * st.n * st.p
+    rec = geo.vol * st.rec.total * st.n * st.p
     g_mag = jnp.maximum(fx.n_mag_l * st.n[:-1], fx.p_mag_l * st.p[:-1])
     return PhysicalQuantities(charge, f_n, f_p, rec, g_mag)
 
 
 def edge_currents(u, arrays: DeviceArrays):
     """Electron and hole particle fluxes per edge and the summed cancelling terms G per
-    edge (scaled), from the bulk and interface fluxes without the boundary-cell factors."""
+    edge (scaled), from the bulk and interface fluxes."""
     sc = scaling_for(arrays.temperature_K)
     geo = geometry(arrays, sc)
     st = node_state(u, arrays, sc)

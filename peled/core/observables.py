@@ -26,12 +26,10 @@ differentiated. Units are SI inside; the names carry them.
   survival S of per-crystal trion and biexciton Auger at the local occupancy, and the
   interface-quenching survival q(x) = prod_interfaces (1 - s exp(-d / L_q)). The internal
   photon flux per area is Phi_int = sum_i w_i eta_i R_rad,i.
-* Recombination integrals (and Phi_int) weight each node's rate by its recombination
-  width w_i [m], ``recombination_width_m``: the finite-volume cell width; with boundary
-  cells on (``DeviceArrays.boundary_cells``, classic physics) exponentially fitted to the
-  reaction length in the cells that carriers enter through an interface or a contact
-  (:mod:`peled.core.fitting`). Integrating the rates in profiles.csv needs
-  these widths, not the cell widths.
+* Recombination integrals (and Phi_int) weight each node's rate by its cell width w_i
+  [m], ``recombination_width_m``, as the residual does (the box method; faces at layer
+  boundaries, so these are not the node spacings). Integrating the rates in profiles.csv
+  with these widths gives the integrals here.
 """
 
 from __future__ import annotations
@@ -43,7 +41,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from peled.core.params import DeviceArrays, layer_boundaries_m, node_positions_m
-from peled.core.residual import cell_recombination, edge_fluxes, geometry, node_state
+from peled.core.residual import edge_fluxes, geometry, node_state
 from peled.core.scaling import Q_C, scaling_for
 from peled.model.emitter.excitonic import auger_survival, volume_scaled_lifetime_s
 
@@ -92,8 +90,7 @@ def bias_observables(
     sc = scaling_for(arrays.temperature_K)
     geo = geometry(arrays, sc)
     st = node_state(u, arrays, sc)
-    cell = cell_recombination(st, arrays, geo, sc)
-    fx = edge_fluxes(st, arrays, geo, sc, cell)
+    fx = edge_fluxes(st, arrays, geo, sc)
     n0 = sc.density_m3
     f_n = fx.n_over_l * st.n[:-1]
     f_p = fx.p_over_l * st.p[:-1]
@@ -104,12 +101,12 @@ def bias_observables(
     spread = jnp.max(jnp.abs(j_edge - j) / (jnp.abs(j) + jnp.maximum(mag, 1e-300)))
     np_ = st.n * st.p
     r0 = sc.rate_m3_s
-    r_rad = np_ * cell.rec.radiative * r0
-    r_srh = np_ * cell.rec.srh * r0
-    r_aug = np_ * cell.rec.auger * r0
+    r_rad = np_ * st.rec.radiative * r0
+    r_srh = np_ * st.rec.srh * r0
+    r_aug = np_ * st.rec.auger * r0
     r_int = np_ * st.surface_over_np * sc.flux_m2_s
     interior = jnp.ones_like(geo.vol).at[0].set(0.0).at[-1].set(0.0)
-    width_m = cell.width * sc.length_m
+    width_m = geo.vol * sc.length_m
     vol_m = width_m * interior
     survival, f_c = emitter_auger_survival(st.n * n0, st.p * n0, r_rad, arrays)
     eta = _node_weight(layer_radiative_efficiency, arrays) * survival
@@ -252,7 +249,6 @@ def zone_metrics(
     rate: jax.Array,
     layer: int,
     near: float = 5e-9,
-    widths: jax.Array | None = None,
 ) -> ZoneMetrics:
     """Centroid, FWHM and interface fractions of ``rate`` (N,) inside ``layer``.
 
@@ -266,13 +262,11 @@ def zone_metrics(
     boundaries, midpoints elsewhere; a node's cell is counted
     near an interface when its centre lies within ``near`` of it). The FWHM is the
     distance between the outermost half-maximum crossings, linearly interpolated between
-    nodes. ``widths`` (N,) [unit of x], when given, replace the cell widths as the
-    integration weights (the recombination widths of :class:`BiasObservables`, so that
-    the integrals match the recombination currents). Pure JAX (piecewise differentiable).
+    nodes. Pure JAX (piecewise differentiable).
     """
     inside = node_layer == layer
     w = jnp.where(inside, jnp.clip(rate, 0.0, None), 0.0)
-    dx = cell_widths(x, bounds, node_layer) if widths is None else widths
+    dx = cell_widths(x, bounds, node_layer)
     total = jnp.sum(w * dx)
     safe = jnp.where(total > 0, total, 1.0)
     centroid = jnp.sum(w * x * dx) / safe
@@ -356,12 +350,10 @@ def layer_integral(
     node_layer: jax.Array,
     values: jax.Array,
     layer: int,
-    widths: jax.Array | None = None,
 ) -> jax.Array:
     """Integral of a per-node density (..., N) over ``layer`` with the solver's cells,
-    e.g. sheet densities int n dx [m^-2]; for recombination per area [m^-2 s^-1] pass
-    the recombination ``widths`` (..., N) [unit of x] of :class:`BiasObservables`."""
-    dx = cell_widths(x, bounds, node_layer) if widths is None else widths
+    e.g. sheet densities int n dx [m^-2] or recombination per area [m^-2 s^-1]."""
+    dx = cell_widths(x, bounds, node_layer)
     w = jnp.where(node_layer == layer, dx, 0.0)
     return jnp.sum(values * jnp.broadcast_to(w, values.shape), axis=-1)
 

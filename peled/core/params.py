@@ -135,12 +135,6 @@ class DeviceArrays:
     # as an electrode's image plane, -1 where the left layer sees the right one, 0 for no
     # image (peled.model.interfaces.image_plane); empty = 0 everywhere
     interface_image: tuple[int, ...] = field(default=(), metadata={"static": True})
-    # static: whether the cells that carriers enter through an interface or a contact are
-    # exponentially fitted to the reaction length (peled.core.fitting, decision 0006). They
-    # exist for the recombination sheets thinner than a cell that Boltzmann pile-up makes
-    # (classic physics); the disorder-aware description has none, and there they are off
-    # (decision 0019)
-    boundary_cells: bool = field(default=True, metadata={"static": True})
     # traced, derived: the tabulated Gauss-Fermi and nanocrystal terms
     # (peled.model.statistics.statistics_tables), set by peled.core.state.prepare_arrays
     # inside the solver only; None = built wherever they are needed

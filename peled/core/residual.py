@@ -17,9 +17,7 @@ boundary itself. Rows:
 * electrons:  F_n(i+1/2) - F_n(i-1/2) + w_i R_i + U_i = 0, divided by n_i
 * holes:      F_p(i+1/2) - F_p(i-1/2) + w_i R_i + U_i = 0, divided by p_i
   (U_i: interface recombination per area at nodes next to an interface; w_i: the cell
-  width vol_i; with boundary cells on, exponentially fitted to the reaction length
-  sqrt(D/k) in the cells that carriers enter through an interface or a contact,
-  :mod:`peled.core.fitting`)
+  width vol_i, so that the node's rate stands for its whole cell: the box method)
 
 Contacts (physics.md sec. 3), Schottky-Mott alignment with the cathode's Fermi level as
 the energy zero and the anode's lowered by qV (forward bias V > 0):
@@ -63,14 +61,11 @@ from peled.core.state import (  # noqa: F401  (re-exported: the state of u)
     statistics_params,
 )
 from peled.core.transport import (  # noqa: F401  (re-exported: fluxes and recombination)
-    CellRecombination,
     EdgeFluxes,
     _assemble,
     _assemble_mag,
-    cell_recombination,
     edge_fluxes,
     edge_mobilities,
-    fitted_edge_factors,
 )
 from peled.model.fluxes.scharfetter_gummel import safe_exp
 
@@ -82,8 +77,7 @@ def residual_and_scale(
     sc = scaling_for(arrays.temperature_K)
     geo = geometry(arrays, sc)
     st = node_state(u, arrays, sc)
-    cell = cell_recombination(st, arrays, geo, sc)
-    fx = edge_fluxes(st, arrays, geo, sc, cell)
+    fx = edge_fluxes(st, arrays, geo, sc)
     lp = arrays.layers
     lay = arrays.node_layer
     n0 = sc.density_m3
@@ -104,7 +98,7 @@ def residual_and_scale(
     )
 
     # continuity, each row divided by its own density
-    sink = cell.width * cell.rec.total + st.surface_over_np
+    sink = geo.vol * st.rec.total + st.surface_over_np
     f_n = _assemble(fx.n_over_l, fx.n_over_r) + sink * st.p
     f_p = _assemble(fx.p_over_l, fx.p_over_r) + sink * st.n
     m_n = _assemble_mag(fx.n_mag_l, fx.n_mag_r) + jnp.abs(sink) * st.p
@@ -194,9 +188,7 @@ __all__ = [
     "ContactValues",
     "Geometry",
     "NodeState",
-    "CellRecombination",
     "band_offsets",
-    "cell_recombination",
     "contact_values",
     "edge_fluxes",
     "geometry",

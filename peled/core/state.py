@@ -37,25 +37,6 @@ class Geometry(NamedTuple):
     eps_edge: jax.Array  # (N-1,) effective relative permittivity of each edge
     is_interface: jax.Array  # (N-1,) bool: edge crosses a layer boundary
     interface_index: jax.Array  # (N-1,) int: which interface (0 where none)
-    boundary: BoundaryCells  # the cells that carriers enter through a boundary
-
-
-class BoundaryCells(NamedTuple):
-    """The cells next to a contact or a heterointerface (2 per layer, M = 2K of them).
-
-    Their indices are static: every layer has the same number of nodes m, so layer k's
-    first node is k m and its last k m + m - 1. The first node of a layer is fed through
-    the boundary on its left (the anode or an interface), the last through the one on
-    its right.
-    """
-
-    nodes: np.ndarray  # (M,) static node indices: first nodes of layers 0..K-1, then last
-    inner_edge: np.ndarray  # (M,) static: the node's edge into its own layer
-    across: np.ndarray  # (M,) static: the node on the other side of the boundary (itself
-    # at a contact)
-    share: jax.Array  # (M,) the share of the interface edge's potential drop between the
-    # node and the boundary (series dielectric); 0 at a contact
-    distance: jax.Array  # (M,) node to boundary [x0]; 0 at a contact (the node is on it)
 
 
 class NodeState(NamedTuple):
@@ -100,44 +81,7 @@ def geometry(arrays: DeviceArrays, sc: Scaling) -> Geometry:
     right_piece = (x[1:] - face) / eps[1:]
     eps_edge = h / (left_piece + right_piece + interface_gap_pieces(arrays, sc, is_int))
     interface_index = jnp.clip(lay[:-1], 0, max(arrays.n_layers - 2, 0))
-    return Geometry(
-        x,
-        h,
-        vol,
-        eps_edge,
-        is_int,
-        interface_index,
-        _boundary_cells(arrays.n_nodes, arrays.n_layers, left_piece, right_piece, face, x),
-    )
-
-
-def _boundary_cells(n_nodes: int, n_layers: int, left_piece, right_piece, face, x):
-    """:class:`BoundaryCells` from the static mesh shape and the interface edges' pieces
-    (distance / eps on each side of the boundary, (N-1,) each)."""
-    if n_nodes % n_layers:
-        raise ValueError(f"{n_nodes} nodes do not split into {n_layers} equal layers")
-    m = n_nodes // n_layers
-    first = np.arange(n_layers) * m
-    last = first + m - 1
-    nodes = np.concatenate([first, last])
-    inner = np.concatenate([first, last - 1])
-    # across the boundary: the previous layer's last node, the next layer's first node
-    across = np.concatenate([np.maximum(first - 1, 0), np.minimum(last + 1, n_nodes - 1)])
-    # the interface edge of each boundary cell (clipped for the contacts, masked below)
-    edge = np.concatenate([np.maximum(first - 1, 0), np.minimum(last, n_nodes - 2)])
-    contact = np.zeros(2 * n_layers, bool)
-    contact[0] = contact[-1] = True
-    total = left_piece[edge] + right_piece[edge]
-    own = np.concatenate([np.ones(n_layers, bool), np.zeros(n_layers, bool)])  # right side
-    share = jnp.where(own, right_piece[edge], left_piece[edge]) / total
-    distance = jnp.where(own, x[nodes] - face[edge], face[edge] - x[nodes])
-    return BoundaryCells(
-        nodes,
-        inner,
-        across,
-        jnp.where(contact, 0.0, share),
-        jnp.where(contact, 0.0, distance),
-    )
+    return Geometry(x, h, vol, eps_edge, is_int, interface_index)
 
 
 def contact_values(arrays: DeviceArrays, voltage_V, sc: Scaling) -> ContactValues:
@@ -227,19 +171,19 @@ def node_state(u: jax.Array, arrays: DeviceArrays, sc: Scaling) -> NodeState:
     return NodeState(psi, phi_n, phi_p, theta_n, theta_p, a_n, a_p, n, p, rec, surface)
 
 
-def _trap_densities(arrays: DeviceArrays, sc: Scaling, idx=slice(None)):
-    """SRH trap densities n1 = ni exp(E_t/kT), p1 = ni exp(-E_t/kT) [N0] at nodes idx."""
+def _trap_densities(arrays: DeviceArrays, sc: Scaling):
+    """SRH trap densities n1 = ni exp(E_t/kT), p1 = ni exp(-E_t/kT) [N0] at every node."""
     _, _, ln_ni = band_offsets(arrays, sc)
-    et = arrays.layers.trap_energy_eV[arrays.node_layer[idx]] / sc.thermal_voltage_V
-    return safe_exp(ln_ni[idx] + et), safe_exp(ln_ni[idx] - et)
+    et = arrays.layers.trap_energy_eV[arrays.node_layer] / sc.thermal_voltage_V
+    return safe_exp(ln_ni + et), safe_exp(ln_ni - et)
 
 
-def _bulk_recombination(n, p, phi_n, phi_p, arrays: DeviceArrays, sc: Scaling, idx=slice(None)):
-    """R/(np) of every mechanism at densities ``n``, ``p`` [N0] of nodes ``idx``."""
+def _bulk_recombination(n, p, phi_n, phi_p, arrays: DeviceArrays, sc: Scaling):
+    """R/(np) of every mechanism at the node densities ``n``, ``p`` [N0]."""
     lp = arrays.layers
-    lay = arrays.node_layer[idx]
+    lay = arrays.node_layer
     r0, n0 = sc.rate_m3_s, sc.density_m3
-    n1, p1 = _trap_densities(arrays, sc, idx)
+    n1, p1 = _trap_densities(arrays, sc)
     return recombination_over_np(
         n,
         p,

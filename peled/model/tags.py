@@ -1,7 +1,7 @@
 """Evaluating a term chosen per entry by a static tag, once per tag.
 
 A device's layers choose their statistics and mobility terms by static tags, and the
-residual evaluates them on nodes, boundary cells and contacts whose layers alternate
+residual evaluates them on nodes, edges and contacts, whose layers alternate
 (left and right of every interface). Evaluating each *run* of equal tags separately puts
 one copy of a term in the compiled program per run: the disordered green device had 14
 copies of the Gauss-Fermi quadrature in one residual. :func:`evaluate_by_tag` gathers

@@ -34,8 +34,8 @@ and
     ln(p/N0) = phi_p - theta_p,   theta_p = theta_p^B + c(eta_p)
 
 with theta^B the Boltzmann effective band potential (psi + chi/V_t + ln(N_c/N0) for
-electrons). The Scharfetter-Gummel and thermionic fluxes, the contact densities and the
-boundary cells all take theta in place of theta^B (:func:`corrections`). The fluxes then
+electrons). The Scharfetter-Gummel and thermionic fluxes and the contact densities all
+take theta in place of theta^B (:func:`corrections`). The fluxes then
 vanish identically for a flat quasi-Fermi level, and in the continuum limit they reduce to
 F = mu n grad(phi_n), which contains the generalized Einstein relation
 D = mu (kT/q) g3, g3 = n / (dn/d eta) exactly.
@@ -200,7 +200,7 @@ def corrections(
     """The filling corrections (c_n, c_p) of every entry of ``eta_n`` and ``eta_p`` (E,).
 
     ``entry_layers`` (E,) is the static layer index of each entry (the node layers, or
-    the boundary cells' or contacts' layers), ``tags`` the static tags per layer of
+    the contacts' layers), ``tags`` the static tags per layer of
     electrons and holes and ``params`` their traced numbers per layer. Each term is
     evaluated once, on all the entries of both carriers that use it
     (:func:`peled.model.tags.evaluate_by_tag`), so a Gaussian layer's integral is never
