@@ -38,7 +38,7 @@ def _tangent(problem: Problem, params, voltage, u, jac):
     The tangent is clipped to what the exact one can be: quasi-Fermi potentials move
     between 0 and 1 V per V of bias (maximum principle), the electrostatic potential by at
     most a few V per V. Without the clip, the near-null quasi-Fermi modes of layers
-    isolated by barriers (see SolverSettings.continuity_regularization) give tangent
+    isolated by barriers (docs/numerics/newton.md) give tangent
     components of 1e6 and more, and the predicted start of the next bias is garbage.
     """
     dfdv = jax.jvp(

@@ -216,13 +216,9 @@ def newton_solve(
         k = u.shape[1]
         keep_psi = jnp.zeros((1, k, 1), u.dtype).at[0, 0, 0].set(1.0)
         eye_rows = jnp.eye(k, dtype=u.dtype)[None].at[0, 0, 0].set(0.0)
-        d = jnp.diagonal(jac.diag, axis1=-2, axis2=-1)[:, 1:]
-        d = d * (1.0 + settings.continuity_regularization)
-        rest = jnp.arange(1, k)
-        regularized = jac.diag.at[:, rest, rest].set(d)
         jac = BlockTridiagonal(
             jnp.where(poisson_only, jac.lower * keep_psi, jac.lower),
-            jnp.where(poisson_only, jac.diag * keep_psi + eye_rows, regularized),
+            jnp.where(poisson_only, jac.diag * keep_psi + eye_rows, jac.diag),
             jnp.where(poisson_only, jac.upper * keep_psi, jac.upper),
         )
         f = jnp.where(poisson_only, f.at[:, 1:].set(0.0), f)
@@ -247,17 +243,8 @@ def newton_solve(
         res = relative_residual(f, m)
         du = solve_block_tridiagonal(jac, -f)
         du_newton = du
-        # optional: potential updates beyond 1 V_t compressed logarithmically (1 + ln|d|);
-        # then the whole update is scaled to the step limit, so a 1e4 V_t first step on a
-        # bad initial guess cannot over-/underflow every density
-        dpsi = du[:, 0]
-        big = jnp.abs(dpsi) > 1.0
-        comp = jnp.where(
-            big, jnp.sign(dpsi) * (1.0 + jnp.log(jnp.where(big, jnp.abs(dpsi), 1.0))), dpsi
-        )
-        if settings.compress_potential_updates:
-            ratio = jnp.where(jnp.abs(dpsi) > 0, comp / jnp.where(dpsi == 0, 1.0, dpsi), 1.0)
-            du = du * ratio[:, None]
+        # the whole update scaled to the step limit, so a 1e4 V_t first step on a bad
+        # initial guess cannot over-/underflow every density
         du = _cap_potential_step(du, settings)
         du = du.at[:, 1:].set(
             jnp.clip(du[:, 1:], -settings.max_quasi_fermi_step, settings.max_quasi_fermi_step)

@@ -21,7 +21,7 @@ class SolverSettings:
     The tolerances, step limits and iteration counts are the pytree's leaves, so a sweep
     compiled once serves every value of them; the switches that decide which passes and
     steps exist (``predictor``, ``predictor_retry``, ``near_null_deflation``,
-    ``alternate_order_pass``, ``backward_fill``, ``compress_potential_updates``) are its
+    ``alternate_order_pass``, ``backward_fill``) are its
     static structure, and changing one compiles anew (:data:`STRUCTURE_FIELDS`). The
     object is hashable as well, for the callers that key caches on it.
 
@@ -79,9 +79,6 @@ class SolverSettings:
         (docs/numerics/continuation.md, "Passes over failed points")
     quasi_fermi_margin: slack of the projection of phi onto the interval from min(0, V)
         to max(0, V) [V_t]
-    compress_potential_updates: compress psi updates above 1 V_t to 1 + ln|d| (off: it
-        bends the Newton direction, and with the line search a p-n junction's
-        equilibrium then crawled; the uniform step cap keeps large first steps safe)
     line_search_steps: halvings of the Newton step tried by the line search
     floor_rtol, floor_update_atol: a point whose residual stops falling (less than a
         factor 2 per iteration) while below floor_rtol with psi updates below
@@ -102,11 +99,6 @@ class SolverSettings:
         (the carrier densities stay fixed to 4 digits over thousands of iterations)
         while the current lies 5 decades below what float64 can resolve; see
         docs/numerics/newton.md, "Acceptance rules"
-    continuity_regularization: relative amount sigma added to the continuity diagonal,
-        J_ii (1 + sigma) [-]. Off by default: on the example stacks every sigma >= 1e-8
-        tried slowed Newton in weakly coupled directions until bias points failed; the
-        near-null quasi-Fermi directions of layers isolated by barriers are handled by the
-        projection onto [0, V] and by the floor acceptance instead.
     """
 
     residual_rtol: float = 1e-10
@@ -123,9 +115,7 @@ class SolverSettings:
     dilute_density_cm3: float = 1e10
     alternate_order_pass: bool = True
     backward_fill: bool = True
-    continuity_regularization: float = 0.0
     line_search_steps: int = 8
-    compress_potential_updates: bool = False
     quasi_fermi_margin: float = 1e-6
     floor_rtol: float = 1e-6
     floor_update_atol: float = 1e-5
@@ -141,7 +131,6 @@ STRUCTURE_FIELDS = (
     "near_null_deflation",
     "alternate_order_pass",
     "backward_fill",
-    "compress_potential_updates",
 )
 jax.tree_util.register_dataclass(
     SolverSettings,
