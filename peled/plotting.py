@@ -24,6 +24,13 @@ def _figure(**kw):
     return fig
 
 
+def _room_for_title(fig, inches: float = 0.7) -> None:
+    """Put the top of the axes ``inches`` below the figure's top edge, whatever its
+    height: a two-line suptitle and the layer names above the top panel need ~0.6 in,
+    which the default top of 0.88 gives only to figures taller than ~5 in."""
+    fig.subplots_adjust(top=1.0 - inches / fig.get_figheight())
+
+
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
@@ -211,6 +218,7 @@ def bands_figure(res: SimulationResult, idx: Sequence[int]):
         f"Band diagram, {res.device.name}\n(energies relative to the cathode's Fermi level)",
         fontsize=10,
     )
+    _room_for_title(fig)
     return fig
 
 
@@ -323,6 +331,7 @@ def densities_figure(res: SimulationResult, idx: Sequence[int]):
     axes[-1].set_xlim(edges[0], edges[-1])
     fig.suptitle(f"Carrier densities, {res.device.name}\n(solid: electrons, dashed: holes)",
                  fontsize=10)
+    _room_for_title(fig)
     return fig
 
 

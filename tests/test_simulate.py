@@ -199,6 +199,23 @@ def test_plots_say_what_they_show(led_result):
     assert [ln.get_label() for ln in lines[:2]] == ["n, 1.00 V", "p, 1.00 V"]
 
 
+def test_profile_titles_clear_the_layer_names(led_result):
+    """The two-line title of the band diagram and of the density plot stays above the
+    layer names over the top panel, with one profile bias (a 3.2 in tall band diagram)
+    as with three."""
+    from peled.plotting import bands_figure, densities_figure
+
+    for fig in (
+        bands_figure(led_result, [16]),
+        bands_figure(led_result, [1, 4, 16]),
+        densities_figure(led_result, [16]),
+    ):
+        renderer = fig.canvas.get_renderer()
+        title = fig._suptitle.get_window_extent(renderer)
+        names = [t.get_window_extent(renderer) for t in fig.axes[0].texts if t.get_text()]
+        assert names and all(title.y0 > n.y1 for n in names)
+
+
 def test_photometric_identities(led_result):
     r = led_result
     ok = r.current_density_mA_cm2 > 1e-3
