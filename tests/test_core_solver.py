@@ -300,7 +300,7 @@ def test_failed_step_is_retried_without_the_predictor():
     assert bool(with_retry.converged.all()), np.asarray(v)[~np.asarray(with_retry.converged)]
 
 
-@pytest.mark.slow  # ~6 min alone on 2 cores (four sweeps, four compiles): kept out of CI
+@pytest.mark.slow  # ~2.5 min alone on 2 cores (four sweeps, four compiles): kept out of CI
 def test_wall_passes_fill_and_alternate_order():
     """The two passes after the forward sweep (docs/numerics/continuation.md, "Passes
     over failed points"), each on a random stack of the robustness test where the bare
@@ -311,7 +311,7 @@ def test_wall_passes_fill_and_alternate_order():
       1.00 V; the backward fill approaches 0.95 V from 1.00 V and converges, leaving the
       forward results untouched bit for bit, with J at 0.95 V between its neighbours;
     - scattered failed biases, one at the built-in voltage (ITO / TCTA / CsPbBrI-NC /
-      BPhen / Ag), 0-4.05 V: the forward sweep fails 0.40, 3.65, 3.80 and 3.90 V; the
+      BPhen / Ag), 0-4.05 V: the forward sweep fails 0.40, 4.00 and 4.05 V; the
       alternate-order pass (the other start order, then the deflated and dilute-carrier
       attempts) converges all, keeps every point the forward sweep converged, and its
       states are current-continuous."""
@@ -353,16 +353,18 @@ def test_wall_passes_fill_and_alternate_order():
     v = jnp.linspace(0.0, 4.05, 82)
     stuck = solve_sweep(arr, v, bare)
     conv_fwd = np.asarray(stuck.converged)
-    np.testing.assert_allclose(np.asarray(v)[~conv_fwd], [0.4, 3.65, 3.8, 3.9])
+    np.testing.assert_allclose(np.asarray(v)[~conv_fwd], [0.4, 4.0, 4.05])
     alternate = solve_sweep(arr, v, replace(bare, alternate_order_pass=True))
     assert bool(alternate.converged.all())
     np.testing.assert_array_equal(np.asarray(alternate.u)[conv_fwd], np.asarray(stuck.u)[conv_fwd])
     j = currents(arr, alternate)
     on = j > 1e-6 * j.max()
     print("TCTA/BPhen stack: J at the rescued points", j[~conv_fwd], "resolved from", v[on][0])
-    # the rescued states lie on the J-V curve: J rises through each of them
+    # the rescued states lie on the J-V curve: J rises through each of them (the last
+    # bias only from its predecessor)
     for i in np.flatnonzero(~conv_fwd & on):
-        assert j[i - 1] < j[i] < j[i + 1], (float(v[i]), j[i - 1 : i + 2])
+        assert j[i - 1] < j[i], (float(v[i]), j[i - 1 : i + 2])
+        assert i == j.size - 1 or j[i] < j[i + 1], (float(v[i]), j[i - 1 : i + 2])
 
 
 @pytest.mark.slow  # ~130 s in the 2-worker suite (two sweeps, two compiles): kept out of CI
@@ -433,7 +435,7 @@ def test_dilute_weights_follow_their_definition():
     assert np.all(np.asarray(off_floor) == 0.0)
 
 
-@pytest.mark.slow  # ~57 s in the 2-worker suite with the boundary cells: kept out of CI
+@pytest.mark.slow  # ~40 s in a 2-worker run: kept out of CI
 def test_dilute_carriers_judged_on_an_absolute_scale():
     """MoO3 / poly-TPD / CsPbBrI-NC / BCP / Ag, one of the random stacks of the robustness
     test, is dark at 2.7 V: holes float in BCP at 1e-17..10 cm^-3 and their quasi-Fermi level is a
@@ -518,7 +520,7 @@ def test_poisson_rows_at_round_off_count_as_converged_in_the_dilute_attempt():
     assert bool(current_continuous(r.u, arr, settings))
 
 
-@pytest.mark.slow  # ~65 s in the 2-worker suite with the boundary cells: kept out of CI
+@pytest.mark.slow  # ~30 s in a 2-worker run: kept out of CI
 def test_equilibrium_is_retried_like_the_dilute_attempt():
     """ITO / poly-TPD / CsPbBr3-NC-DDAB / TPBi / Au, one of the random stacks of the
     robustness test, on the log-linear mesh: at V = 0 its flat-band Poisson rows stall at ~1e-4
@@ -558,7 +560,7 @@ def test_equilibrium_is_retried_like_the_dilute_attempt():
     np.testing.assert_allclose(np.asarray(eq.u[:, 0]), np.asarray(eq0.u[:, 0]), atol=1e-6)
 
 
-@pytest.mark.slow  # ~140 s in the 2-worker suite with the boundary cells: kept out of CI
+@pytest.mark.slow  # ~55 s in a 2-worker run: kept out of CI
 def test_vmapped_sweep_reports_progress_per_device():
     """Under vmap the progress callback receives batched arguments; it reports each
     device's biases (and must not raise: an exception in the host callback stalled the

@@ -187,7 +187,7 @@ def test_material_statistics_key(tmp_path):
     np.testing.assert_array_equal(gam, [0.0, 0.27])
 
 
-@pytest.mark.slow  # ~110 s in the 2-worker suite with the boundary cells: kept out of CI
+@pytest.mark.slow  # ~65 s in a 2-worker run: kept out of CI
 def test_single_level_emitter_caps_the_interface_pile_up(green_classic_device):
     """The green stack under the classic physics with its emitter on single-level statistics (the
     NC film's band-edge states): converged at every bias, n <= N_c everywhere in the emitter
