@@ -566,12 +566,12 @@ def test_cli_simulate_loglinear_grading(tmp_path, led_result):
     assert bad.exit_code != 0 and "tanh" in bad.output
 
 
-@pytest.mark.slow  # ~160 s: a sweep of the green device on its own mesh
-def test_unresolved_zone_is_flagged(green_classic_device):
+def test_unresolved_zone_is_flagged(green_classic_device, tmp_path):
     """The green stack's recombination sheet under the classic physics at the TFB/CsPbBr3 interface
     is thinner than the sine mesh's spacing once it forms (at 16 nodes per layer from ~2.5
-    V; the opt-in log-linear mesh resolves it): those biases are flagged in summary.json
-    (the negative case, a broad zone, is in test_observables)."""
+    V; the opt-in log-linear mesh resolves it): those biases are flagged in summary.json,
+    and `peled simulate` warns and names the mesh that resolves the sheet (the negative
+    case, a broad zone, is in test_observables)."""
     from peled.metrics import unresolved_zone_voltages
 
     v = np.round(np.arange(0.0, 4.0001, 0.5), 10)
@@ -580,6 +580,13 @@ def test_unresolved_zone_is_flagged(green_classic_device):
     summ = res.summary()
     assert summ["zone_unresolved_points"] == len(flagged) > 0
     assert summ["zone_unresolved_from_V"] == flagged[0] and flagged[-1] == 4.0
+    args = ["simulate", "examples/physics/green-cspbbr3-classic.yaml", "--mesh", "16",
+            "--start-V", "0", "--stop-V", "4", "--step-V", "0.5", "--no-progress",
+            "--no-plots", "--out", str(tmp_path / "classic")]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    assert f"warning: from {flagged[0]:g} V ({len(flagged)} biases)" in res.output
+    assert "--mesh 128 --mesh-grading loglinear" in res.output
 
 
 def test_compilation_cache_directory_and_opt_outs(tmp_path):

@@ -175,7 +175,8 @@ def simulate(
             " biases) the recombination zone is a sheet thinner than the mesh spacing:"
             " J and L there rest on cells wider than the sheet and change with the mesh"
             " (by tens of percent where a Boltzmann pile-up meets Auger), and the zone width"
-            " is the mesh's; rerun with --mesh-grading loglinear, which resolves such sheets"
+            " is the mesh's; rerun with --mesh 128 --mesh-grading loglinear, which resolves"
+            " such sheets"
             " (docs/numerics/accuracy.md, \"Recombination zone thinner than the mesh\")",
             err=True,
         )
